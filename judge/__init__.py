@@ -1,0 +1,1 @@
+"""judge: LLM-as-judge grading with provenance."""

@@ -1,0 +1,47 @@
+"""The Typer application object and the helpers every command module shares."""
+
+from __future__ import annotations
+
+import functools
+import sys
+from collections.abc import Callable
+from typing import ParamSpec, TypeVar
+
+import typer
+from rich.console import Console
+
+from judge.errors import JudgeError
+
+app = typer.Typer(
+    name="judge",
+    help="LLM-as-judge grading: verdicts with provenance, agreement, audits and ratings.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+
+
+def _console(stderr: bool = False) -> Console:
+    """A console that keeps tables readable when output goes to a pipe or file (rich assumes 80 columns)."""
+    stream = sys.stderr if stderr else sys.stdout
+    return Console(stderr=stderr, width=None if stream.isatty() else 160)
+
+
+console = _console()
+err_console = _console(stderr=True)
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def reports_errors(func: Callable[P, R]) -> Callable[P, R]:
+    """Turn a JudgeError into a one-line message on stderr and exit status 2 (no traceback)."""
+
+    @functools.wraps(func)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return func(*args, **kwargs)
+        except JudgeError as exc:
+            err_console.print(f"[bold red]error:[/] {exc}", highlight=False, markup=True)
+            raise typer.Exit(code=2) from exc
+
+    return wrapper

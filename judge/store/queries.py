@@ -1,0 +1,111 @@
+"""Keyword-only read queries over the store, returning plain domain values."""
+
+from __future__ import annotations
+
+import fnmatch
+from typing import Any
+
+from pydantic import BaseModel
+from sqlalchemy import func
+from sqlmodel import Session, col, select
+
+from judge.errors import NotFoundError
+from judge.store.tables import DEFAULT_TENANT, Prompt, PromptSet, Response, Run, Verdict, Vote
+from judge.types import PairVote, Winner
+
+
+class SetSummary(BaseModel):
+    """What the store holds for one prompt set."""
+
+    name: str
+    prompts: int
+    with_reference: int
+    responses: int
+    models: int
+    votes: int
+    voters: int
+    runs: int
+    verdicts: int
+
+
+def get_set(session: Session, *, name: str, tenant: str = DEFAULT_TENANT) -> PromptSet:
+    """The prompt set ``name``, or NotFoundError listing the sets that exist."""
+    found = session.exec(select(PromptSet).where(PromptSet.tenant == tenant, PromptSet.name == name)).first()
+    if found is None:
+        names = session.exec(select(PromptSet.name).where(PromptSet.tenant == tenant)).all()
+        known = ", ".join(sorted(names)) or "none; import one with `judge import`"
+        raise NotFoundError(f"no prompt set named {name!r} (sets: {known})")
+    return found
+
+
+def _count(session: Session, stmt: Any) -> int:
+    return int(session.exec(stmt).one())
+
+
+def summarize_set(session: Session, *, prompt_set: PromptSet) -> SetSummary:
+    """Row counts of one prompt set."""
+    set_id = prompt_set.id
+    in_set = col(Prompt.set_id) == set_id
+    responses = select(Response).join(Prompt).where(in_set).subquery()
+    return SetSummary(
+        name=prompt_set.name,
+        prompts=_count(session, select(func.count()).select_from(Prompt).where(in_set)),
+        with_reference=_count(
+            session,
+            select(func.count()).select_from(Prompt).where(in_set, col(Prompt.reference_turns).is_not(None)),
+        ),
+        responses=_count(session, select(func.count()).select_from(responses)),
+        models=_count(session, select(func.count(func.distinct(responses.c.model)))),
+        votes=_count(session, select(func.count()).select_from(Vote).where(col(Vote.set_id) == set_id)),
+        voters=_count(session, select(func.count(func.distinct(Vote.voter))).where(col(Vote.set_id) == set_id)),
+        runs=_count(session, select(func.count()).select_from(Run).where(col(Run.set_id) == set_id)),
+        verdicts=_count(session, select(func.count()).select_from(Verdict).join(Prompt).where(in_set)),
+    )
+
+
+def list_sets(session: Session, *, tenant: str = DEFAULT_TENANT) -> list[PromptSet]:
+    """Every prompt set of ``tenant``, by name."""
+    return list(session.exec(select(PromptSet).where(PromptSet.tenant == tenant).order_by(PromptSet.name)))
+
+
+def vote_rows(session: Session, *, prompt_set: PromptSet, voters: str | None = None) -> list[dict[str, Any]]:
+    """The set's votes in the import schema (``judge import votes`` reads them back unchanged)."""
+    stmt = (
+        select(Vote, Prompt.external_id, Prompt.category)
+        .join(Prompt, col(Vote.prompt_id) == col(Prompt.id))
+        .where(col(Vote.set_id) == prompt_set.id)
+        .order_by(col(Vote.id))
+    )
+    rows = []
+    for vote, external_id, category in session.exec(stmt):
+        if voters is not None and not fnmatch.fnmatchcase(vote.voter, voters):
+            continue
+        rows.append(
+            {
+                "prompt_id": external_id,
+                "model_a": vote.model_a,
+                "model_b": vote.model_b,
+                "winner": "tie (bothbad)" if vote.winner == Winner.TIE_BOTHBAD else vote.winner,
+                "voter": vote.voter,
+                "turn": vote.turn,
+                "category": category,
+                "tstamp": vote.tstamp,
+            }
+        )
+    return rows
+
+
+def load_pair_votes(session: Session, *, prompt_set: PromptSet, voters: str | None = None) -> list[PairVote]:
+    """The set's votes as PairVotes, optionally only voters matching the glob ``voters``."""
+    return [
+        PairVote(
+            prompt_id=r["prompt_id"],
+            model_a=r["model_a"],
+            model_b=r["model_b"],
+            winner=Winner.TIE_BOTHBAD if r["winner"] == "tie (bothbad)" else Winner(r["winner"]),
+            voter=r["voter"],
+            turn=r["turn"],
+            category=r["category"],
+        )
+        for r in vote_rows(session, prompt_set=prompt_set, voters=voters)
+    ]

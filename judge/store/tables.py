@@ -1,0 +1,155 @@
+"""SQLModel tables of the verdict store.
+
+Every table that a tenant can see carries ``tenant`` directly or through its prompt set. JSON columns hold
+lists of turns and run configurations; everything else is a plain column so it can be filtered and indexed.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import JSON, Column, Index, Text, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+DEFAULT_TENANT = "default"
+
+
+def utcnow() -> datetime:
+    """Timezone-aware now, in UTC."""
+    return datetime.now(UTC)
+
+
+class PromptSet(SQLModel, table=True):
+    """A named collection of prompts (e.g. ``mt_bench``), owned by a tenant."""
+
+    __tablename__ = "prompt_set"
+    __table_args__ = (UniqueConstraint("tenant", "name", name="uq_prompt_set_tenant_name"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    tenant: str = Field(default=DEFAULT_TENANT, index=True)
+    name: str
+    description: str | None = None
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class Prompt(SQLModel, table=True):
+    """One prompt of a set: its user turns, category and optional reference answer turns."""
+
+    __tablename__ = "prompt"
+    __table_args__ = (UniqueConstraint("set_id", "external_id", name="uq_prompt_set_external"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    set_id: int = Field(foreign_key="prompt_set.id", index=True)
+    external_id: str
+    category: str | None = None
+    turns: list[str] = Field(sa_column=Column(JSON, nullable=False))
+    reference_turns: list[str] | None = Field(default=None, sa_column=Column(JSON(none_as_null=True), nullable=True))
+
+
+class Response(SQLModel, table=True):
+    """One model's answer turns to one prompt."""
+
+    __tablename__ = "response"
+    __table_args__ = (UniqueConstraint("prompt_id", "model", name="uq_response_prompt_model"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    prompt_id: int = Field(foreign_key="prompt.id", index=True)
+    model: str = Field(index=True)
+    turns: list[str] = Field(sa_column=Column(JSON, nullable=False))
+    content_hash: str
+
+
+class Vote(SQLModel, table=True):
+    """A human or imported pairwise preference on one prompt and turn.
+
+    ``vote_key`` hashes every field, so importing the same vote again adds nothing.
+    """
+
+    __tablename__ = "vote"
+
+    id: int | None = Field(default=None, primary_key=True)
+    vote_key: str = Field(unique=True)
+    set_id: int = Field(foreign_key="prompt_set.id", index=True)
+    prompt_id: int = Field(foreign_key="prompt.id", index=True)
+    model_a: str
+    model_b: str
+    winner: str
+    voter: str = Field(index=True)
+    turn: int = 1
+    source: str = "import"
+    tstamp: float | None = None
+
+
+class Run(SQLModel, table=True):
+    """A judging job: its configuration, status, counts and cost."""
+
+    __tablename__ = "run"
+
+    id: int | None = Field(default=None, primary_key=True)
+    tenant: str = Field(default=DEFAULT_TENANT, index=True)
+    set_id: int = Field(foreign_key="prompt_set.id", index=True)
+    config: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+    status: str = "created"
+    n_planned: int = 0
+    n_ok: int = 0
+    n_unparseable: int = 0
+    n_error: int = 0
+    n_cached: int = 0
+    cost_usd: float = 0.0
+    note: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    created_at: datetime = Field(default_factory=utcnow)
+    finished_at: datetime | None = None
+
+
+class RunItem(SQLModel, table=True):
+    """One verdict a run needs, identified by its verdict key, with the unit spec needed to produce it."""
+
+    __tablename__ = "run_item"
+
+    run_id: int = Field(foreign_key="run.id", primary_key=True)
+    verdict_key: str = Field(primary_key=True, index=True)
+    spec: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+
+
+class Verdict(SQLModel, table=True):
+    """One judge call's result with its full provenance.
+
+    ``verdict_key`` is a content hash of (judge model, rubric hash, mode, prompt, turn, the responses' content,
+    presentation order, sampling params): writing the same key twice never makes a second row.
+    ``winner`` is in the pair's own orientation (model_a/model_b), whatever order the judge saw.
+    """
+
+    __tablename__ = "verdict"
+    __table_args__ = (Index("ix_verdict_prompt_models", "prompt_id", "model_a", "model_b"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    verdict_key: str = Field(unique=True)
+    run_id: int | None = Field(default=None, foreign_key="run.id", index=True)
+    judge_model: str = Field(index=True)
+    rubric_id: str
+    rubric_version: str
+    rubric_hash: str
+    mode: str
+    prompt_id: int = Field(foreign_key="prompt.id")
+    turn: int = 1
+    model_a: str
+    model_b: str | None = None
+    order: str
+    request_hash: str
+    sampling: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+    raw_output: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    label: str | None = None
+    winner: str | None = None
+    score: float | None = None
+    reason: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    parse_rule: str | None = None
+    status: str
+    error: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    structured_output: bool = False
+    attempts: int = 0
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+    cost_usd: float | None = None
+    latency_ms: float | None = None
+    created_at: datetime = Field(default_factory=utcnow)

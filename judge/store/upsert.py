@@ -1,0 +1,52 @@
+"""Dialect-aware ``INSERT ... ON CONFLICT`` for SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import Table
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.sql.elements import ColumnElement
+from sqlmodel import Session
+
+
+def _insert(session: Session, table: Table) -> Any:
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        return postgresql.insert(table)
+    if dialect == "sqlite":
+        return sqlite.insert(table)
+    raise NotImplementedError(f"unsupported database dialect {dialect!r} (use SQLite or PostgreSQL)")
+
+
+def insert_ignoring_conflicts(
+    session: Session, table: Table, rows: Sequence[dict[str, Any]], conflict_columns: Sequence[str]
+) -> None:
+    """Insert ``rows``, skipping those whose ``conflict_columns`` already exist.
+
+    Drivers disagree on rowcount for batched inserts, so callers count rows before and after when they need to.
+    """
+    if not rows:
+        return
+    stmt = _insert(session, table).on_conflict_do_nothing(index_elements=list(conflict_columns))
+    for start in range(0, len(rows), 500):
+        session.execute(stmt, list(rows[start : start + 500]))
+
+
+def insert_or_replace_where(
+    session: Session,
+    table: Table,
+    row: dict[str, Any],
+    conflict_columns: Sequence[str],
+    replace_where: ColumnElement[bool],
+) -> bool:
+    """Insert ``row``; on conflict, overwrite the existing row only where ``replace_where`` holds.
+
+    Returns True when a row was inserted or replaced.
+    """
+    stmt = _insert(session, table).values(**row)
+    update_columns = {k: stmt.excluded[k] for k in row if k not in conflict_columns and k != "id"}
+    stmt = stmt.on_conflict_do_update(index_elements=list(conflict_columns), set_=update_columns, where=replace_where)
+    result = session.execute(stmt)
+    return bool(result.rowcount)  # type: ignore[attr-defined]

@@ -1,0 +1,1 @@
+"""Celery transport over judge/."""
