@@ -1,0 +1,237 @@
+"""Commands that judge: ``judge run``, ``judge runs ...``, ``judge export verdicts``, ``judge rubrics ...``."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Annotated
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from judge.cli.app import app, console, reports_errors
+from judge.cli.store_commands import ExportFormat, FormatOption, OutOption, emit_rows, export_app
+from judge.errors import InputError
+from judge.llm.client import LiteLLMClient, SamplingParams
+from judge.logging import install_redaction
+from judge.protocols.pairwise import OrderMode
+from judge.rubrics import list_rubrics, load_rubric
+from judge.run import RunProgress, RunSummary, create_run, execute_run, get_run, summarize_run
+from judge.run_config import LOCAL_JUDGE, JudgeSpec, RunConfig
+from judge.store import open_store, session_scope
+from judge.store.queries import get_set
+from judge.store.tables import PromptSet, Run
+from judge.verdict_export import verdict_export_rows
+
+runs_app = typer.Typer(help="List, inspect, resume and cancel runs.", no_args_is_help=True)
+rubrics_app = typer.Typer(help="The judge rubrics (templates as data).", no_args_is_help=True)
+app.add_typer(runs_app, name="runs")
+app.add_typer(rubrics_app, name="rubrics")
+
+
+def resolve_judge(model: str, api_base: str | None) -> JudgeSpec:
+    """``local`` starts (if needed) the bundled local judge; anything else is a LiteLLM model string."""
+    if model == LOCAL_JUDGE:
+        from judge.llm.local import ensure_local_judge
+
+        local = ensure_local_judge()
+        return JudgeSpec(model=local.model, api_base=local.api_base)
+    return JudgeSpec(model=model, api_base=api_base)
+
+
+class ProgressView:
+    """A rich progress bar fed by the executor's RunProgress."""
+
+    def __init__(self, total: int) -> None:
+        self.progress = Progress(
+            TextColumn("judging"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[detail]}"),
+            TimeElapsedColumn(), console=console, transient=False,
+        )
+        self.task = self.progress.add_task("judging", total=total, detail="")
+
+    def update(self, p: RunProgress) -> None:
+        detail = (f"ok {p.ok} · unparseable {p.unparseable} · errors {p.error} · cached {p.cached} · "
+                  f"${p.cost_usd:.4f}{'+?' if p.unknown_cost else ''} · {p.rate:.1f}/s")
+        self.progress.update(self.task, completed=p.cached + p.done, detail=detail)
+
+
+def run_and_show(run_id: int, total: int, concurrency_note: str = "") -> RunProgress:
+    """Execute a stored run in-process with a progress bar, then print its summary."""
+    engine = open_store()
+    view = ProgressView(total)
+    with view.progress:
+        progress = asyncio.run(execute_run(engine, run_id, LiteLLMClient(), on_progress=view.update))
+    if progress.stopped:
+        console.print(f"[yellow]stopped:[/] {progress.stopped}; `judge runs resume {run_id}` continues")
+    with session_scope(engine) as session:
+        run = get_run(session, run_id=run_id)
+        prompt_set = session.get(PromptSet, run.set_id)
+        assert prompt_set is not None
+        print_summary(summarize_run(session, run=run, prompt_set=prompt_set), progress)
+    return progress
+
+
+def print_summary(summary: RunSummary, progress: RunProgress | None = None) -> None:
+    """The end-of-run summary: counts, combined outcomes, position consistency, cost, time, method."""
+    table = Table(title=f"run {summary.run_id} on {summary.set_name}: {summary.status}")
+    table.add_column("what")
+    table.add_column("value", justify="right")
+    table.add_row("verdicts planned", str(summary.planned))
+    table.add_row("ok / unparseable / error / missing",
+                  f"{summary.ok} / {summary.unparseable} / {summary.error} / {summary.missing}")
+    if progress is not None:
+        table.add_row("judge calls this time / reused", f"{progress.done} / {progress.cached}")
+        table.add_row("time / rate", f"{progress.elapsed_s:.1f} s / {progress.rate:.1f} calls/s")
+    table.add_row("cost", f"${summary.cost_usd:.4f}" + (
+        f" (+{progress.unknown_cost} calls of unknown price)" if progress and progress.unknown_cost else ""))
+    if summary.units:
+        table.add_row("pairwise units", str(summary.units))
+        table.add_row("combined outcomes", ", ".join(f"{k} {v}" for k, v in sorted(summary.combined.items())))
+    for judge, diag in summary.diagnostics.items():
+        pc = diag["position_consistency"]
+        fp = diag["first_position_preference"]
+        table.add_row(f"{judge}: position consistency", _proportion(pc))
+        table.add_row(f"{judge}: prefers first position", _proportion(fp))
+    if summary.note:
+        table.add_row("note", summary.note)
+    console.print(table)
+    console.print("method: " + json.dumps(summary.method, ensure_ascii=False), highlight=False)
+
+
+def _proportion(p: dict[str, object]) -> str:
+    if p.get("rate") is None:
+        return f"n={p.get('total', p.get('n'))}: no data"
+    return (f"{p['count']}/{p['n']} = {float(p['rate']):.1%} "  # type: ignore[arg-type]
+            f"[{float(p['ci_low']):.1%}, {float(p['ci_high']):.1%}]")  # type: ignore[arg-type]
+
+
+@app.command("run")
+@reports_errors
+def run(
+    set_name: Annotated[str, typer.Option("--set", help="Prompt set to judge.")],
+    judge: Annotated[list[str], typer.Option("--judge", help="LiteLLM model string, or 'local'. Repeat for a panel.")],
+    rubric: Annotated[str, typer.Option(help="Rubric id (`judge rubrics list`) or a YAML path.")] = "pairwise",
+    pairs: Annotated[str, typer.Option(help="human-voted, all, or baseline:MODEL.")] = "human-voted",
+    models: Annotated[str | None, typer.Option(help="Comma-separated models to include.")] = None,
+    turn: Annotated[list[int], typer.Option("--turn", help="Turn(s) to judge (1-based).")] = [1],  # noqa: B006
+    order: Annotated[OrderMode, typer.Option(help="both (default) or one seeded random order.")] = OrderMode.BOTH,
+    seed: Annotated[int | None, typer.Option(help="Seed for --order random.")] = None,
+    concurrency: Annotated[int, typer.Option(help="Judge calls in flight.")] = 16,
+    max_cost: Annotated[float | None, typer.Option("--max-cost", help="Stop scheduling calls at this USD.")] = None,
+    limit: Annotated[int | None, typer.Option(help="Judge at most this many units.")] = None,
+    api_base: Annotated[str | None, typer.Option(help="Base URL of an OpenAI-compatible server.")] = None,
+    temperature: Annotated[float, typer.Option(help="Sampling temperature (recorded).")] = 0.0,
+    max_tokens: Annotated[int | None, typer.Option(help="Max tokens per judge answer (recorded).")] = None,
+    timeout: Annotated[float, typer.Option(help="Seconds per judge call.")] = 60.0,
+    reask: Annotated[bool, typer.Option(help="Re-ask once with a format reminder when unparseable.")] = False,
+    voters: Annotated[str | None, typer.Option(help="With --pairs human-voted: only these voters' pairs.")] = None,
+) -> None:
+    """Judge a prompt set: plan the verdicts, reuse those already stored, judge the rest."""
+    install_redaction()
+    if order is OrderMode.RANDOM and seed is None:
+        raise InputError("--order random needs --seed N", field="--seed")
+    config = RunConfig(
+        set_name=set_name, judges=tuple(resolve_judge(j, api_base) for j in judge), rubric=rubric, pairs=pairs,
+        models=tuple(m.strip() for m in models.split(",")) if models else None, turns=tuple(turn), order=order,
+        seed=seed, concurrency=concurrency, max_cost_usd=max_cost, limit=limit, timeout_s=timeout, reask=reask,
+        sampling=SamplingParams(temperature=temperature, max_tokens=max_tokens), voters=voters,
+    )
+    with session_scope(open_store()) as session:
+        created, plan = create_run(session, config=config)
+    assert created.id is not None
+    skipped = ", ".join(f"{n} {reason}" for reason, n in plan.skipped.items())
+    console.print(f"run {created.id}: {plan.n_units} units, {len(plan.items)} verdicts planned"
+                  + (f" (skipped: {skipped})" if skipped else ""))
+    run_and_show(created.id, len(plan.items))
+
+
+@runs_app.command("list")
+@reports_errors
+def runs_list() -> None:
+    """Every run, newest first."""
+    from sqlmodel import col, select
+
+    with session_scope(open_store()) as session:
+        runs = list(session.exec(select(Run).order_by(col(Run.id).desc())))
+        names = {s.id: s.name for s in session.exec(select(PromptSet))}
+    table = Table(title="runs")
+    for column in ("id", "set", "status", "judges", "rubric", "planned", "ok", "unparseable", "error", "cost $",
+                   "created"):
+        table.add_column(column)
+    for r in runs:
+        table.add_row(str(r.id), names.get(r.set_id, "?"), r.status,
+                      ", ".join(j["model"] for j in r.config["judges"]), r.config["rubric"], str(r.n_planned),
+                      str(r.n_ok), str(r.n_unparseable), str(r.n_error), f"{r.cost_usd:.4f}",
+                      r.created_at.strftime("%Y-%m-%d %H:%M"))
+    console.print(table)
+
+
+@runs_app.command("show")
+@reports_errors
+def runs_show(run_id: int, as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False) -> None:
+    """A run's summary with its method card."""
+    with session_scope(open_store()) as session:
+        found = get_run(session, run_id=run_id)
+        prompt_set = session.get(PromptSet, found.set_id)
+        assert prompt_set is not None
+        summary = summarize_run(session, run=found, prompt_set=prompt_set)
+    if as_json:
+        console.print_json(summary.model_dump_json())
+    else:
+        print_summary(summary)
+
+
+@runs_app.command("resume")
+@reports_errors
+def runs_resume(run_id: int) -> None:
+    """Judge what a run is still missing (errors and never-judged items); final verdicts are reused."""
+    install_redaction()
+    with session_scope(open_store()) as session:
+        found = get_run(session, run_id=run_id)
+        total = found.n_planned
+        found.status = "running"
+    run_and_show(run_id, total)
+
+
+@runs_app.command("cancel")
+@reports_errors
+def runs_cancel(run_id: int) -> None:
+    """Stop a run: no new judge calls are scheduled; stored verdicts stay."""
+    with session_scope(open_store()) as session:
+        found = get_run(session, run_id=run_id)
+        found.status = "cancelled"
+    console.print(f"run {run_id} cancelled")
+
+
+@rubrics_app.command("list")
+@reports_errors
+def rubrics_list() -> None:
+    """Every rubric with its mode, version and content hash."""
+    table = Table(title="rubrics")
+    for column in ("id", "mode", "version", "hash", "description"):
+        table.add_column(column)
+    for r in list_rubrics():
+        table.add_row(r.id, r.mode.value, str(r.version), r.content_hash[:12], r.description)
+    console.print(table)
+
+
+@rubrics_app.command("show")
+@reports_errors
+def rubrics_show(rubric_id: str) -> None:
+    """A rubric in full: templates, labels, schema and parse rule."""
+    console.print(load_rubric(rubric_id).describe(), highlight=False, markup=False)
+
+
+
+@export_app.command("verdicts")
+@reports_errors
+def export_verdicts(
+    run_id: Annotated[int, typer.Option("--run", help="The run whose verdicts to export.")],
+    fmt: FormatOption = ExportFormat.JSONL,
+    out: OutOption = None,
+) -> None:
+    """Export a run's verdicts: one row per judge call (each order) and one combined row per unit."""
+    with session_scope(open_store()) as session:
+        rows = verdict_export_rows(session, run=get_run(session, run_id=run_id))
+    emit_rows(rows, fmt, out)

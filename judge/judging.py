@@ -1,0 +1,93 @@
+"""Judge one work item: render, call the judge model, parse; the result is a verdict row (no I/O but the call).
+
+Failures are data: a call that finally fails becomes a verdict with status ``error`` and its reason, an
+answer that cannot be read one with status ``unparseable`` and its raw text. Nothing is coerced into a verdict.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from judge.errors import ProviderError
+from judge.llm.client import Completion, CompletionRequest, JudgeClient, wants_structured_output
+from judge.parse import ParsedOutput, parse_output, to_winner
+from judge.plan import WorkItem
+from judge.render import render_messages, render_reask, render_request_hash
+from judge.rubrics import Rubric
+from judge.run_config import RunConfig
+from judge.types import JudgeTask, Mode, VerdictStatus
+
+
+def _sum_optional(values: list[int | None]) -> int | None:
+    return None if any(v is None for v in values) else sum(v for v in values if v is not None)
+
+
+def _total_cost(completions: list[Completion]) -> float | None:
+    costs = [c.cost_usd for c in completions]
+    return None if any(c is None for c in costs) else sum(c for c in costs if c is not None)
+
+
+def _row_base(item: WorkItem, rubric: Rubric, config: RunConfig, run_id: int | None) -> dict[str, Any]:
+    return {
+        "verdict_key": item.verdict_key, "run_id": run_id, "judge_model": item.judge.model,
+        "rubric_id": rubric.id, "rubric_version": str(rubric.version), "rubric_hash": rubric.content_hash,
+        "mode": rubric.mode.value, "prompt_id": item.prompt_id, "turn": item.turn, "model_a": item.model_a,
+        "model_b": item.model_b, "order": item.order.value, "sampling": config.sampling.recorded(),
+    }
+
+
+def _parsed_fields(rubric: Rubric, item: WorkItem, parsed: ParsedOutput) -> dict[str, Any]:
+    winner = to_winner(parsed, item.order) if rubric.mode is Mode.PAIRWISE else None
+    label = parsed.correctness.value if parsed.correctness is not None else parsed.label
+    return {
+        "status": parsed.status.value, "label": label, "winner": winner.value if winner else None,
+        "score": parsed.score, "reason": parsed.reason, "parse_rule": parsed.parse_rule.value
+        if parsed.parse_rule else None, "error": parsed.error,
+    }
+
+
+async def judge_item(
+    client: JudgeClient, rubric: Rubric, task: JudgeTask, item: WorkItem, config: RunConfig,
+    run_id: int | None = None,
+) -> dict[str, Any]:
+    """Ask ``item.judge`` about ``task`` and return the verdict row to store (status ok/unparseable/error)."""
+    structured = wants_structured_output(item.judge.model, item.judge.api_base)
+    messages = render_messages(rubric, task, item.order, structured=structured)
+    row = _row_base(item, rubric, config, run_id)
+    row["request_hash"] = render_request_hash(messages, item.judge.model, config.sampling.recorded())
+    completions: list[Completion] = []
+    started = time.perf_counter()
+
+    def request(msgs: list[Any]) -> CompletionRequest:
+        return CompletionRequest(
+            model=item.judge.model, messages=tuple(msgs), sampling=config.sampling,
+            json_schema=rubric.json_schema if structured else None, schema_name=rubric.id.replace("-", "_"),
+            api_base=item.judge.api_base, timeout_s=config.timeout_s,
+        )
+
+    try:
+        completions.append(await client.complete(request(messages)))
+        parsed = parse_output(rubric, completions[-1].text, completions[-1].structured_output_used)
+        if parsed.status is VerdictStatus.UNPARSEABLE and config.reask:
+            reask = render_reask(rubric, messages, completions[-1].text,
+                                 structured=completions[-1].structured_output_used)
+            completions.append(await client.complete(request(reask)))
+            parsed = parse_output(rubric, completions[-1].text, completions[-1].structured_output_used)
+    except ProviderError as exc:
+        row.update(status=VerdictStatus.ERROR.value, error=f"{type(exc).__name__}: {exc}",
+                   raw_output=completions[-1].text if completions else None)
+    else:
+        row.update(_parsed_fields(rubric, item, parsed))
+        row["raw_output"] = "\n\n--- re-ask ---\n\n".join(c.text for c in completions)
+    row.update(
+        structured_output=bool(completions) and completions[-1].structured_output_used,
+        attempts=sum(c.attempts for c in completions) or 1,
+        prompt_tokens=_sum_optional([c.prompt_tokens for c in completions]) if completions else None,
+        completion_tokens=_sum_optional([c.completion_tokens for c in completions]) if completions else None,
+        cost_usd=_total_cost(completions) if completions else None,
+        latency_ms=round(sum(c.latency_ms for c in completions), 3)
+        if completions
+        else round((time.perf_counter() - started) * 1000, 3),
+    )
+    return row

@@ -1,0 +1,295 @@
+"""A run: plan the missing verdicts, execute them on the in-process backend, follow progress, summarise.
+
+The in-process backend runs :func:`judge.judging.judge_item` with bounded concurrency and writes each verdict by
+its key in small batches. Verdicts that already exist in a final state (ok, unparseable) are reused, so a rerun
+or a resumed run pays only for what is missing. ``max_cost_usd`` stops scheduling new calls once reached.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import Counter
+from collections.abc import Callable
+from typing import Any
+
+from pydantic import BaseModel
+from sqlalchemy.engine import Engine
+from sqlmodel import Session
+
+from judge.errors import InputError, NotFoundError
+from judge.judging import judge_item
+from judge.llm.client import JudgeClient
+from judge.plan import Catalog, Plan, WorkItem, plan_run
+from judge.results import StoredVerdict, combine_run, diagnostics_by_judge
+from judge.rubrics import Rubric, load_rubric
+from judge.run_config import RunConfig
+from judge.store.engine import session_scope
+from judge.store.queries import get_set
+from judge.store.tables import DEFAULT_TENANT, PromptSet, Run, utcnow
+from judge.store.verdicts import (
+    add_run_items,
+    final_keys,
+    load_catalog,
+    load_run_items,
+    load_verdicts,
+    load_voted_units,
+    upsert_verdict,
+)
+from judge.types import VerdictStatus, Winner
+
+WRITE_BATCH = 64
+WRITE_INTERVAL_S = 0.5
+
+
+class RunProgress(BaseModel):
+    """Live counters of an executing run."""
+
+    total: int
+    cached: int = 0
+    done: int = 0
+    ok: int = 0
+    unparseable: int = 0
+    error: int = 0
+    cost_usd: float = 0.0
+    unknown_cost: int = 0
+    elapsed_s: float = 0.0
+    stopped: str | None = None
+
+    @property
+    def rate(self) -> float:
+        """Judge calls finished per second."""
+        return self.done / self.elapsed_s if self.elapsed_s > 0 else 0.0
+
+
+ProgressCallback = Callable[[RunProgress], None]
+
+
+def method_card(config: RunConfig, rubric: Rubric) -> dict[str, Any]:
+    """What a reader needs to interpret this run's numbers (stored with the run, printed with results)."""
+    return {
+        "judges": [j.model for j in config.judges],
+        "rubric": {"id": rubric.id, "version": rubric.version, "hash": rubric.content_hash},
+        "sampling": config.sampling.recorded(),
+        "parse_rule": "JSON schema where the model supports structured output, else the rubric's regex, "
+        "last valid label; anything else is stored unparseable" + (", one re-ask" if config.reask else ""),
+        "order_handling": "both orders; agreeing orders give the winner, disagreeing ones a tie flagged "
+        "inconsistent" if config.order.value == "both" else f"one seeded random order (seed {config.seed})",
+        "aggregation": "panel majority of judges (no majority: tie)" if len(config.judges) > 1 else "single judge",
+        "pairs": config.pairs,
+        "ci": "Wilson 95%",
+    }
+
+
+def create_run(session: Session, *, config: RunConfig, tenant: str = DEFAULT_TENANT) -> tuple[Run, Plan]:
+    """Plan ``config`` and store the run with its items (status ``created``)."""
+    rubric = load_rubric(config.rubric)
+    prompt_set = get_set(session, name=config.set_name, tenant=tenant)
+    assert prompt_set.id is not None
+    catalog = load_catalog(session, set_id=prompt_set.id)
+    if config.models:
+        unknown = sorted(set(config.models) - set(catalog.models))
+        if unknown:
+            raise InputError(f"no responses of {', '.join(unknown)} in set {config.set_name!r} "
+                             f"(models: {', '.join(catalog.models)})", field="--models")
+    selection = config.pair_selection
+    if selection.kind == "baseline" and selection.baseline not in catalog.models:
+        raise InputError(f"baseline model {selection.baseline!r} has no responses in set {config.set_name!r}",
+                         field="--pairs")
+    voted = load_voted_units(session, set_id=prompt_set.id, voters=config.voters)
+    if selection.kind == "human-voted" and not voted:
+        raise InputError(f"set {config.set_name!r} has no votes to take pairs from; use --pairs all or "
+                         "baseline:MODEL", field="--pairs")
+    plan = plan_run(rubric, config, catalog, voted)
+    stored_config = {**config.model_dump(mode="json"), "method": method_card(config, rubric),
+                     "skipped": plan.skipped, "n_units": plan.n_units}
+    run = Run(tenant=tenant, set_id=prompt_set.id, config=stored_config, n_planned=len(plan.items))
+    session.add(run)
+    session.flush()
+    assert run.id is not None
+    add_run_items(session, run_id=run.id, items=plan.items)
+    return run, plan
+
+
+def get_run(session: Session, *, run_id: int, tenant: str = DEFAULT_TENANT) -> Run:
+    """The run ``run_id`` of ``tenant``, or NotFoundError."""
+    run = session.get(Run, run_id)
+    if run is None or run.tenant != tenant:
+        raise NotFoundError(f"no run {run_id}")
+    return run
+
+
+class RunContext:
+    """Everything needed to execute a run's items, loaded once."""
+
+    def __init__(self, session: Session, run: Run) -> None:
+        assert run.id is not None
+        self.run_id: int = run.id
+        self.config = RunConfig.model_validate({k: v for k, v in run.config.items()
+                                                if k in RunConfig.model_fields})
+        self.rubric = load_rubric(self.config.rubric)
+        self.catalog: Catalog = load_catalog(session, set_id=run.set_id)
+        self.items = load_run_items(session, run_id=self.run_id)
+
+    async def judge(self, client: JudgeClient, item: WorkItem) -> dict[str, Any]:
+        """Judge one item of this run."""
+        task = self.catalog.task(self.rubric.mode, item.prompt_id, item.turn, item.model_a, item.model_b)
+        return await judge_item(client, self.rubric, task, item, self.config, run_id=self.run_id)
+
+
+class _Executor:
+    """Bounded-concurrency execution with batched writes, a cost budget and cancellation checks."""
+
+    def __init__(self, engine: Engine, context: RunContext, client: JudgeClient, progress: RunProgress,
+                 on_progress: ProgressCallback | None, max_cost: float | None) -> None:
+        self.engine, self.context, self.client = engine, context, client
+        self.progress, self.on_progress, self.max_cost = progress, on_progress, max_cost
+        self.pending: list[dict[str, Any]] = []
+        self.last_write = time.monotonic()
+        self.started = time.monotonic()
+
+    def _budget_reached(self) -> bool:
+        return self.max_cost is not None and self.progress.cost_usd >= self.max_cost
+
+    def _record(self, row: dict[str, Any]) -> None:
+        p = self.progress
+        p.done += 1
+        status = row["status"]
+        p.ok += status == VerdictStatus.OK.value
+        p.unparseable += status == VerdictStatus.UNPARSEABLE.value
+        p.error += status == VerdictStatus.ERROR.value
+        if row.get("cost_usd") is None:
+            p.unknown_cost += status != VerdictStatus.ERROR.value
+        else:
+            p.cost_usd += row["cost_usd"]
+        self.pending.append(row)
+
+    def flush(self) -> None:
+        """Write pending verdicts; notice a cancellation made elsewhere (API, CLI)."""
+        rows, self.pending = self.pending, []
+        with session_scope(self.engine) as session:
+            for row in rows:
+                upsert_verdict(session, row)
+            run = session.get(Run, self.context.run_id)
+            if run is not None:
+                run.cost_usd += sum(r["cost_usd"] or 0.0 for r in rows)
+                if run.status == "cancelled":
+                    self.progress.stopped = self.progress.stopped or "cancelled"
+        self.last_write = time.monotonic()
+        self._report()
+
+    def _report(self) -> None:
+        self.progress.elapsed_s = time.monotonic() - self.started
+        if self.on_progress is not None:
+            self.on_progress(self.progress)
+
+    async def _worker(self, queue: asyncio.Queue[WorkItem]) -> None:
+        while True:
+            try:
+                item = queue.get_nowait()
+            except asyncio.QueueEmpty:
+                return
+            if self.progress.stopped is None and self._budget_reached():
+                self.progress.stopped = f"budget of ${self.max_cost:.4f} reached"
+            if self.progress.stopped is not None:
+                continue
+            self._record(await self.context.judge(self.client, item))
+            if len(self.pending) >= WRITE_BATCH or time.monotonic() - self.last_write >= WRITE_INTERVAL_S:
+                self.flush()
+            else:
+                self._report()
+
+    async def execute(self, todo: list[WorkItem], concurrency: int) -> None:
+        queue: asyncio.Queue[WorkItem] = asyncio.Queue()
+        for item in todo:
+            queue.put_nowait(item)
+        try:
+            await asyncio.gather(*(self._worker(queue) for _ in range(min(concurrency, max(len(todo), 1)))))
+        finally:
+            self.flush()
+
+
+async def execute_run(
+    engine: Engine, run_id: int, client: JudgeClient, *, on_progress: ProgressCallback | None = None,
+    tenant: str = DEFAULT_TENANT,
+) -> RunProgress:
+    """Judge every item of run ``run_id`` that has no final verdict yet, in-process."""
+    with session_scope(engine) as session:
+        run = get_run(session, run_id=run_id, tenant=tenant)
+        context = RunContext(session, run)
+        done = final_keys(session, keys=[i.verdict_key for i in context.items])
+        run.status = "running"
+    todo = [item for item in context.items if item.verdict_key not in done]
+    progress = RunProgress(total=len(context.items), cached=len(context.items) - len(todo))
+    executor = _Executor(engine, context, client, progress, on_progress, context.config.max_cost_usd)
+    await executor.execute(todo, context.config.concurrency)
+    finish_run(engine, run_id, stopped=progress.stopped)
+    return progress
+
+
+def finish_run(engine: Engine, run_id: int, *, stopped: str | None) -> None:
+    """Recount a run's verdicts by status and set its final status."""
+    with session_scope(engine) as session:
+        run = session.get(Run, run_id)
+        assert run is not None
+        items = load_run_items(session, run_id=run_id)
+        verdicts = load_verdicts(session, keys=[i.verdict_key for i in items])
+        counts = Counter(v.status for v in verdicts)
+        run.n_ok, run.n_unparseable, run.n_error = (counts[s.value] for s in
+                                                    (VerdictStatus.OK, VerdictStatus.UNPARSEABLE,
+                                                     VerdictStatus.ERROR))
+        missing = len(items) - len(verdicts)
+        if run.status != "cancelled":
+            run.status = "stopped" if stopped else ("completed" if missing == 0 else "incomplete")
+        run.note = stopped
+        run.finished_at = utcnow()
+
+
+def stored_verdicts(session: Session, *, run: Run) -> list[StoredVerdict]:
+    """A run's verdicts joined with the items that asked for them."""
+    assert run.id is not None
+    items = {i.verdict_key: i for i in load_run_items(session, run_id=run.id)}
+    return [
+        StoredVerdict(item=items[v.verdict_key], status=VerdictStatus(v.status),
+                      winner=Winner(v.winner) if v.winner else None)
+        for v in load_verdicts(session, keys=items)
+    ]
+
+
+class RunSummary(BaseModel):
+    """A run's verdict counts, combined outcomes, judge diagnostics and cost, with its method card."""
+
+    run_id: int
+    status: str
+    set_name: str
+    planned: int
+    ok: int
+    unparseable: int
+    error: int
+    missing: int
+    cost_usd: float
+    note: str | None
+    units: int
+    combined: dict[str, int]
+    inconsistent: int
+    diagnostics: dict[str, Any]
+    method: dict[str, Any]
+
+
+def summarize_run(session: Session, *, run: Run, prompt_set: PromptSet) -> RunSummary:
+    """Everything ``judge run`` prints at the end, from the store."""
+    verdicts = stored_verdicts(session, run=run)
+    judges = [j["model"] for j in run.config["judges"]]
+    outcomes = combine_run(verdicts, judges)
+    combined = Counter(o.panel.winner.value if o.panel.winner else "incomplete" for o in outcomes)
+    statuses = Counter(v.status for v in verdicts)
+    assert run.id is not None
+    return RunSummary(
+        run_id=run.id, status=run.status, set_name=prompt_set.name, planned=run.n_planned,
+        ok=statuses[VerdictStatus.OK], unparseable=statuses[VerdictStatus.UNPARSEABLE],
+        error=statuses[VerdictStatus.ERROR], missing=run.n_planned - len(verdicts), cost_usd=run.cost_usd,
+        note=run.note, units=len(outcomes), combined=dict(combined),
+        inconsistent=sum(1 for o in outcomes for c in o.by_judge.values() if c.inconsistent),
+        diagnostics={j: d.to_json() for j, d in diagnostics_by_judge(verdicts).items()},
+        method=run.config.get("method", {}),
+    )

@@ -1,0 +1,89 @@
+"""Verdict and run-item writes and reads. Every verdict write is an upsert on its verdict key."""
+
+from __future__ import annotations
+
+import fnmatch
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from sqlalchemy import Table
+from sqlmodel import Session, col, select
+
+from judge.plan import Catalog, PromptRow, ResponseRow, VotedUnit, WorkItem
+from judge.run_config import JudgeSpec
+from judge.store.tables import Prompt, Response, RunItem, Verdict, Vote
+from judge.store.upsert import insert_ignoring_conflicts, insert_or_replace_where
+from judge.types import Order, VerdictStatus
+
+FINAL_STATUSES = (VerdictStatus.OK.value, VerdictStatus.UNPARSEABLE.value)
+"""A verdict with one of these statuses is final: a rerun reuses it. ``error`` verdicts are retried."""
+
+VERDICT_TABLE: Table = Verdict.__table__  # type: ignore[attr-defined]
+RUN_ITEM_TABLE: Table = RunItem.__table__  # type: ignore[attr-defined]
+
+
+def load_catalog(session: Session, *, set_id: int) -> Catalog:
+    """Every prompt and response of a set."""
+    prompts = [
+        PromptRow(id=p.id or 0, external_id=p.external_id, category=p.category, turns=tuple(p.turns),
+                  reference_turns=tuple(p.reference_turns) if p.reference_turns is not None else None)
+        for p in session.exec(select(Prompt).where(col(Prompt.set_id) == set_id))
+    ]
+    responses = [
+        ResponseRow(prompt_id=r.prompt_id, model=r.model, turns=tuple(r.turns), content_hash=r.content_hash)
+        for r in session.exec(select(Response).join(Prompt).where(col(Prompt.set_id) == set_id))
+    ]
+    return Catalog(prompts, responses)
+
+
+def load_voted_units(session: Session, *, set_id: int, voters: str | None = None) -> list[VotedUnit]:
+    """The distinct (prompt, pair, turn) units that carry votes, optionally from voters matching a glob."""
+    votes = session.exec(select(Vote).where(col(Vote.set_id) == set_id))
+    return [VotedUnit(prompt_id=v.prompt_id, model_a=v.model_a, model_b=v.model_b, turn=v.turn) for v in votes
+            if voters is None or fnmatch.fnmatchcase(v.voter, voters)]
+
+
+def add_run_items(session: Session, *, run_id: int, items: Sequence[WorkItem]) -> None:
+    """Link a run to the verdicts it needs (idempotent)."""
+    rows = [{"run_id": run_id, "verdict_key": item.verdict_key, "spec": item.model_dump(mode="json")}
+            for item in items]
+    insert_ignoring_conflicts(session, RUN_ITEM_TABLE, rows, ["run_id", "verdict_key"])
+
+
+def load_run_items(session: Session, *, run_id: int) -> list[WorkItem]:
+    """The work items of a run, in a stable order."""
+    items = session.exec(select(RunItem).where(col(RunItem.run_id) == run_id).order_by(col(RunItem.verdict_key)))
+    return [WorkItem.model_validate(item.spec) for item in items]
+
+
+def final_keys(session: Session, *, keys: Iterable[str]) -> set[str]:
+    """Which of ``keys`` already have a final (ok or unparseable) verdict."""
+    found: set[str] = set()
+    key_list = list(keys)
+    for start in range(0, len(key_list), 500):
+        chunk = key_list[start : start + 500]
+        found.update(session.exec(select(Verdict.verdict_key).where(
+            col(Verdict.verdict_key).in_(chunk), col(Verdict.status).in_(FINAL_STATUSES))))
+    return found
+
+
+def upsert_verdict(session: Session, row: dict[str, Any]) -> bool:
+    """Store a verdict; an existing final verdict with the same key is kept, an ``error`` one replaced."""
+    return insert_or_replace_where(session, VERDICT_TABLE, row, ["verdict_key"],
+                                   VERDICT_TABLE.c.status == VerdictStatus.ERROR.value)
+
+
+def load_verdicts(session: Session, *, keys: Iterable[str]) -> list[Verdict]:
+    """The stored verdicts with these keys."""
+    key_list = list(keys)
+    found: list[Verdict] = []
+    for start in range(0, len(key_list), 500):
+        found.extend(session.exec(select(Verdict).where(col(Verdict.verdict_key).in_(key_list[start:start + 500]))))
+    return found
+
+
+def item_of(verdict: Verdict) -> WorkItem:
+    """The work item a stored verdict answers (for grouping verdicts by unit)."""
+    return WorkItem(verdict_key=verdict.verdict_key, judge=JudgeSpec(model=verdict.judge_model),
+                    prompt_id=verdict.prompt_id, turn=verdict.turn, model_a=verdict.model_a,
+                    model_b=verdict.model_b, order=Order(verdict.order))
