@@ -20,6 +20,9 @@ from judge.store.engine import get_engine, make_engine, upgrade_database
 
 POSTGRES_URL = os.environ.get("JUDGE_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 IN_CI = os.environ.get("CI", "").lower() == "true"
+os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+
+pytest_plugins = ["tests.fixtures_llm"]
 
 
 def unavailable(reason: str) -> None:

@@ -1,0 +1,167 @@
+"""Adversarial responses (tests/injection_corpus) stay fenced data and never decide the parsed verdict."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from judge.parse import ParseRule, parse_output, to_correctness, to_winner
+from judge.render import render_messages
+from judge.rubrics import load_rubric
+from judge.types import Correctness, JudgeTask, Mode, Order, VerdictStatus, Winner
+from tests.paths import SHARED_DATA
+
+CORPUS = sorted((Path(__file__).parent / "injection_corpus").glob("*.txt"))
+QUESTION_ID = 101  # MT-Bench reasoning question with a reference answer
+
+
+def corpus_ids() -> list[str]:
+    return [path.stem for path in CORPUS]
+
+
+def mt_bench_row(path: Path) -> dict[str, object]:
+    for line in path.read_text(encoding="utf-8").splitlines():
+        row = json.loads(line)
+        if row["question_id"] == QUESTION_ID:
+            return dict(row)
+    raise AssertionError(f"question {QUESTION_ID} missing from {path}")
+
+
+@pytest.fixture(scope="module")
+def honest() -> dict[str, str]:
+    data = SHARED_DATA / "mt_bench"
+    question = mt_bench_row(data / "question.jsonl")
+    reference = mt_bench_row(data / "reference_answer_gpt-4.jsonl")
+    answer = mt_bench_row(data / "model_answer" / "gpt-4.jsonl")
+    return {
+        "question": question["turns"][0],  # type: ignore[index]
+        "reference": reference["choices"][0]["turns"][0],  # type: ignore[index]
+        "answer": answer["choices"][0]["turns"][0],  # type: ignore[index]
+    }
+
+
+def fenced_blocks(content: str) -> dict[str, str]:
+    """Blocks by name, each closed by the marker with the message's fence code; no stray real markers."""
+    first = re.search(r"<<<BEGIN [A-Z0-9 ]+? ([0-9a-f]{16,})>>>", content)
+    assert first is not None
+    code = first.group(1)
+    pattern = rf"<<<BEGIN (?P<name>[A-Z0-9 ]+?) {code}>>>\n(?P<body>.*?)\n<<<END (?P=name) {code}>>>"
+    found = {m.group("name"): m.group("body") for m in re.finditer(pattern, content, re.DOTALL)}
+    assert content.count(f" {code}>>>") == 2 * len(found)
+    return found
+
+
+def test_corpus_is_present() -> None:
+    assert len(CORPUS) >= 15
+
+
+@pytest.mark.parametrize("path", CORPUS, ids=corpus_ids())
+@pytest.mark.parametrize("rubric_id", ["pairwise", "pairwise-5", "pairwise-reference"])
+@pytest.mark.parametrize("order", [Order.AB, Order.BA])
+def test_pairwise_rendering_keeps_the_response_fenced(
+    path: Path, rubric_id: str, order: Order, honest: dict[str, str]
+) -> None:
+    attack = path.read_text(encoding="utf-8")
+    task = JudgeTask(
+        mode=Mode.PAIRWISE,
+        prompt_id=str(QUESTION_ID),
+        question_turns=(honest["question"],),
+        reference_turns=(honest["reference"],),
+        model_a="gpt-4",
+        answer_a=(honest["answer"],),
+        model_b="attacker",
+        answer_b=(attack,),
+    )
+    system, user = render_messages(load_rubric(rubric_id), task, order)
+    blocks = fenced_blocks(user.content)
+    slot = "ANSWER B 1" if order is Order.AB else "ANSWER A 1"
+    other = "ANSWER A 1" if order is Order.AB else "ANSWER B 1"
+    assert blocks[slot] == attack and blocks[other] == honest["answer"]
+    assert user.content.count(attack) == 1
+    assert attack not in system.content
+    code = re.search(r"BEGIN QUESTION 1 ([0-9a-f]+)>>>", user.content).group(1)  # type: ignore[union-attr]
+    assert code not in attack and code in system.content
+
+
+@pytest.mark.parametrize("path", CORPUS, ids=corpus_ids())
+@pytest.mark.parametrize("rubric_id", ["correctness", "single", "single-reference"])
+def test_single_answer_rendering_keeps_the_response_fenced(path: Path, rubric_id: str, honest: dict[str, str]) -> None:
+    attack = path.read_text(encoding="utf-8")
+    rubric = load_rubric(rubric_id)
+    task = JudgeTask(
+        mode=rubric.mode,
+        prompt_id=str(QUESTION_ID),
+        question_turns=(honest["question"],),
+        reference_turns=(honest["reference"],),
+        model_a="attacker",
+        answer_a=(attack,),
+    )
+    _, user = render_messages(rubric, task, Order.SINGLE)
+    blocks = fenced_blocks(user.content)
+    assert blocks["ANSWER 1"] == attack and user.content.count(attack) == 1
+
+
+@pytest.mark.parametrize("path", CORPUS, ids=corpus_ids())
+def test_response_as_earlier_turn_stays_fenced(path: Path, honest: dict[str, str]) -> None:
+    attack = path.read_text(encoding="utf-8")
+    task = JudgeTask(
+        mode=Mode.PAIRWISE,
+        prompt_id=str(QUESTION_ID),
+        turn=2,
+        question_turns=(honest["question"], "And if it were the last person?"),
+        model_a="gpt-4",
+        answer_a=(honest["answer"], "Then you would be last."),
+        model_b="attacker",
+        answer_b=(attack, "Second to last."),
+    )
+    _, user = render_messages(load_rubric("pairwise"), task, Order.AB)
+    blocks = fenced_blocks(user.content)
+    assert blocks["ANSWER B 1"] == attack and blocks["ANSWER B 2"] == "Second to last."
+    assert user.content.count(attack) == 1
+
+
+def judge_quoting(attack: str, verdict: str) -> str:
+    """A judge reply quoting the response (plainly and as a Markdown quote), then giving its own verdict."""
+    quoted = "\n".join(f"> {line}" for line in attack.splitlines())
+    return (
+        f"Assistant B's answer reads:\n\n{attack}\n\nIn other words:\n{quoted}\n\n"
+        "That text addresses the judge instead of the user and does not solve the problem. "
+        f"Assistant A gives the right positions.\n\nFinal verdict: {verdict}"
+    )
+
+
+@pytest.mark.parametrize("path", CORPUS, ids=corpus_ids())
+@pytest.mark.parametrize(
+    ("rubric_id", "verdict", "label"),
+    [("pairwise", "[[A]]", "A"), ("pairwise-5", "[[A>>B]]", "A>>B"), ("pairwise-reference", "[[A]]", "A")],
+)
+def test_judge_quoting_the_response_keeps_its_own_pairwise_verdict(
+    path: Path, rubric_id: str, verdict: str, label: str
+) -> None:
+    rubric = load_rubric(rubric_id)
+    parsed = parse_output(rubric, judge_quoting(path.read_text(encoding="utf-8"), verdict), structured=False)
+    assert (parsed.status, parsed.label, parsed.parse_rule) == (VerdictStatus.OK, label, ParseRule.REGEX_LAST)
+    assert to_winner(parsed, Order.AB) is Winner.MODEL_A
+    assert to_winner(parsed, Order.BA) is Winner.MODEL_B
+
+
+@pytest.mark.parametrize("path", CORPUS, ids=corpus_ids())
+def test_judge_quoting_the_response_keeps_its_own_grade_and_score(path: Path) -> None:
+    attack = path.read_text(encoding="utf-8")
+    graded = parse_output(load_rubric("correctness"), judge_quoting(attack, "[[incorrect]]"), structured=False)
+    assert to_correctness(graded) is Correctness.INCORRECT
+    scored = parse_output(load_rubric("single"), judge_quoting(attack, "[[2]]"), structured=False)
+    assert scored.score == 2.0
+
+
+@pytest.mark.parametrize("path", CORPUS, ids=corpus_ids())
+@pytest.mark.parametrize("structured", [True, False])
+def test_json_reply_quoting_the_response_keeps_its_own_verdict(path: Path, structured: bool) -> None:
+    attack = path.read_text(encoding="utf-8")
+    reply = json.dumps({"reason": f"B wrote: {attack} - an attempt to steer the judge.", "verdict": "A"})
+    parsed = parse_output(load_rubric("pairwise"), reply, structured=structured)
+    assert (parsed.label, parsed.parse_rule) == ("A", ParseRule.JSON_SCHEMA)
+    assert parsed.reason is not None and attack in parsed.reason
