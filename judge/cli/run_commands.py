@@ -33,10 +33,9 @@ app.add_typer(rubrics_app, name="rubrics")
 def resolve_judge(model: str, api_base: str | None) -> JudgeSpec:
     """``local`` starts (if needed) the bundled local judge; anything else is a LiteLLM model string."""
     if model == LOCAL_JUDGE:
-        from judge.llm.local import ensure_local_judge
+        from judge.llm.local import LOCAL_MODEL, ensure_local_judge
 
-        local = ensure_local_judge()
-        return JudgeSpec(model=local.model, api_base=local.api_base)
+        return JudgeSpec(model=LOCAL_MODEL, api_base=ensure_local_judge())
     return JudgeSpec(model=model, api_base=api_base)
 
 
