@@ -34,6 +34,8 @@ def _row_base(item: WorkItem, rubric: Rubric, config: RunConfig, run_id: int | N
         "rubric_id": rubric.id, "rubric_version": str(rubric.version), "rubric_hash": rubric.content_hash,
         "mode": rubric.mode.value, "prompt_id": item.prompt_id, "turn": item.turn, "model_a": item.model_a,
         "model_b": item.model_b, "order": item.order.value, "sampling": config.sampling.recorded(),
+        "label": None, "winner": None, "score": None, "reason": None, "parse_rule": None, "error": None,
+        "raw_output": None,
     }
 
 

@@ -134,18 +134,20 @@ def plan_run(rubric: Rubric, config: RunConfig, catalog: Catalog, voted: Sequenc
     def skip(reason: str) -> None:
         skipped[reason] = skipped.get(reason, 0) + 1
 
-    units = _spread(_pair_units(config, catalog, voted), config.limit)
-    items: list[WorkItem] = []
-    planned_units: set[tuple[int, str, str | None, int]] = set()
     needs_reference = rubric.requires_reference or rubric.mode is Mode.CORRECTNESS
-    for unit in units:
+    judgeable = []
+    for unit in _pair_units(config, catalog, voted):
         prompt = catalog.prompts[unit.prompt_id]
         if unit.turn > len(prompt.turns):
             skip(f"prompt has no turn {unit.turn}")
-            continue
-        if needs_reference and (prompt.reference_turns is None or len(prompt.reference_turns) < unit.turn):
+        elif needs_reference and (prompt.reference_turns is None or len(prompt.reference_turns) < unit.turn):
             skip("no reference answer for the turn")
-            continue
+        else:
+            judgeable.append(unit)
+    items: list[WorkItem] = []
+    planned_units: set[tuple[int, str, str | None, int]] = set()
+    for unit in _spread(judgeable, config.limit):
+        prompt = catalog.prompts[unit.prompt_id]
         if rubric.mode is Mode.PAIRWISE:
             targets: list[tuple[str, str | None]] = [(unit.model_a, unit.model_b)]
         else:

@@ -34,7 +34,7 @@ from judge.store.verdicts import (
     load_run_items,
     load_verdicts,
     load_voted_units,
-    upsert_verdict,
+    upsert_verdicts,
 )
 from judge.types import VerdictStatus, Winner
 
@@ -168,8 +168,7 @@ class _Executor:
         """Write pending verdicts; notice a cancellation made elsewhere (API, CLI)."""
         rows, self.pending = self.pending, []
         with session_scope(self.engine) as session:
-            for row in rows:
-                upsert_verdict(session, row)
+            upsert_verdicts(session, rows)
             run = session.get(Run, self.context.run_id)
             if run is not None:
                 run.cost_usd += sum(r["cost_usd"] or 0.0 for r in rows)

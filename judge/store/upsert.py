@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from sqlalchemy import Table
@@ -37,16 +37,19 @@ def insert_ignoring_conflicts(
 def insert_or_replace_where(
     session: Session,
     table: Table,
-    row: dict[str, Any],
+    rows: Sequence[dict[str, Any]],
     conflict_columns: Sequence[str],
-    replace_where: ColumnElement[bool],
-) -> bool:
-    """Insert ``row``; on conflict, overwrite the existing row only where ``replace_where`` holds.
-
-    Returns True when a row was inserted or replaced.
-    """
-    stmt = _insert(session, table).values(**row)
-    update_columns = {k: stmt.excluded[k] for k in row if k not in conflict_columns and k != "id"}
-    stmt = stmt.on_conflict_do_update(index_elements=list(conflict_columns), set_=update_columns, where=replace_where)
-    result = session.execute(stmt)
-    return bool(result.rowcount)  # type: ignore[attr-defined]
+    replace_where: Callable[[Any], ColumnElement[bool]],
+) -> None:
+    """Insert ``rows`` (all with the same keys); on conflict, overwrite an existing row only where
+    ``replace_where(table)`` holds. One statement, executed for all rows at once."""
+    if not rows:
+        return
+    columns = [k for k in rows[0] if k not in conflict_columns and k != "id"]
+    stmt = _insert(session, table)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=list(conflict_columns),
+        set_={k: stmt.excluded[k] for k in columns},
+        where=replace_where(table),
+    )
+    session.execute(stmt, list(rows))

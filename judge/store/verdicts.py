@@ -67,10 +67,10 @@ def final_keys(session: Session, *, keys: Iterable[str]) -> set[str]:
     return found
 
 
-def upsert_verdict(session: Session, row: dict[str, Any]) -> bool:
-    """Store a verdict; an existing final verdict with the same key is kept, an ``error`` one replaced."""
-    return insert_or_replace_where(session, VERDICT_TABLE, row, ["verdict_key"],
-                                   VERDICT_TABLE.c.status == VerdictStatus.ERROR.value)
+def upsert_verdicts(session: Session, rows: Sequence[dict[str, Any]]) -> None:
+    """Store verdicts; an existing final verdict with the same key is kept, an ``error`` one replaced."""
+    insert_or_replace_where(session, VERDICT_TABLE, rows, ["verdict_key"],
+                            lambda table: table.c.status == VerdictStatus.ERROR.value)
 
 
 def load_verdicts(session: Session, *, keys: Iterable[str]) -> list[Verdict]:

@@ -1,0 +1,121 @@
+"""Judging throughput against the fake provider: the framework vs the provider's limit and a bare LiteLLM loop.
+
+The fake provider answers every request after a fixed latency (default 200 ms). With C calls in flight the
+limit is C / latency verdicts/s (64 / 0.2 s = 320/s). Measured in the same run:
+
+- bare: ``litellm.acompletion`` called in a loop by C asyncio workers (no rendering, parsing or storage);
+- framework: ``judge.run.execute_run`` on a fresh SQLite store (plan, render, call, parse, batched upserts).
+
+Run: ``.venv/bin/python bench/judging_throughput.py [--verdicts 2000] [--concurrency 64] [--latency-ms 200]``.
+Writes the "## Judging throughput" section of BENCHMARKS.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+os.environ.setdefault("OPENAI_API_KEY", "sk-bench-not-a-key")
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import litellm  # noqa: E402
+
+from bench.report import write_section  # noqa: E402
+from judge.importers.bundle import ImportBundle  # noqa: E402
+from judge.importers.records import PromptRecord, ResponseRecord  # noqa: E402
+from judge.llm.client import LiteLLMClient  # noqa: E402
+from judge.run import create_run, execute_run  # noqa: E402
+from judge.run_config import JudgeSpec, RunConfig  # noqa: E402
+from judge.store.engine import make_engine, session_scope, upgrade_database  # noqa: E402
+from judge.store.ingest import write_bundle  # noqa: E402
+from judge.testing.fake_provider import FakeProvider  # noqa: E402
+
+MODEL = "openai/bench-judge"
+
+
+async def bare_loop(url: str, n: int, concurrency: int) -> float:
+    """Seconds for ``n`` plain litellm.acompletion calls with ``concurrency`` workers."""
+    remaining = list(range(n))
+
+    async def worker() -> None:
+        while remaining:
+            i = remaining.pop()
+            await litellm.acompletion(model=MODEL, api_base=url, timeout=30, num_retries=0,
+                                      messages=[{"role": "user", "content": f"Which is better? {i}"}])
+
+    started = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    return time.perf_counter() - started
+
+
+def framework_run(url: str, n: int, concurrency: int, db: Path) -> float:
+    """Seconds for a run of ``n`` pairwise verdicts (n/2 units, both orders) through judge's executor."""
+    db_url = f"sqlite:///{db}"
+    upgrade_database(db_url)
+    engine = make_engine(db_url)
+    units = n // 2
+    bundle = ImportBundle(
+        prompts=[PromptRecord(prompt_id=f"q{i}", turns=[f"Question {i}: explain something."]) for i in range(units)],
+        responses=[ResponseRecord(prompt_id=f"q{i}", model=m, turns=[f"{m} answers question {i} at length."])
+                   for i in range(units) for m in ("model-x", "model-y")],
+    )
+    config = RunConfig(set_name="bench", judges=(JudgeSpec(model=MODEL, api_base=url),), rubric="pairwise",
+                       pairs="all", concurrency=concurrency, timeout_s=30)
+    with session_scope(engine) as session:
+        write_bundle(session, set_name="bench", bundle=bundle)
+        run, plan = create_run(session, config=config)
+    assert run.id is not None and len(plan.items) == 2 * units
+    started = time.perf_counter()
+    progress = asyncio.run(execute_run(engine, run.id, LiteLLMClient()))
+    elapsed = time.perf_counter() - started
+    assert progress.ok == 2 * units, progress
+    engine.dispose()
+    return elapsed
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--verdicts", type=int, default=2000)
+    parser.add_argument("--concurrency", type=int, default=64)
+    parser.add_argument("--latency-ms", type=float, default=200.0)
+    parser.add_argument("--no-write", action="store_true", help="Do not update BENCHMARKS.md.")
+    args = parser.parse_args()
+    limit = args.concurrency / (args.latency_ms / 1000)
+    with FakeProvider() as provider, tempfile.TemporaryDirectory() as tmp:
+        provider.script(default={"kind": "verdict", "label": "A", "latency_ms": args.latency_ms})  # type: ignore[arg-type]
+        asyncio.run(bare_loop(provider.url, args.concurrency, args.concurrency))  # warm-up: imports, connections
+        cpu0 = time.process_time()
+        bare_s = asyncio.run(bare_loop(provider.url, args.verdicts, args.concurrency))
+        bare_cpu = time.process_time() - cpu0
+        cpu0 = time.process_time()
+        framework_s = framework_run(provider.url, args.verdicts, args.concurrency, Path(tmp) / "bench.db")
+        framework_cpu = time.process_time() - cpu0
+    bare_rate, framework_rate = args.verdicts / bare_s, args.verdicts / framework_s
+    lines = [
+        f"Fake provider latency {args.latency_ms:g} ms, concurrency {args.concurrency}: limit {limit:.0f} verdicts/s; "
+        f"{args.verdicts} verdicts each; {os.cpu_count()} cores.",
+        "",
+        "| path | verdicts/s | ratio to limit | CPU ms per verdict |",
+        "|---|---|---|---|",
+        f"| bare `litellm.acompletion` loop | {bare_rate:.1f} | {bare_rate / limit:.2f} | "
+        f"{1000 * bare_cpu / args.verdicts:.2f} |",
+        f"| judge executor (render, call, parse, store) | {framework_rate:.1f} | {framework_rate / limit:.2f} | "
+        f"{1000 * framework_cpu / args.verdicts:.2f} |",
+        "",
+        f"Framework / bare loop: **{framework_rate / bare_rate:.2f}** (goal ≥ 0.95); framework / limit: "
+        f"**{framework_rate / limit:.2f}** (goal ≥ 0.9). Framework CPU overhead over the bare loop: "
+        f"{1000 * (framework_cpu - bare_cpu) / args.verdicts:.2f} ms per verdict.",
+    ]
+    print("\n".join(lines))
+    if not args.no_write:
+        write_section("Judging throughput", "\n".join(lines), command="python bench/judging_throughput.py")
+
+
+if __name__ == "__main__":
+    main()
