@@ -24,17 +24,17 @@ os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 os.environ.setdefault("OPENAI_API_KEY", "sk-bench-not-a-key")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import litellm  # noqa: E402
+import litellm
 
-from bench.report import write_section  # noqa: E402
-from judge.importers.bundle import ImportBundle  # noqa: E402
-from judge.importers.records import PromptRecord, ResponseRecord  # noqa: E402
-from judge.llm.client import LiteLLMClient  # noqa: E402
-from judge.run import create_run, execute_run  # noqa: E402
-from judge.run_config import JudgeSpec, RunConfig  # noqa: E402
-from judge.store.engine import make_engine, session_scope, upgrade_database  # noqa: E402
-from judge.store.ingest import write_bundle  # noqa: E402
-from judge.testing.fake_provider import FakeProvider  # noqa: E402
+from bench.report import write_section
+from judge.importers.bundle import ImportBundle
+from judge.importers.records import PromptRecord, ResponseRecord
+from judge.llm.client import LiteLLMClient
+from judge.run import create_run, execute_run
+from judge.run_config import JudgeSpec, RunConfig
+from judge.store.engine import make_engine, session_scope, upgrade_database
+from judge.store.ingest import write_bundle
+from judge.testing.fake_provider import FakeProvider
 
 MODEL = "openai/bench-judge"
 
@@ -46,8 +46,13 @@ async def bare_loop(url: str, n: int, concurrency: int) -> float:
     async def worker() -> None:
         while remaining:
             i = remaining.pop()
-            await litellm.acompletion(model=MODEL, api_base=url, timeout=30, num_retries=0,
-                                      messages=[{"role": "user", "content": f"Which is better? {i}"}])
+            await litellm.acompletion(
+                model=MODEL,
+                api_base=url,
+                timeout=30,
+                num_retries=0,
+                messages=[{"role": "user", "content": f"Which is better? {i}"}],
+            )
 
     started = time.perf_counter()
     await asyncio.gather(*(worker() for _ in range(concurrency)))
@@ -62,11 +67,20 @@ def framework_run(url: str, n: int, concurrency: int, db: Path) -> float:
     units = n // 2
     bundle = ImportBundle(
         prompts=[PromptRecord(prompt_id=f"q{i}", turns=[f"Question {i}: explain something."]) for i in range(units)],
-        responses=[ResponseRecord(prompt_id=f"q{i}", model=m, turns=[f"{m} answers question {i} at length."])
-                   for i in range(units) for m in ("model-x", "model-y")],
+        responses=[
+            ResponseRecord(prompt_id=f"q{i}", model=m, turns=[f"{m} answers question {i} at length."])
+            for i in range(units)
+            for m in ("model-x", "model-y")
+        ],
     )
-    config = RunConfig(set_name="bench", judges=(JudgeSpec(model=MODEL, api_base=url),), rubric="pairwise",
-                       pairs="all", concurrency=concurrency, timeout_s=30)
+    config = RunConfig(
+        set_name="bench",
+        judges=(JudgeSpec(model=MODEL, api_base=url),),
+        rubric="pairwise",
+        pairs="all",
+        concurrency=concurrency,
+        timeout_s=30,
+    )
     with session_scope(engine) as session:
         write_bundle(session, set_name="bench", bundle=bundle)
         run, plan = create_run(session, config=config)

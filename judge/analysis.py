@@ -34,7 +34,13 @@ def _set_or_none(session: Session, name: str | None) -> PromptSet | None:
 
 
 def agreement_report(
-    session: Session, *, a: str, b: str, set_name: str | None, voters: str | None, by: Breakdown | None,
+    session: Session,
+    *,
+    a: str,
+    b: str,
+    set_name: str | None,
+    voters: str | None,
+    by: Breakdown | None,
 ) -> dict[str, Any]:
     """Agreement of source ``a`` with ``b`` (same-source pairing when both name the same votes), as JSON."""
     prompt_set = _set_or_none(session, set_name)
@@ -44,19 +50,26 @@ def agreement_report(
     votes_b = votes_a if same else load_source_votes(session, source=source_b, prompt_set=prompt_set, voters=voters)
     report = compare_sources(votes_a, None if same else votes_b, same_source=same, by=by)
     out: dict[str, Any] = report.to_json()
-    out["sources"] = {"a": str(source_a), "b": str(source_b), "voters": voters, "n_votes_a": len(votes_a),
-                      "n_votes_b": len(votes_b)}
+    out["sources"] = {
+        "a": str(source_a),
+        "b": str(source_b),
+        "voters": voters,
+        "n_votes_a": len(votes_a),
+        "n_votes_b": len(votes_b),
+    }
     out["method"] = {
         "units": "(prompt, unordered model pair, turn)",
-        "pairing": "every pair of votes by two different voters on a unit" if same
+        "pairing": "every pair of votes by two different voters on a unit"
+        if same
         else "every (a vote, b vote) combination on a shared unit",
         "ties": "tie and tie (bothbad) are one outcome; without_ties drops comparisons where either side tied",
         "ci": "Wilson 95% for rates; kappa asymptotic 95%",
     }
     judges = [s for s in (source_a, source_b) if s.kind == "judge"]
     if prompt_set is not None and judges:
-        lengths = {key: style_features(text).length for key, text in
-                   response_texts(session, prompt_set=prompt_set).items()}
+        lengths = {
+            key: style_features(text).length for key, text in response_texts(session, prompt_set=prompt_set).items()
+        }
         out["judge_diagnostics"] = {}
         for source in judges:
             assert source.model is not None
@@ -75,9 +88,12 @@ def gold_report(session: Session, *, gold_set: str, judge: str) -> dict[str, Any
     if source.kind != "judge" or source.model is None:
         raise InputError("--gold needs --a judge:MODEL", field="--a")
     golds = {
-        external_id: vote for vote, external_id in session.exec(
-            select(Vote, Prompt.external_id).join(Prompt, col(Vote.prompt_id) == col(Prompt.id))
-            .where(col(Vote.set_id) == prompt_set.id, col(Vote.voter) == "gold"))
+        external_id: vote
+        for vote, external_id in session.exec(
+            select(Vote, Prompt.external_id)
+            .join(Prompt, col(Vote.prompt_id) == col(Prompt.id))
+            .where(col(Vote.set_id) == prompt_set.id, col(Vote.voter) == "gold")
+        )
     }
     if not golds:
         raise InputError(f"set {gold_set!r} has no gold votes (import it with `judge import llmbar`)", field="--gold")
@@ -92,22 +108,44 @@ def gold_report(session: Session, *, gold_set: str, judge: str) -> dict[str, Any
     result = gold_accuracy(records).to_json()
     result["n_pairs"] = len(records)
     result["n_gold_pairs"] = len(golds)
-    result["method"] = {"judge": source.model, "rubric": source.rubric, "counted_correct": "combined verdict of "
-                        "both orders picks the gold response; inconsistent orders count as a tie", "ci": "Wilson 95%"}
+    result["method"] = {
+        "judge": source.model,
+        "rubric": source.rubric,
+        "counted_correct": "combined verdict of "
+        "both orders picks the gold response; inconsistent orders count as a tie",
+        "ci": "Wilson 95%",
+    }
     return result
 
 
 def audit_report(
-    session: Session, *, set_name: str, source: str, grader: str, voters: str | None, n_examples: int = 5,
+    session: Session,
+    *,
+    set_name: str,
+    source: str,
+    grader: str,
+    voters: str | None,
+    n_examples: int = 5,
 ) -> dict[str, Any]:
     """Preferred-but-wrong audit of ``source``'s preferences against ``grader``'s correctness verdicts."""
     prompt_set = get_set(session, name=set_name)
     votes = load_source_votes(session, source=Source.parse(source), prompt_set=prompt_set, voters=voters)
     grades = correctness_grades(session, prompt_set=prompt_set, grader=grader)
-    report = audit_preferences(votes, grades, response_texts(session, prompt_set=prompt_set),
-                               prompt_texts(session, prompt_set=prompt_set), n_examples=n_examples)
+    report = audit_preferences(
+        votes,
+        grades,
+        response_texts(session, prompt_set=prompt_set),
+        prompt_texts(session, prompt_set=prompt_set),
+        n_examples=n_examples,
+    )
     out = report.to_json()
-    out["method"] = {"preferences": source, "voters": voters, "grader": grader, "rubric": "correctness",
-                     "preferred_but_wrong": "decisive preferences where one response is correct and the other "
-                     "incorrect; partially correct responses are left out of this figure", "ci": "Wilson 95%"}
+    out["method"] = {
+        "preferences": source,
+        "voters": voters,
+        "grader": grader,
+        "rubric": "correctness",
+        "preferred_but_wrong": "decisive preferences where one response is correct and the other "
+        "incorrect; partially correct responses are left out of this figure",
+        "ci": "Wilson 95%",
+    }
     return out

@@ -57,30 +57,45 @@ def main() -> None:
         counts = write_bundle(session, set_name=SET_NAME, bundle=read_mtbench(SAMPLE_DIR), source="human")
         summary = summarize_set(session, prompt_set=get_set(session, name=SET_NAME))
     console.print(f"database {redact_url(get_settings().database_url)}: added {counts.model_dump()}", highlight=False)
-    console.print(f"set {SET_NAME}: {summary.prompts} prompts ({summary.with_reference} with a reference), "
-                  f"{summary.responses} responses of {summary.models} models, {summary.votes} human votes",
-                  highlight=False)
+    console.print(
+        f"set {SET_NAME}: {summary.prompts} prompts ({summary.with_reference} with a reference), "
+        f"{summary.responses} responses of {summary.models} models, {summary.votes} human votes",
+        highlight=False,
+    )
 
     console.rule(f"2. judge {pairs} human-voted pairs in both orders with the local judge")
     judge = resolve_judge(LOCAL_JUDGE, None)
-    _judge(RunConfig(set_name=SET_NAME, judges=(judge,), rubric="pairwise", limit=pairs, concurrency=2,
-                     voters="expert_*"))
+    _judge(
+        RunConfig(set_name=SET_NAME, judges=(judge,), rubric="pairwise", limit=pairs, concurrency=2, voters="expert_*")
+    )
 
     console.rule("3. does the judge agree with the human experts?")
     with session_scope(engine) as session:
-        data = agreement_report(session, a=f"judge:{judge.model}@pairwise", b="human", set_name=SET_NAME,
-                                voters="expert_*", by=None)
+        data = agreement_report(
+            session, a=f"judge:{judge.model}@pairwise", b="human", set_name=SET_NAME, voters="expert_*", by=None
+        )
     _agreement_table(data)
 
     console.rule("4. are the preferred answers correct? (graded against the reference answers)")
-    _judge(RunConfig(set_name=SET_NAME, judges=(judge,), rubric="correctness", limit=max(pairs // 2, 1),
-                     concurrency=2, voters="expert_*"))
+    _judge(
+        RunConfig(
+            set_name=SET_NAME,
+            judges=(judge,),
+            rubric="correctness",
+            limit=max(pairs // 2, 1),
+            concurrency=2,
+            voters="expert_*",
+        )
+    )
     with session_scope(engine) as session:
-        audit = audit_report(session, set_name=SET_NAME, source="human", grader=judge.model, voters="expert_*",
-                             n_examples=2)
+        audit = audit_report(
+            session, set_name=SET_NAME, source="human", grader=judge.model, voters="expert_*", n_examples=2
+        )
     print_audit(audit)
-    console.print("The local judge is a 270M-parameter demo model: its verdicts show the machinery, not the truth.",
-                  style="italic")
+    console.print(
+        "The local judge is a 270M-parameter demo model: its verdicts show the machinery, not the truth.",
+        style="italic",
+    )
 
 
 if __name__ == "__main__":

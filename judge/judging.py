@@ -30,11 +30,25 @@ def _total_cost(completions: list[Completion]) -> float | None:
 
 def _row_base(item: WorkItem, rubric: Rubric, config: RunConfig, run_id: int | None) -> dict[str, Any]:
     return {
-        "verdict_key": item.verdict_key, "run_id": run_id, "judge_model": item.judge.model,
-        "rubric_id": rubric.id, "rubric_version": str(rubric.version), "rubric_hash": rubric.content_hash,
-        "mode": rubric.mode.value, "prompt_id": item.prompt_id, "turn": item.turn, "model_a": item.model_a,
-        "model_b": item.model_b, "order": item.order.value, "sampling": config.sampling.recorded(),
-        "label": None, "winner": None, "score": None, "reason": None, "parse_rule": None, "error": None,
+        "verdict_key": item.verdict_key,
+        "run_id": run_id,
+        "judge_model": item.judge.model,
+        "rubric_id": rubric.id,
+        "rubric_version": str(rubric.version),
+        "rubric_hash": rubric.content_hash,
+        "mode": rubric.mode.value,
+        "prompt_id": item.prompt_id,
+        "turn": item.turn,
+        "model_a": item.model_a,
+        "model_b": item.model_b,
+        "order": item.order.value,
+        "sampling": config.sampling.recorded(),
+        "label": None,
+        "winner": None,
+        "score": None,
+        "reason": None,
+        "parse_rule": None,
+        "error": None,
         "raw_output": None,
     }
 
@@ -43,14 +57,22 @@ def _parsed_fields(rubric: Rubric, item: WorkItem, parsed: ParsedOutput) -> dict
     winner = to_winner(parsed, item.order) if rubric.mode is Mode.PAIRWISE else None
     label = parsed.correctness.value if parsed.correctness is not None else parsed.label
     return {
-        "status": parsed.status.value, "label": label, "winner": winner.value if winner else None,
-        "score": parsed.score, "reason": parsed.reason, "parse_rule": parsed.parse_rule.value
-        if parsed.parse_rule else None, "error": parsed.error,
+        "status": parsed.status.value,
+        "label": label,
+        "winner": winner.value if winner else None,
+        "score": parsed.score,
+        "reason": parsed.reason,
+        "parse_rule": parsed.parse_rule.value if parsed.parse_rule else None,
+        "error": parsed.error,
     }
 
 
 async def judge_item(
-    client: JudgeClient, rubric: Rubric, task: JudgeTask, item: WorkItem, config: RunConfig,
+    client: JudgeClient,
+    rubric: Rubric,
+    task: JudgeTask,
+    item: WorkItem,
+    config: RunConfig,
     run_id: int | None = None,
 ) -> dict[str, Any]:
     """Ask ``item.judge`` about ``task`` and return the verdict row to store (status ok/unparseable/error)."""
@@ -63,22 +85,30 @@ async def judge_item(
 
     def request(msgs: list[Any]) -> CompletionRequest:
         return CompletionRequest(
-            model=item.judge.model, messages=tuple(msgs), sampling=config.sampling,
-            json_schema=rubric.json_schema if structured else None, schema_name=rubric.id.replace("-", "_"),
-            api_base=item.judge.api_base, timeout_s=config.timeout_s,
+            model=item.judge.model,
+            messages=tuple(msgs),
+            sampling=config.sampling,
+            json_schema=rubric.json_schema if structured else None,
+            schema_name=rubric.id.replace("-", "_"),
+            api_base=item.judge.api_base,
+            timeout_s=config.timeout_s,
         )
 
     try:
         completions.append(await client.complete(request(messages)))
         parsed = parse_output(rubric, completions[-1].text, completions[-1].structured_output_used)
         if parsed.status is VerdictStatus.UNPARSEABLE and config.reask:
-            reask = render_reask(rubric, messages, completions[-1].text,
-                                 structured=completions[-1].structured_output_used)
+            reask = render_reask(
+                rubric, messages, completions[-1].text, structured=completions[-1].structured_output_used
+            )
             completions.append(await client.complete(request(reask)))
             parsed = parse_output(rubric, completions[-1].text, completions[-1].structured_output_used)
     except ProviderError as exc:
-        row.update(status=VerdictStatus.ERROR.value, error=f"{type(exc).__name__}: {exc}",
-                   raw_output=completions[-1].text if completions else None)
+        row.update(
+            status=VerdictStatus.ERROR.value,
+            error=f"{type(exc).__name__}: {exc}",
+            raw_output=completions[-1].text if completions else None,
+        )
     else:
         row.update(_parsed_fields(rubric, item, parsed))
         row["raw_output"] = "\n\n--- re-ask ---\n\n".join(c.text for c in completions)

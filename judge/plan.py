@@ -82,41 +82,72 @@ class Catalog:
         prompt = self.prompts[prompt_id]
         answer_b = self.responses[(prompt_id, model_b)].turns if model_b else None
         return JudgeTask(
-            mode=mode, prompt_id=prompt.external_id, turn=turn, category=prompt.category,
-            question_turns=prompt.turns, reference_turns=prompt.reference_turns, model_a=model_a,
-            answer_a=self.responses[(prompt_id, model_a)].turns, model_b=model_b, answer_b=answer_b,
+            mode=mode,
+            prompt_id=prompt.external_id,
+            turn=turn,
+            category=prompt.category,
+            question_turns=prompt.turns,
+            reference_turns=prompt.reference_turns,
+            model_a=model_a,
+            answer_a=self.responses[(prompt_id, model_a)].turns,
+            model_b=model_b,
+            answer_b=answer_b,
         )
 
 
 def verdict_key(
-    rubric: Rubric, judge: JudgeSpec, prompt: PromptRow, turn: int, a: ResponseRow, b: ResponseRow | None,
-    order: Order, config: RunConfig,
+    rubric: Rubric,
+    judge: JudgeSpec,
+    prompt: PromptRow,
+    turn: int,
+    a: ResponseRow,
+    b: ResponseRow | None,
+    order: Order,
+    config: RunConfig,
 ) -> str:
     """The content-addressed identity of one verdict."""
-    return content_hash({
-        "judge": judge.model, "rubric": rubric.content_hash, "mode": rubric.mode.value,
-        "prompt": [prompt.id, content_hash([prompt.turns, prompt.reference_turns])], "turn": turn,
-        "a": [a.model, a.content_hash], "b": [b.model, b.content_hash] if b else None,
-        "order": order.value, "sampling": config.sampling.recorded(), "reask": config.reask,
-    })
+    return content_hash(
+        {
+            "judge": judge.model,
+            "rubric": rubric.content_hash,
+            "mode": rubric.mode.value,
+            "prompt": [prompt.id, content_hash([prompt.turns, prompt.reference_turns])],
+            "turn": turn,
+            "a": [a.model, a.content_hash],
+            "b": [b.model, b.content_hash] if b else None,
+            "order": order.value,
+            "sampling": config.sampling.recorded(),
+            "reask": config.reask,
+        }
+    )
 
 
 def _pair_units(config: RunConfig, catalog: Catalog, voted: Sequence[VotedUnit]) -> list[VotedUnit]:
     selection = config.pair_selection
     allowed = set(config.models) if config.models else set(catalog.models)
     if selection.kind == "human-voted":
-        units = {VotedUnit(prompt_id=u.prompt_id, model_a=min(u.model_a, u.model_b),
-                           model_b=max(u.model_a, u.model_b), turn=u.turn) for u in voted}
-        return sorted((u for u in units if {u.model_a, u.model_b} <= allowed),
-                      key=lambda u: (u.prompt_id, u.model_a, u.model_b, u.turn))
+        units = {
+            VotedUnit(
+                prompt_id=u.prompt_id, model_a=min(u.model_a, u.model_b), model_b=max(u.model_a, u.model_b), turn=u.turn
+            )
+            for u in voted
+        }
+        return sorted(
+            (u for u in units if {u.model_a, u.model_b} <= allowed),
+            key=lambda u: (u.prompt_id, u.model_a, u.model_b, u.turn),
+        )
     models = sorted(allowed)
     if selection.kind == "baseline":
         assert selection.baseline is not None
         pairs = [(selection.baseline, m) for m in models if m != selection.baseline]
     else:
         pairs = list(itertools.combinations(models, 2))
-    return [VotedUnit(prompt_id=p, model_a=a, model_b=b, turn=t)
-            for p in sorted(catalog.prompts) for a, b in pairs for t in config.turns]
+    return [
+        VotedUnit(prompt_id=p, model_a=a, model_b=b, turn=t)
+        for p in sorted(catalog.prompts)
+        for a, b in pairs
+        for t in config.turns
+    ]
 
 
 def _spread(units: list[VotedUnit], limit: int | None) -> list[VotedUnit]:
@@ -167,11 +198,21 @@ def plan_run(rubric: Rubric, config: RunConfig, catalog: Catalog, voted: Sequenc
             if model_b is None:
                 orders = [Order.SINGLE]
             else:
-                orders = plan_orders(config.order, config.seed,
-                                     pair_unit_key(prompt.external_id, model_a, model_b, unit.turn))
+                orders = plan_orders(
+                    config.order, config.seed, pair_unit_key(prompt.external_id, model_a, model_b, unit.turn)
+                )
             for judge in config.judges:
                 for order in orders:
                     key = verdict_key(rubric, judge, prompt, unit.turn, a, b, order, config)
-                    items.append(WorkItem(verdict_key=key, judge=judge, prompt_id=unit.prompt_id, turn=unit.turn,
-                                          model_a=model_a, model_b=model_b, order=order))
+                    items.append(
+                        WorkItem(
+                            verdict_key=key,
+                            judge=judge,
+                            prompt_id=unit.prompt_id,
+                            turn=unit.turn,
+                            model_a=model_a,
+                            model_b=model_b,
+                            order=order,
+                        )
+                    )
     return Plan(items=tuple(items), n_units=len(planned_units), skipped=skipped)

@@ -45,8 +45,9 @@ def combine_run(verdicts: Sequence[StoredVerdict], judges: Sequence[str]) -> lis
             panel = by_judge[judges[0]]  # one judge: its reconciled orders are the result
         else:
             panel = panel_majority([by_judge[j].winner if j in by_judge else None for j in judges])
-        per_order = {j: {o.value: (w.value if w else None) for o, w in orders.items()}
-                     for j, orders in grouped[unit].items()}
+        per_order = {
+            j: {o.value: (w.value if w else None) for o, w in orders.items()} for j, orders in grouped[unit].items()
+        }
         outcomes.append(UnitOutcome(unit=unit, by_judge=by_judge, per_order=per_order, panel=panel))
     return outcomes
 
@@ -58,7 +59,12 @@ def diagnostics_by_judge(verdicts: Sequence[StoredVerdict]) -> dict[str, JudgeDi
         if verdict.item.model_b is None:
             continue
         unit = "|".join(str(part) for part in verdict.item.unit())
-        per_judge[verdict.item.judge.model].append(OrderedVerdict(
-            unit=unit, order=verdict.item.order, status=verdict.status,
-            winner=verdict.winner if verdict.status is VerdictStatus.OK else None))
+        per_judge[verdict.item.judge.model].append(
+            OrderedVerdict(
+                unit=unit,
+                order=verdict.item.order,
+                status=verdict.status,
+                winner=verdict.winner if verdict.status is VerdictStatus.OK else None,
+            )
+        )
     return {judge: judge_diagnostics(items) for judge, items in per_judge.items()}

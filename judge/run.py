@@ -73,8 +73,9 @@ def method_card(config: RunConfig, rubric: Rubric) -> dict[str, Any]:
         "sampling": config.sampling.recorded(),
         "parse_rule": "JSON schema where the model supports structured output, else the rubric's regex, "
         "last valid label; anything else is stored unparseable" + (", one re-ask" if config.reask else ""),
-        "order_handling": "both orders; agreeing orders give the winner, disagreeing ones a tie flagged "
-        "inconsistent" if config.order.value == "both" else f"one seeded random order (seed {config.seed})",
+        "order_handling": "both orders; agreeing orders give the winner, disagreeing ones a tie flagged inconsistent"
+        if config.order.value == "both"
+        else f"one seeded random order (seed {config.seed})",
         "aggregation": "panel majority of judges (no majority: tie)" if len(config.judges) > 1 else "single judge",
         "pairs": config.pairs,
         "ci": "Wilson 95%",
@@ -90,19 +91,29 @@ def create_run(session: Session, *, config: RunConfig, tenant: str = DEFAULT_TEN
     if config.models:
         unknown = sorted(set(config.models) - set(catalog.models))
         if unknown:
-            raise InputError(f"no responses of {', '.join(unknown)} in set {config.set_name!r} "
-                             f"(models: {', '.join(catalog.models)})", field="--models")
+            raise InputError(
+                f"no responses of {', '.join(unknown)} in set {config.set_name!r} "
+                f"(models: {', '.join(catalog.models)})",
+                field="--models",
+            )
     selection = config.pair_selection
     if selection.kind == "baseline" and selection.baseline not in catalog.models:
-        raise InputError(f"baseline model {selection.baseline!r} has no responses in set {config.set_name!r}",
-                         field="--pairs")
+        raise InputError(
+            f"baseline model {selection.baseline!r} has no responses in set {config.set_name!r}", field="--pairs"
+        )
     voted = load_voted_units(session, set_id=prompt_set.id, voters=config.voters)
     if selection.kind == "human-voted" and not voted:
-        raise InputError(f"set {config.set_name!r} has no votes to take pairs from; use --pairs all or "
-                         "baseline:MODEL", field="--pairs")
+        raise InputError(
+            f"set {config.set_name!r} has no votes to take pairs from; use --pairs all or baseline:MODEL",
+            field="--pairs",
+        )
     plan = plan_run(rubric, config, catalog, voted)
-    stored_config = {**config.model_dump(mode="json"), "method": method_card(config, rubric),
-                     "skipped": plan.skipped, "n_units": plan.n_units}
+    stored_config = {
+        **config.model_dump(mode="json"),
+        "method": method_card(config, rubric),
+        "skipped": plan.skipped,
+        "n_units": plan.n_units,
+    }
     run = Run(tenant=tenant, set_id=prompt_set.id, config=stored_config, n_planned=len(plan.items))
     session.add(run)
     session.flush()
@@ -125,8 +136,7 @@ class RunContext:
     def __init__(self, session: Session, run: Run) -> None:
         assert run.id is not None
         self.run_id: int = run.id
-        self.config = RunConfig.model_validate({k: v for k, v in run.config.items()
-                                                if k in RunConfig.model_fields})
+        self.config = RunConfig.model_validate({k: v for k, v in run.config.items() if k in RunConfig.model_fields})
         self.rubric = load_rubric(self.config.rubric)
         self.catalog: Catalog = load_catalog(session, set_id=run.set_id)
         self.items = load_run_items(session, run_id=self.run_id)
@@ -140,8 +150,15 @@ class RunContext:
 class _Executor:
     """Bounded-concurrency execution with batched writes, a cost budget and cancellation checks."""
 
-    def __init__(self, engine: Engine, context: RunContext, client: JudgeClient, progress: RunProgress,
-                 on_progress: ProgressCallback | None, max_cost: float | None) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        context: RunContext,
+        client: JudgeClient,
+        progress: RunProgress,
+        on_progress: ProgressCallback | None,
+        max_cost: float | None,
+    ) -> None:
         self.engine, self.context, self.client = engine, context, client
         self.progress, self.on_progress, self.max_cost = progress, on_progress, max_cost
         self.pending: list[dict[str, Any]] = []
@@ -209,7 +226,11 @@ class _Executor:
 
 
 async def execute_run(
-    engine: Engine, run_id: int, client: JudgeClient, *, on_progress: ProgressCallback | None = None,
+    engine: Engine,
+    run_id: int,
+    client: JudgeClient,
+    *,
+    on_progress: ProgressCallback | None = None,
     tenant: str = DEFAULT_TENANT,
 ) -> RunProgress:
     """Judge every item of run ``run_id`` that has no final verdict yet, in-process."""
@@ -234,9 +255,9 @@ def finish_run(engine: Engine, run_id: int, *, stopped: str | None) -> None:
         items = load_run_items(session, run_id=run_id)
         verdicts = load_verdicts(session, keys=[i.verdict_key for i in items])
         counts = Counter(v.status for v in verdicts)
-        run.n_ok, run.n_unparseable, run.n_error = (counts[s.value] for s in
-                                                    (VerdictStatus.OK, VerdictStatus.UNPARSEABLE,
-                                                     VerdictStatus.ERROR))
+        run.n_ok, run.n_unparseable, run.n_error = (
+            counts[s.value] for s in (VerdictStatus.OK, VerdictStatus.UNPARSEABLE, VerdictStatus.ERROR)
+        )
         missing = len(items) - len(verdicts)
         if run.status != "cancelled":
             run.status = "stopped" if stopped else ("completed" if missing == 0 else "incomplete")
@@ -249,8 +270,9 @@ def stored_verdicts(session: Session, *, run: Run) -> list[StoredVerdict]:
     assert run.id is not None
     items = {i.verdict_key: i for i in load_run_items(session, run_id=run.id)}
     return [
-        StoredVerdict(item=items[v.verdict_key], status=VerdictStatus(v.status),
-                      winner=Winner(v.winner) if v.winner else None)
+        StoredVerdict(
+            item=items[v.verdict_key], status=VerdictStatus(v.status), winner=Winner(v.winner) if v.winner else None
+        )
         for v in load_verdicts(session, keys=items)
     ]
 
@@ -284,10 +306,18 @@ def summarize_run(session: Session, *, run: Run, prompt_set: PromptSet) -> RunSu
     statuses = Counter(v.status for v in verdicts)
     assert run.id is not None
     return RunSummary(
-        run_id=run.id, status=run.status, set_name=prompt_set.name, planned=run.n_planned,
-        ok=statuses[VerdictStatus.OK], unparseable=statuses[VerdictStatus.UNPARSEABLE],
-        error=statuses[VerdictStatus.ERROR], missing=run.n_planned - len(verdicts), cost_usd=run.cost_usd,
-        note=run.note, units=len(outcomes), combined=dict(combined),
+        run_id=run.id,
+        status=run.status,
+        set_name=prompt_set.name,
+        planned=run.n_planned,
+        ok=statuses[VerdictStatus.OK],
+        unparseable=statuses[VerdictStatus.UNPARSEABLE],
+        error=statuses[VerdictStatus.ERROR],
+        missing=run.n_planned - len(verdicts),
+        cost_usd=run.cost_usd,
+        note=run.note,
+        units=len(outcomes),
+        combined=dict(combined),
         inconsistent=sum(1 for o in outcomes for c in o.by_judge.values() if c.inconsistent),
         diagnostics={j: d.to_json() for j, d in diagnostics_by_judge(verdicts).items()},
         method=run.config.get("method", {}),

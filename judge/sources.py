@@ -45,8 +45,7 @@ class Source(Frozen):
             return cls(kind="judge", model=model, rubric=rubric or None)
         path = Path(text)
         if not path.is_file():
-            raise InputError(f"expected human, judge:MODEL[@RUBRIC] or a votes file; no file {text!r}",
-                             field="source")
+            raise InputError(f"expected human, judge:MODEL[@RUBRIC] or a votes file; no file {text!r}", field="source")
         return cls(kind="file", path=path)
 
     def __str__(self) -> str:
@@ -61,18 +60,32 @@ def _prompt_index(session: Session, prompt_set: PromptSet) -> dict[int, Prompt]:
 
 def _judge_rows(session: Session, prompt_set: PromptSet, model: str, rubric: str | None, mode: Mode) -> list[Verdict]:
     prompts = _prompt_index(session, prompt_set)
-    rows = [v for v in session.exec(select(Verdict).where(col(Verdict.judge_model) == model,
-                                                         col(Verdict.mode) == mode.value,
-                                                         col(Verdict.prompt_id).in_(list(prompts))))]
+    rows = [
+        v
+        for v in session.exec(
+            select(Verdict).where(
+                col(Verdict.judge_model) == model,
+                col(Verdict.mode) == mode.value,
+                col(Verdict.prompt_id).in_(list(prompts)),
+            )
+        )
+    ]
     rubrics = sorted({v.rubric_id for v in rows})
     if rubric is None and len(rubrics) > 1:
-        raise InputError(f"{model} has {mode.value} verdicts under several rubrics ({', '.join(rubrics)}): "
-                         f"say which with judge:{model}@RUBRIC", field="source")
+        raise InputError(
+            f"{model} has {mode.value} verdicts under several rubrics ({', '.join(rubrics)}): "
+            f"say which with judge:{model}@RUBRIC",
+            field="source",
+        )
     if rubric is not None:
         rows = [v for v in rows if v.rubric_id == rubric]
     if not rows:
-        raise InputError(f"no {mode.value} verdicts by {model}" + (f" under rubric {rubric}" if rubric else "")
-                         + f" in set {prompt_set.name!r}: run `judge run` first", field="source")
+        raise InputError(
+            f"no {mode.value} verdicts by {model}"
+            + (f" under rubric {rubric}" if rubric else "")
+            + f" in set {prompt_set.name!r}: run `judge run` first",
+            field="source",
+        )
     newest: dict[tuple[int, str, str | None, int, str], Verdict] = {}
     for v in sorted(rows, key=lambda v: (v.created_at, v.id or 0)):
         newest[(v.prompt_id, v.model_a, v.model_b, v.turn, v.order)] = v
@@ -83,9 +96,18 @@ def judge_verdicts(session: Session, *, prompt_set: PromptSet, model: str, rubri
     """A judge's newest pairwise verdict per (unit, order) in a set."""
     return [
         StoredVerdict(
-            item=WorkItem(verdict_key=v.verdict_key, judge=JudgeSpec(model=v.judge_model), prompt_id=v.prompt_id,
-                          turn=v.turn, model_a=v.model_a, model_b=v.model_b, order=Order(v.order)),
-            status=VerdictStatus(v.status), winner=Winner(v.winner) if v.winner else None)
+            item=WorkItem(
+                verdict_key=v.verdict_key,
+                judge=JudgeSpec(model=v.judge_model),
+                prompt_id=v.prompt_id,
+                turn=v.turn,
+                model_a=v.model_a,
+                model_b=v.model_b,
+                order=Order(v.order),
+            ),
+            status=VerdictStatus(v.status),
+            winner=Winner(v.winner) if v.winner else None,
+        )
         for v in _judge_rows(session, prompt_set, model, rubric, Mode.PAIRWISE)
     ]
 
@@ -109,8 +131,15 @@ def judge_votes(session: Session, *, prompt_set: PromptSet, model: str, rubric: 
     prompts = {p.external_id: p for p in _prompt_index(session, prompt_set).values()}
     outcomes = judge_outcomes(session, prompt_set=prompt_set, model=model, rubric=rubric)
     return [
-        PairVote(prompt_id=pid, model_a=a, model_b=b, winner=outcome.winner, voter=f"judge:{model}", turn=turn,
-                 category=prompts[pid].category)
+        PairVote(
+            prompt_id=pid,
+            model_a=a,
+            model_b=b,
+            winner=outcome.winner,
+            voter=f"judge:{model}",
+            turn=turn,
+            category=prompts[pid].category,
+        )
         for (pid, a, b, turn), outcome in sorted(outcomes.items())
         if outcome.winner is not None
     ]
@@ -123,9 +152,17 @@ def load_source_votes(
     if source.kind == "file":
         assert source.path is not None
         return [
-            PairVote(prompt_id=v.prompt_id, model_a=v.model_a, model_b=v.model_b, winner=v.winner, voter=v.voter,
-                     turn=v.turn, category=v.category)
-            for v in read_votes(source.path) if voters is None or fnmatch.fnmatchcase(v.voter, voters)
+            PairVote(
+                prompt_id=v.prompt_id,
+                model_a=v.model_a,
+                model_b=v.model_b,
+                winner=v.winner,
+                voter=v.voter,
+                turn=v.turn,
+                category=v.category,
+            )
+            for v in read_votes(source.path)
+            if voters is None or fnmatch.fnmatchcase(v.voter, voters)
         ]
     if prompt_set is None:
         raise InputError(f"source {source} needs --set", field="--set")
@@ -147,8 +184,11 @@ def response_texts(session: Session, *, prompt_set: PromptSet) -> dict[ResponseK
 
 def prompt_texts(session: Session, *, prompt_set: PromptSet) -> dict[tuple[str, int], str]:
     """Every prompt turn's text, keyed (external prompt id, turn)."""
-    return {(p.external_id, turn): text for p in _prompt_index(session, prompt_set).values()
-            for turn, text in enumerate(p.turns, start=1)}
+    return {
+        (p.external_id, turn): text
+        for p in _prompt_index(session, prompt_set).values()
+        for turn, text in enumerate(p.turns, start=1)
+    }
 
 
 def correctness_grades(
@@ -160,5 +200,6 @@ def correctness_grades(
     for v in _judge_rows(session, prompt_set, grader, rubric, Mode.CORRECTNESS):
         if v.status == VerdictStatus.OK.value and v.label is not None:
             grades[(prompts[v.prompt_id].external_id, v.model_a, v.turn)] = CorrectnessGrade(
-                label=Correctness(v.label), reason=v.reason or "")
+                label=Correctness(v.label), reason=v.reason or ""
+            )
     return grades

@@ -12,10 +12,33 @@ from judge.store.tables import Prompt, Run, Verdict
 from judge.store.verdicts import load_run_items, load_verdicts
 
 VERDICT_FIELDS = (
-    "verdict_key", "judge_model", "rubric_id", "rubric_version", "rubric_hash", "mode", "turn", "model_a",
-    "model_b", "order", "status", "label", "winner", "score", "reason", "parse_rule", "error", "raw_output",
-    "structured_output", "attempts", "prompt_tokens", "completion_tokens", "cost_usd", "latency_ms",
-    "request_hash", "sampling", "created_at",
+    "verdict_key",
+    "judge_model",
+    "rubric_id",
+    "rubric_version",
+    "rubric_hash",
+    "mode",
+    "turn",
+    "model_a",
+    "model_b",
+    "order",
+    "status",
+    "label",
+    "winner",
+    "score",
+    "reason",
+    "parse_rule",
+    "error",
+    "raw_output",
+    "structured_output",
+    "attempts",
+    "prompt_tokens",
+    "completion_tokens",
+    "cost_usd",
+    "latency_ms",
+    "request_hash",
+    "sampling",
+    "created_at",
 )
 
 
@@ -34,13 +57,26 @@ def verdict_export_rows(session: Session, *, run: Run) -> list[dict[str, Any]]:
     judges = [j["model"] for j in run.config["judges"]]
     for outcome in combine_run(stored_verdicts(session, run=run), judges):
         prompt_id, model_a, model_b, turn = outcome.unit
-        rows.append({
-            "kind": "combined", "run_id": run.id, "prompt_id": external[prompt_id], "turn": turn,
-            "model_a": model_a, "model_b": model_b,
-            "winner": outcome.panel.winner.value if outcome.panel.winner else None,
-            "status": outcome.panel.status.value, "inconsistent": outcome.panel.inconsistent,
-            "by_judge": {j: {"winner": c.winner.value if c.winner else None, "inconsistent": c.inconsistent,
-                             "status": c.status.value} for j, c in outcome.by_judge.items()},
-            "per_order": outcome.per_order,
-        })
+        rows.append(
+            {
+                "kind": "combined",
+                "run_id": run.id,
+                "prompt_id": external[prompt_id],
+                "turn": turn,
+                "model_a": model_a,
+                "model_b": model_b,
+                "winner": outcome.panel.winner.value if outcome.panel.winner else None,
+                "status": outcome.panel.status.value,
+                "inconsistent": outcome.panel.inconsistent,
+                "by_judge": {
+                    j: {
+                        "winner": c.winner.value if c.winner else None,
+                        "inconsistent": c.inconsistent,
+                        "status": c.status.value,
+                    }
+                    for j, c in outcome.by_judge.items()
+                },
+                "per_order": outcome.per_order,
+            }
+        )
     return rows

@@ -29,14 +29,31 @@ FAST_RETRIES = RetryPolicy(max_attempts=2, base_s=0.01, cap_s=0.05)
 
 def small_set() -> ImportBundle:
     """Prompts answered by 'good' (its answers carry MARKER-GOOD) and 'bad'; one human vote per prompt."""
-    prompts = [PromptRecord(prompt_id=f"p{i}", category="math" if i % 2 else "writing",
-                            turns=[f"Question {i}?"], reference_turns=[f"Answer {i}"]) for i in range(PROMPTS)]
-    responses = [ResponseRecord(prompt_id=f"p{i}", model=m, turns=[f"{m} says {i} MARKER-{m.upper()}"])
-                 for i in range(PROMPTS) for m in ("good", "bad")]
+    prompts = [
+        PromptRecord(
+            prompt_id=f"p{i}",
+            category="math" if i % 2 else "writing",
+            turns=[f"Question {i}?"],
+            reference_turns=[f"Answer {i}"],
+        )
+        for i in range(PROMPTS)
+    ]
+    responses = [
+        ResponseRecord(prompt_id=f"p{i}", model=m, turns=[f"{m} says {i} MARKER-{m.upper()}"])
+        for i in range(PROMPTS)
+        for m in ("good", "bad")
+    ]
     # alternate which model is model_a so that orientation handling is exercised
-    votes = [VoteRecord(prompt_id=f"p{i}", model_a="good" if i % 2 else "bad", model_b="bad" if i % 2 else "good",
-                        winner=Winner.MODEL_A if i % 2 else Winner.MODEL_B, voter="expert_1")
-             for i in range(PROMPTS)]
+    votes = [
+        VoteRecord(
+            prompt_id=f"p{i}",
+            model_a="good" if i % 2 else "bad",
+            model_b="bad" if i % 2 else "good",
+            winner=Winner.MODEL_A if i % 2 else Winner.MODEL_B,
+            voter="expert_1",
+        )
+        for i in range(PROMPTS)
+    ]
     return ImportBundle(prompts=prompts, responses=responses, votes=votes)
 
 
@@ -61,8 +78,11 @@ def sqlite_store(sqlite_url: str) -> Iterator[Engine]:
 
 def config(provider: FakeProvider, **overrides: Any) -> RunConfig:
     values: dict[str, Any] = {
-        "set_name": "toy", "judges": (JudgeSpec(model="openai/fake-judge", api_base=provider.url),),
-        "rubric": "pairwise", "concurrency": 4, "timeout_s": 5.0,
+        "set_name": "toy",
+        "judges": (JudgeSpec(model="openai/fake-judge", api_base=provider.url),),
+        "rubric": "pairwise",
+        "concurrency": 4,
+        "timeout_s": 5.0,
     }
     values.update(overrides)
     return RunConfig(**values)
@@ -92,8 +112,7 @@ def verdicts(engine: Engine) -> list[Verdict]:
 PREFER_GOOD = {"kind": "prefer_marker", "marker": "MARKER-GOOD", "rival": "MARKER-BAD"}
 
 
-def test_both_orders_agree_for_a_consistent_judge_and_rerun_is_free(store: Engine,
-                                                                   fake_provider: FakeProvider) -> None:
+def test_both_orders_agree_for_a_consistent_judge_and_rerun_is_free(store: Engine, fake_provider: FakeProvider) -> None:
     fake_provider.script(default=PREFER_GOOD)  # type: ignore[arg-type]
     run_id, progress = run(store, config(fake_provider))
     assert (progress.done, progress.ok, progress.cached) == (2 * PROMPTS, 2 * PROMPTS, 0)
@@ -116,8 +135,9 @@ def test_both_orders_agree_for_a_consistent_judge_and_rerun_is_free(store: Engin
     assert summary(store, rerun_id).combined == result.combined
 
 
-def test_position_biased_judge_is_inconsistent_and_combined_to_ties(sqlite_store: Engine,
-                                                                    fake_provider: FakeProvider) -> None:
+def test_position_biased_judge_is_inconsistent_and_combined_to_ties(
+    sqlite_store: Engine, fake_provider: FakeProvider
+) -> None:
     fake_provider.script(default={"kind": "position_biased"})  # type: ignore[arg-type]
     run_id, _ = run(sqlite_store, config(fake_provider))
     result = summary(sqlite_store, run_id)
@@ -136,8 +156,7 @@ def test_changing_rubric_or_params_makes_new_verdicts(sqlite_store: Engine, fake
     assert len(verdicts(sqlite_store)) == 6 * PROMPTS
 
 
-def test_unparseable_output_is_kept_raw_and_never_a_verdict(sqlite_store: Engine,
-                                                           fake_provider: FakeProvider) -> None:
+def test_unparseable_output_is_kept_raw_and_never_a_verdict(sqlite_store: Engine, fake_provider: FakeProvider) -> None:
     fake_provider.script(default={"kind": "reply", "content": "Both are fine, I think. [[C]]"})  # type: ignore[arg-type]
     run_id, progress = run(sqlite_store, config(fake_provider))
     assert progress.unparseable == 2 * PROMPTS
@@ -149,8 +168,7 @@ def test_unparseable_output_is_kept_raw_and_never_a_verdict(sqlite_store: Engine
 
 def test_reask_recovers_once(sqlite_store: Engine, fake_provider: FakeProvider) -> None:
     fake_provider.script(
-        rules=[{"contains": "Question", "times": 2 * PROMPTS,
-                "behaviour": {"kind": "reply", "content": "no idea"}}],
+        rules=[{"contains": "Question", "times": 2 * PROMPTS, "behaviour": {"kind": "reply", "content": "no idea"}}],
         default=PREFER_GOOD,  # type: ignore[arg-type]
     )
     _, progress = run(sqlite_store, config(fake_provider, reask=True, concurrency=1))
@@ -158,8 +176,9 @@ def test_reask_recovers_once(sqlite_store: Engine, fake_provider: FakeProvider) 
     assert all("--- re-ask ---" in (v.raw_output or "") for v in verdicts(sqlite_store))
 
 
-def test_failed_calls_are_stored_as_errors_and_resume_retries_only_them(sqlite_store: Engine,
-                                                                       fake_provider: FakeProvider) -> None:
+def test_failed_calls_are_stored_as_errors_and_resume_retries_only_them(
+    sqlite_store: Engine, fake_provider: FakeProvider
+) -> None:
     fake_provider.script(
         rules=[{"contains": "Question 1?", "behaviour": {"kind": "error", "status": 401, "message": "bad key"}}],
         default=PREFER_GOOD,  # type: ignore[arg-type]
@@ -181,8 +200,7 @@ def test_failed_calls_are_stored_as_errors_and_resume_retries_only_them(sqlite_s
 def test_max_cost_stops_scheduling(sqlite_store: Engine, fake_provider: FakeProvider) -> None:
     fake_provider.script(default=PREFER_GOOD)  # type: ignore[arg-type]
     priced = JudgeSpec(model="openai/gpt-4o-mini", api_base=fake_provider.url)
-    run_id, progress = run(sqlite_store, config(fake_provider, judges=(priced,), concurrency=1,
-                                                max_cost_usd=1e-9))
+    run_id, progress = run(sqlite_store, config(fake_provider, judges=(priced,), concurrency=1, max_cost_usd=1e-9))
     assert progress.done == 1 and progress.cost_usd > 0
     assert progress.stopped is not None and "budget" in progress.stopped
     assert summary(sqlite_store, run_id).status == "stopped"
@@ -212,8 +230,9 @@ def test_panel_majority(sqlite_store: Engine, fake_provider: FakeProvider) -> No
     assert len(result.diagnostics) == 3
 
 
-def test_api_keys_never_reach_the_database(store: Engine, fake_provider: FakeProvider,
-                                           monkeypatch: pytest.MonkeyPatch) -> None:
+def test_api_keys_never_reach_the_database(
+    store: Engine, fake_provider: FakeProvider, monkeypatch: pytest.MonkeyPatch
+) -> None:
     secret = "sk-test-DO-NOT-STORE-4242"
     monkeypatch.setenv("OPENAI_API_KEY", secret)
     fake_provider.script(default=PREFER_GOOD)  # type: ignore[arg-type]

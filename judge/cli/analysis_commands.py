@@ -47,17 +47,23 @@ def _print_json(data: dict[str, Any]) -> None:
 
 def _agreement_table(data: dict[str, Any]) -> None:
     src = data["sources"]
-    table = Table(title=f"agreement: {src['a']} vs {src['b']}" + (f" (voters {src['voters']})" if src["voters"] else ""))
+    table = Table(
+        title=f"agreement: {src['a']} vs {src['b']}" + (f" (voters {src['voters']})" if src["voters"] else "")
+    )
     table.add_column("group")
     for column in ("with ties", "without ties", "kappa", "units"):
         table.add_column(column, justify="right")
-    blocks = [("all", data)] + list(data.get("groups", {}).items())
+    blocks = [("all", data), *data.get("groups", {}).items()]
     for label, block in blocks:
         kappa = block["kappa"]
-        kappa_text = "n/a" if kappa["value"] is None else (
-            f"{kappa['value']:.3f} [{kappa['ci_low']:.3f}, {kappa['ci_high']:.3f}]")
-        table.add_row(label, fmt_rate(block["with_ties"]), fmt_rate(block["without_ties"]), kappa_text,
-                      str(block["n_units"]))
+        kappa_text = (
+            "n/a"
+            if kappa["value"] is None
+            else (f"{kappa['value']:.3f} [{kappa['ci_low']:.3f}, {kappa['ci_high']:.3f}]")
+        )
+        table.add_row(
+            label, fmt_rate(block["with_ties"]), fmt_rate(block["without_ties"]), kappa_text, str(block["n_units"])
+        )
     console.print(table)
     confusion = data["confusion"]
     matrix = Table(title="confusion (rows: a, columns: b)")
@@ -68,15 +74,20 @@ def _agreement_table(data: dict[str, Any]) -> None:
         matrix.add_row(label, *(str(c) for c in row))
     console.print(matrix)
     for judge, diag in data.get("judge_diagnostics", {}).items():
-        console.print(f"{judge}: position consistency {fmt_rate(diag['position_consistency'])}, "
-                      f"first-position preference {fmt_rate(diag['first_position_preference'])}, "
-                      f"tie rate {fmt_rate(diag['tie_rate'])}, unparseable {fmt_rate(diag['unparseable_rate'])}",
-                      highlight=False)
+        console.print(
+            f"{judge}: position consistency {fmt_rate(diag['position_consistency'])}, "
+            f"first-position preference {fmt_rate(diag['first_position_preference'])}, "
+            f"tie rate {fmt_rate(diag['tie_rate'])}, unparseable {fmt_rate(diag['unparseable_rate'])}",
+            highlight=False,
+        )
     if "length_bias" in data:
         bias = data["length_bias"]
-        console.print(f"prefers the longer response: judge {fmt_rate(bias['source_a']['prefers_longer'])}, "
-                      f"other side {fmt_rate(bias['source_b']['prefers_longer'])} on "
-                      f"{bias['n_shared_units']} shared units", highlight=False)
+        console.print(
+            f"prefers the longer response: judge {fmt_rate(bias['source_a']['prefers_longer'])}, "
+            f"other side {fmt_rate(bias['source_b']['prefers_longer'])} on "
+            f"{bias['n_shared_units']} shared units",
+            highlight=False,
+        )
     console.print("method: " + json.dumps(data["method"]), highlight=False)
 
 
@@ -98,8 +109,7 @@ def agreement(
         elif b is None:
             raise InputError("give --b (or --gold SET)", field="--b")
         else:
-            data = agreement_report(session, a=a, b=b, set_name=set_name, voters=voters,
-                                    by=by.value if by else None)
+            data = agreement_report(session, a=a, b=b, set_name=set_name, voters=voters, by=by.value if by else None)
     if fmt is OutputFormat.JSON:
         _print_json(data)
     elif fmt is OutputFormat.CSV:
@@ -116,16 +126,36 @@ def agreement(
 
 def _agreement_rows(data: dict[str, Any]) -> list[dict[str, Any]]:
     rows = []
-    for label, block in [("all", data)] + list(data.get("groups", {}).items()):
+    for label, block in [("all", data), *data.get("groups", {}).items()]:
         for metric in ("with_ties", "without_ties"):
             m = block[metric]
-            rows.append({"group_by": data.get("by") or "all", "group": label, "metric": metric, "count": m["agree"],
-                         "total": m["total"], "value": m["rate"], "ci_low": m["ci_low"], "ci_high": m["ci_high"],
-                         "n_units": block["n_units"]})
+            rows.append(
+                {
+                    "group_by": data.get("by") or "all",
+                    "group": label,
+                    "metric": metric,
+                    "count": m["agree"],
+                    "total": m["total"],
+                    "value": m["rate"],
+                    "ci_low": m["ci_low"],
+                    "ci_high": m["ci_high"],
+                    "n_units": block["n_units"],
+                }
+            )
         k = block["kappa"]
-        rows.append({"group_by": data.get("by") or "all", "group": label, "metric": "kappa", "count": None,
-                     "total": k["n"], "value": k["value"], "ci_low": k["ci_low"], "ci_high": k["ci_high"],
-                     "n_units": block["n_units"]})
+        rows.append(
+            {
+                "group_by": data.get("by") or "all",
+                "group": label,
+                "metric": "kappa",
+                "count": None,
+                "total": k["n"],
+                "value": k["value"],
+                "ci_low": k["ci_low"],
+                "ci_high": k["ci_high"],
+                "n_units": block["n_units"],
+            }
+        )
     return rows
 
 
@@ -141,8 +171,9 @@ def audit(
 ) -> None:
     """Are preference winners actually correct? (Grade first: `judge run --rubric correctness ...`.)"""
     with session_scope(open_store()) as session:
-        data = audit_report(session, set_name=set_name, source=source, grader=grader, voters=voters,
-                            n_examples=examples)
+        data = audit_report(
+            session, set_name=set_name, source=source, grader=grader, voters=voters, n_examples=examples
+        )
     if fmt is OutputFormat.JSON:
         _print_json(data)
         return
@@ -151,13 +182,16 @@ def audit(
 
 def print_audit(data: dict[str, Any]) -> None:
     """The audit as tables."""
-    console.print(f"preferred but wrong (incorrect beat correct): {fmt_rate(data['preferred_but_wrong'])}",
-                  highlight=False)
+    console.print(
+        f"preferred but wrong (incorrect beat correct): {fmt_rate(data['preferred_but_wrong'])}", highlight=False
+    )
     console.print(f"preferred the less correct response: {fmt_rate(data['preferred_less_correct'])}", highlight=False)
     console.print(f"both incorrect yet one preferred: {fmt_rate(data['both_incorrect_preferred'])}", highlight=False)
     console.print(f"votes {data['n_votes']}, ungraded {data['n_ungraded']}", highlight=False)
-    for title, key in (("by winning model", "preferred_but_wrong_by_model"),
-                       ("by category", "preferred_but_wrong_by_category")):
+    for title, key in (
+        ("by winning model", "preferred_but_wrong_by_model"),
+        ("by category", "preferred_but_wrong_by_category"),
+    ):
         table = Table(title=f"preferred but wrong, {title}")
         table.add_column("group")
         table.add_column("rate", justify="right")
@@ -165,7 +199,9 @@ def print_audit(data: dict[str, Any]) -> None:
             table.add_row(label, fmt_rate(block))
         console.print(table)
     for example in data["examples"]:
-        console.print(f"[bold]{example['prompt_id']}[/] ({example['category']}): {example['winner_model']} "
-                      f"({example['winner_grade']['label']}) beat {example['loser_model']} "
-                      f"({example['loser_grade']['label']}) — {example['winner_grade']['reason']}")
+        console.print(
+            f"[bold]{example['prompt_id']}[/] ({example['category']}): {example['winner_model']} "
+            f"({example['winner_grade']['label']}) beat {example['loser_model']} "
+            f"({example['loser_grade']['label']}) — {example['winner_grade']['reason']}"
+        )
     console.print("method: " + json.dumps(data["method"]), highlight=False)

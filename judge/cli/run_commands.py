@@ -20,7 +20,6 @@ from judge.rubrics import list_rubrics, load_rubric
 from judge.run import RunProgress, RunSummary, create_run, execute_run, get_run, summarize_run
 from judge.run_config import LOCAL_JUDGE, JudgeSpec, RunConfig
 from judge.store import open_store, session_scope
-from judge.store.queries import get_set
 from judge.store.tables import PromptSet, Run
 from judge.verdict_export import verdict_export_rows
 
@@ -44,14 +43,21 @@ class ProgressView:
 
     def __init__(self, total: int) -> None:
         self.progress = Progress(
-            TextColumn("judging"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[detail]}"),
-            TimeElapsedColumn(), console=console, transient=False,
+            TextColumn("judging"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.fields[detail]}"),
+            TimeElapsedColumn(),
+            console=console,
+            transient=False,
         )
         self.task = self.progress.add_task("judging", total=total, detail="")
 
     def update(self, p: RunProgress) -> None:
-        detail = (f"ok {p.ok} · unparseable {p.unparseable} · errors {p.error} · cached {p.cached} · "
-                  f"${p.cost_usd:.4f}{'+?' if p.unknown_cost else ''} · {p.rate:.1f}/s")
+        detail = (
+            f"ok {p.ok} · unparseable {p.unparseable} · errors {p.error} · cached {p.cached} · "
+            f"${p.cost_usd:.4f}{'+?' if p.unknown_cost else ''} · {p.rate:.1f}/s"
+        )
         self.progress.update(self.task, completed=p.cached + p.done, detail=detail)
 
 
@@ -77,13 +83,18 @@ def print_summary(summary: RunSummary, progress: RunProgress | None = None) -> N
     table.add_column("what")
     table.add_column("value", justify="right")
     table.add_row("verdicts planned", str(summary.planned))
-    table.add_row("ok / unparseable / error / missing",
-                  f"{summary.ok} / {summary.unparseable} / {summary.error} / {summary.missing}")
+    table.add_row(
+        "ok / unparseable / error / missing",
+        f"{summary.ok} / {summary.unparseable} / {summary.error} / {summary.missing}",
+    )
     if progress is not None:
         table.add_row("judge calls this time / reused", f"{progress.done} / {progress.cached}")
         table.add_row("time / rate", f"{progress.elapsed_s:.1f} s / {progress.rate:.1f} calls/s")
-    table.add_row("cost", f"${summary.cost_usd:.4f}" + (
-        f" (+{progress.unknown_cost} calls of unknown price)" if progress and progress.unknown_cost else ""))
+    table.add_row(
+        "cost",
+        f"${summary.cost_usd:.4f}"
+        + (f" (+{progress.unknown_cost} calls of unknown price)" if progress and progress.unknown_cost else ""),
+    )
     if summary.units:
         table.add_row("pairwise units", str(summary.units))
         table.add_row("combined outcomes", ", ".join(f"{k} {v}" for k, v in sorted(summary.combined.items())))
@@ -101,8 +112,10 @@ def print_summary(summary: RunSummary, progress: RunProgress | None = None) -> N
 def _proportion(p: dict[str, object]) -> str:
     if p.get("rate") is None:
         return f"n={p.get('total', p.get('n'))}: no data"
-    return (f"{p['count']}/{p['n']} = {float(p['rate']):.1%} "  # type: ignore[arg-type]
-            f"[{float(p['ci_low']):.1%}, {float(p['ci_high']):.1%}]")  # type: ignore[arg-type]
+    return (
+        f"{p['count']}/{p['n']} = {float(p['rate']):.1%} "  # type: ignore[arg-type]
+        f"[{float(p['ci_low']):.1%}, {float(p['ci_high']):.1%}]"
+    )  # type: ignore[arg-type]
 
 
 @app.command("run")
@@ -131,17 +144,30 @@ def run(
     if order is OrderMode.RANDOM and seed is None:
         raise InputError("--order random needs --seed N", field="--seed")
     config = RunConfig(
-        set_name=set_name, judges=tuple(resolve_judge(j, api_base) for j in judge), rubric=rubric, pairs=pairs,
-        models=tuple(m.strip() for m in models.split(",")) if models else None, turns=tuple(turn), order=order,
-        seed=seed, concurrency=concurrency, max_cost_usd=max_cost, limit=limit, timeout_s=timeout, reask=reask,
-        sampling=SamplingParams(temperature=temperature, max_tokens=max_tokens), voters=voters,
+        set_name=set_name,
+        judges=tuple(resolve_judge(j, api_base) for j in judge),
+        rubric=rubric,
+        pairs=pairs,
+        models=tuple(m.strip() for m in models.split(",")) if models else None,
+        turns=tuple(turn),
+        order=order,
+        seed=seed,
+        concurrency=concurrency,
+        max_cost_usd=max_cost,
+        limit=limit,
+        timeout_s=timeout,
+        reask=reask,
+        sampling=SamplingParams(temperature=temperature, max_tokens=max_tokens),
+        voters=voters,
     )
     with session_scope(open_store()) as session:
         created, plan = create_run(session, config=config)
     assert created.id is not None
     skipped = ", ".join(f"{n} {reason}" for reason, n in plan.skipped.items())
-    console.print(f"run {created.id}: {plan.n_units} units, {len(plan.items)} verdicts planned"
-                  + (f" (skipped: {skipped})" if skipped else ""))
+    console.print(
+        f"run {created.id}: {plan.n_units} units, {len(plan.items)} verdicts planned"
+        + (f" (skipped: {skipped})" if skipped else "")
+    )
     run_and_show(created.id, len(plan.items))
 
 
@@ -155,14 +181,34 @@ def runs_list() -> None:
         runs = list(session.exec(select(Run).order_by(col(Run.id).desc())))
         names = {s.id: s.name for s in session.exec(select(PromptSet))}
     table = Table(title="runs")
-    for column in ("id", "set", "status", "judges", "rubric", "planned", "ok", "unparseable", "error", "cost $",
-                   "created"):
+    for column in (
+        "id",
+        "set",
+        "status",
+        "judges",
+        "rubric",
+        "planned",
+        "ok",
+        "unparseable",
+        "error",
+        "cost $",
+        "created",
+    ):
         table.add_column(column)
     for r in runs:
-        table.add_row(str(r.id), names.get(r.set_id, "?"), r.status,
-                      ", ".join(j["model"] for j in r.config["judges"]), r.config["rubric"], str(r.n_planned),
-                      str(r.n_ok), str(r.n_unparseable), str(r.n_error), f"{r.cost_usd:.4f}",
-                      r.created_at.strftime("%Y-%m-%d %H:%M"))
+        table.add_row(
+            str(r.id),
+            names.get(r.set_id, "?"),
+            r.status,
+            ", ".join(j["model"] for j in r.config["judges"]),
+            r.config["rubric"],
+            str(r.n_planned),
+            str(r.n_ok),
+            str(r.n_unparseable),
+            str(r.n_error),
+            f"{r.cost_usd:.4f}",
+            r.created_at.strftime("%Y-%m-%d %H:%M"),
+        )
     console.print(table)
 
 
@@ -220,7 +266,6 @@ def rubrics_list() -> None:
 def rubrics_show(rubric_id: str) -> None:
     """A rubric in full: templates, labels, schema and parse rule."""
     console.print(load_rubric(rubric_id).describe(), highlight=False, markup=False)
-
 
 
 @export_app.command("verdicts")

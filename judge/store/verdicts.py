@@ -25,8 +25,13 @@ RUN_ITEM_TABLE: Table = RunItem.__table__  # type: ignore[attr-defined]
 def load_catalog(session: Session, *, set_id: int) -> Catalog:
     """Every prompt and response of a set."""
     prompts = [
-        PromptRow(id=p.id or 0, external_id=p.external_id, category=p.category, turns=tuple(p.turns),
-                  reference_turns=tuple(p.reference_turns) if p.reference_turns is not None else None)
+        PromptRow(
+            id=p.id or 0,
+            external_id=p.external_id,
+            category=p.category,
+            turns=tuple(p.turns),
+            reference_turns=tuple(p.reference_turns) if p.reference_turns is not None else None,
+        )
         for p in session.exec(select(Prompt).where(col(Prompt.set_id) == set_id))
     ]
     responses = [
@@ -39,14 +44,16 @@ def load_catalog(session: Session, *, set_id: int) -> Catalog:
 def load_voted_units(session: Session, *, set_id: int, voters: str | None = None) -> list[VotedUnit]:
     """The distinct (prompt, pair, turn) units that carry votes, optionally from voters matching a glob."""
     votes = session.exec(select(Vote).where(col(Vote.set_id) == set_id))
-    return [VotedUnit(prompt_id=v.prompt_id, model_a=v.model_a, model_b=v.model_b, turn=v.turn) for v in votes
-            if voters is None or fnmatch.fnmatchcase(v.voter, voters)]
+    return [
+        VotedUnit(prompt_id=v.prompt_id, model_a=v.model_a, model_b=v.model_b, turn=v.turn)
+        for v in votes
+        if voters is None or fnmatch.fnmatchcase(v.voter, voters)
+    ]
 
 
 def add_run_items(session: Session, *, run_id: int, items: Sequence[WorkItem]) -> None:
     """Link a run to the verdicts it needs (idempotent)."""
-    rows = [{"run_id": run_id, "verdict_key": item.verdict_key, "spec": item.model_dump(mode="json")}
-            for item in items]
+    rows = [{"run_id": run_id, "verdict_key": item.verdict_key, "spec": item.model_dump(mode="json")} for item in items]
     insert_ignoring_conflicts(session, RUN_ITEM_TABLE, rows, ["run_id", "verdict_key"])
 
 
@@ -62,15 +69,21 @@ def final_keys(session: Session, *, keys: Iterable[str]) -> set[str]:
     key_list = list(keys)
     for start in range(0, len(key_list), 500):
         chunk = key_list[start : start + 500]
-        found.update(session.exec(select(Verdict.verdict_key).where(
-            col(Verdict.verdict_key).in_(chunk), col(Verdict.status).in_(FINAL_STATUSES))))
+        found.update(
+            session.exec(
+                select(Verdict.verdict_key).where(
+                    col(Verdict.verdict_key).in_(chunk), col(Verdict.status).in_(FINAL_STATUSES)
+                )
+            )
+        )
     return found
 
 
 def upsert_verdicts(session: Session, rows: Sequence[dict[str, Any]]) -> None:
     """Store verdicts; an existing final verdict with the same key is kept, an ``error`` one replaced."""
-    insert_or_replace_where(session, VERDICT_TABLE, rows, ["verdict_key"],
-                            lambda table: table.c.status == VerdictStatus.ERROR.value)
+    insert_or_replace_where(
+        session, VERDICT_TABLE, rows, ["verdict_key"], lambda table: table.c.status == VerdictStatus.ERROR.value
+    )
 
 
 def load_verdicts(session: Session, *, keys: Iterable[str]) -> list[Verdict]:
@@ -78,12 +91,18 @@ def load_verdicts(session: Session, *, keys: Iterable[str]) -> list[Verdict]:
     key_list = list(keys)
     found: list[Verdict] = []
     for start in range(0, len(key_list), 500):
-        found.extend(session.exec(select(Verdict).where(col(Verdict.verdict_key).in_(key_list[start:start + 500]))))
+        found.extend(session.exec(select(Verdict).where(col(Verdict.verdict_key).in_(key_list[start : start + 500]))))
     return found
 
 
 def item_of(verdict: Verdict) -> WorkItem:
     """The work item a stored verdict answers (for grouping verdicts by unit)."""
-    return WorkItem(verdict_key=verdict.verdict_key, judge=JudgeSpec(model=verdict.judge_model),
-                    prompt_id=verdict.prompt_id, turn=verdict.turn, model_a=verdict.model_a,
-                    model_b=verdict.model_b, order=Order(verdict.order))
+    return WorkItem(
+        verdict_key=verdict.verdict_key,
+        judge=JudgeSpec(model=verdict.judge_model),
+        prompt_id=verdict.prompt_id,
+        turn=verdict.turn,
+        model_a=verdict.model_a,
+        model_b=verdict.model_b,
+        order=Order(verdict.order),
+    )
