@@ -10,7 +10,7 @@ import typer
 from rich.table import Table
 
 from judge.analysis import agreement_report, audit_report, gold_report
-from judge.cli.app import app, console, reports_errors
+from judge.cli.app import app, console, fmt_rate, reports_errors
 from judge.cli.store_commands import ExportFormat, emit_rows
 from judge.errors import InputError
 from judge.store import open_store, session_scope
@@ -30,15 +30,6 @@ class Breakdown(StrEnum):
     CATEGORY = "category"
     TURN = "turn"
     PAIR = "pair"
-
-
-def fmt_rate(block: dict[str, Any]) -> str:
-    """``agree/total = rate [low, high]`` for a JSON proportion block (agreement uses agree/total)."""
-    count = block.get("agree", block.get("count"))
-    total = block.get("total", block.get("n"))
-    if block.get("rate") is None:
-        return f"{count}/{total}: no data"
-    return f"{count}/{total} = {block['rate']:.1%} [{block['ci_low']:.1%}, {block['ci_high']:.1%}]"
 
 
 def _print_json(data: dict[str, Any]) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 import sys
 from collections.abc import Callable
-from typing import ParamSpec, TypeVar
+from typing import Any, ParamSpec, TypeVar
 
 import typer
 from rich.console import Console
@@ -45,3 +45,12 @@ def reports_errors(func: Callable[P, R]) -> Callable[P, R]:
             raise typer.Exit(code=2) from exc
 
     return wrapper
+
+
+def fmt_rate(block: dict[str, Any]) -> str:
+    """``count/total = rate [low, high]`` of a JSON proportion block (agreement blocks say agree/total)."""
+    count = block.get("agree", block.get("count"))
+    total = block.get("total", block.get("n"))
+    if block.get("rate") is None:
+        return f"{count}/{total}: no data"
+    return f"{count}/{total} = {block['rate']:.1%} [{block['ci_low']:.1%}, {block['ci_high']:.1%}]"

@@ -10,7 +10,7 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from judge.cli.app import app, console, reports_errors
+from judge.cli.app import app, console, fmt_rate, reports_errors
 from judge.cli.store_commands import ExportFormat, FormatOption, OutOption, emit_rows, export_app
 from judge.errors import InputError
 from judge.llm.client import LiteLLMClient, SamplingParams
@@ -61,7 +61,7 @@ class ProgressView:
         self.progress.update(self.task, completed=p.cached + p.done, detail=detail)
 
 
-def run_and_show(run_id: int, total: int, concurrency_note: str = "") -> RunProgress:
+def run_and_show(run_id: int, total: int) -> RunProgress:
     """Execute a stored run in-process with a progress bar, then print its summary."""
     engine = open_store()
     view = ProgressView(total)
@@ -101,21 +101,12 @@ def print_summary(summary: RunSummary, progress: RunProgress | None = None) -> N
     for judge, diag in summary.diagnostics.items():
         pc = diag["position_consistency"]
         fp = diag["first_position_preference"]
-        table.add_row(f"{judge}: position consistency", _proportion(pc))
-        table.add_row(f"{judge}: prefers first position", _proportion(fp))
+        table.add_row(f"{judge}: position consistency", fmt_rate(pc))
+        table.add_row(f"{judge}: prefers first position", fmt_rate(fp))
     if summary.note:
         table.add_row("note", summary.note)
     console.print(table)
     console.print("method: " + json.dumps(summary.method, ensure_ascii=False), highlight=False)
-
-
-def _proportion(p: dict[str, object]) -> str:
-    if p.get("rate") is None:
-        return f"n={p.get('total', p.get('n'))}: no data"
-    return (
-        f"{p['count']}/{p['n']} = {float(p['rate']):.1%} "  # type: ignore[arg-type]
-        f"[{float(p['ci_low']):.1%}, {float(p['ci_high']):.1%}]"
-    )  # type: ignore[arg-type]
 
 
 @app.command("run")
