@@ -14,7 +14,7 @@ import os
 from pathlib import Path
 
 from judge.analysis import agreement_report, audit_report
-from judge.cli.analysis_commands import _agreement_table, print_audit
+from judge.cli.analysis_commands import print_agreement, print_audit
 from judge.cli.app import console
 from judge.cli.run_commands import ProgressView, print_summary, resolve_judge
 from judge.importers.mtbench import read_mtbench
@@ -74,7 +74,7 @@ def main() -> None:
         data = agreement_report(
             session, a=f"judge:{judge.model}@pairwise", b="human", set_name=SET_NAME, voters="expert_*", by=None
         )
-    _agreement_table(data)
+    print_agreement(data)
 
     console.rule("4. are the preferred answers correct? (graded against the reference answers)")
     _judge(

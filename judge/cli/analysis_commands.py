@@ -36,7 +36,7 @@ def _print_json(data: dict[str, Any]) -> None:
     console.print_json(json.dumps(data, default=str))
 
 
-def _agreement_table(data: dict[str, Any]) -> None:
+def print_agreement(data: dict[str, Any]) -> None:
     src = data["sources"]
     table = Table(
         title=f"agreement: {src['a']} vs {src['b']}" + (f" (voters {src['voters']})" if src["voters"] else "")
@@ -112,7 +112,7 @@ def agreement(
             console.print(f"{key}: {fmt_rate(data[key])}", highlight=False)
         console.print("method: " + json.dumps(data["method"]), highlight=False)
     else:
-        _agreement_table(data)
+        print_agreement(data)
 
 
 def _agreement_rows(data: dict[str, Any]) -> list[dict[str, Any]]:
