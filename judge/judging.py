@@ -91,6 +91,7 @@ async def judge_item(
             json_schema=rubric.json_schema if structured else None,
             schema_name=rubric.id.replace("-", "_"),
             api_base=item.judge.api_base,
+            response_format_style=item.judge.response_format_style,
             timeout_s=config.timeout_s,
         )
 

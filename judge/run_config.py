@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import Field, field_validator
 
 from judge.errors import InputError
@@ -13,10 +15,15 @@ LOCAL_JUDGE = "local"
 
 
 class JudgeSpec(Frozen):
-    """One judge model: a LiteLLM model string and, for OpenAI-compatible servers, its api_base."""
+    """One judge model: a LiteLLM model string and, for OpenAI-compatible servers, its api_base.
+
+    ``response_format_style`` is how structured output is asked for: OpenAI's ``json_schema``, or
+    ``json_object`` with a schema (llama-cpp-python's server, which the local judge runs on).
+    """
 
     model: str = Field(min_length=1)
     api_base: str | None = None
+    response_format_style: Literal["json_schema", "json_object"] = "json_schema"
 
 
 class PairSelection(Frozen):

@@ -32,9 +32,11 @@ app.add_typer(rubrics_app, name="rubrics")
 def resolve_judge(model: str, api_base: str | None) -> JudgeSpec:
     """``local`` starts (if needed) the bundled local judge; anything else is a LiteLLM model string."""
     if model == LOCAL_JUDGE:
-        from judge.llm.local import LOCAL_MODEL, ensure_local_judge
+        from judge.llm.local import LOCAL_MODEL, LOCAL_RESPONSE_FORMAT_STYLE, ensure_local_judge
 
-        return JudgeSpec(model=LOCAL_MODEL, api_base=ensure_local_judge())
+        return JudgeSpec(
+            model=LOCAL_MODEL, api_base=ensure_local_judge(), response_format_style=LOCAL_RESPONSE_FORMAT_STYLE
+        )
     return JudgeSpec(model=model, api_base=api_base)
 
 
@@ -270,3 +272,17 @@ def export_verdicts(
     with session_scope(open_store()) as session:
         rows = verdict_export_rows(session, run=get_run(session, run_id=run_id))
     emit_rows(rows, fmt, out)
+
+
+@app.command("local-judge")
+@reports_errors
+def local_judge(
+    stop: Annotated[bool, typer.Option("--stop", help="Stop the local judge server instead.")] = False,
+) -> None:
+    """Assemble the Gemma 3 270M GGUF and serve it on 127.0.0.1 (extra `local`); `--judge local` uses it."""
+    from judge.llm.local import LOCAL_MODEL, ensure_local_judge, stop_local_judge
+
+    if stop:
+        console.print("stopped" if stop_local_judge() else "no local judge was running")
+        return
+    console.print(f"local judge: model {LOCAL_MODEL} at {ensure_local_judge()}", highlight=False)

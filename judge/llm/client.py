@@ -1,0 +1,263 @@
+"""Judge model calls through LiteLLM: explicit timeouts, retries, structured output, tokens, cost, latency.
+
+Any LiteLLM model string works (``openai/gpt-4o-mini``, ``anthropic/...``, ``ollama/...``, ``openai/<name>``
+with an ``api_base`` for any OpenAI-compatible server). LiteLLM's own retries, callbacks and chatter are off;
+our retry policy (:mod:`judge.llm.retry`) decides. There is never a fallback to another model. API keys come
+from the provider's environment variables and are never logged (request headers are never logged).
+
+Error mapping: 429, 5xx, timeouts, connection errors and unreadable (non-JSON) bodies raise
+:class:`RetryableProviderError` (with the server's Retry-After); 400, 401, 403, 404, 422 raise
+:class:`FatalProviderError` at once. When structured output is requested and the provider answers 400, the
+call is repeated once without ``response_format`` and ``structured_output_used`` is False; that model and
+api_base are remembered, so later calls do not ask again.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import logging
+import os
+import time
+from typing import Any, Literal, Protocol
+
+import litellm
+import openai
+from litellm import exceptions as llm_errors
+from pydantic import Field
+
+from judge.errors import FatalProviderError, ProviderError, RetryableProviderError
+from judge.llm.retry import RetryPolicy, call_with_retries
+from judge.logging import redact
+from judge.types import ChatMessage, Frozen
+
+litellm.suppress_debug_info = True
+litellm.drop_params = False  # a dropped response_format would be recorded as structured output
+litellm.num_retries = 0
+litellm.turn_off_message_logging = True
+for _name in ("LiteLLM", "LiteLLM Router", "LiteLLM Proxy"):
+    logging.getLogger(_name).setLevel(logging.WARNING)
+
+log = logging.getLogger("judge.llm")
+NO_KEY = "no-key-required"
+_FATAL = (
+    llm_errors.AuthenticationError,
+    llm_errors.BadRequestError,
+    llm_errors.NotFoundError,
+    llm_errors.PermissionDeniedError,
+    llm_errors.UnprocessableEntityError,
+)
+_SCHEMA_REJECTIONS = (llm_errors.BadRequestError, llm_errors.UnprocessableEntityError)
+_NOT_SCHEMA = (llm_errors.ContextWindowExceededError, llm_errors.ContentPolicyViolationError)
+_RETRYABLE = (
+    llm_errors.RateLimitError,
+    llm_errors.Timeout,
+    llm_errors.APIConnectionError,
+    llm_errors.InternalServerError,
+    llm_errors.ServiceUnavailableError,
+    llm_errors.BadGatewayError,
+    openai.APITimeoutError,
+    openai.APIConnectionError,
+)
+
+
+class _ResponseFormatRejected(Exception):
+    """The provider answered 400/422 to a request carrying ``response_format``."""
+
+
+class SamplingParams(Frozen):
+    """Sampling parameters sent with every call, and recorded with every verdict (temperature 0 default)."""
+
+    temperature: float = 0.0
+    top_p: float | None = None
+    max_tokens: int | None = None
+    seed: int | None = None
+
+    def recorded(self) -> dict[str, float | int]:
+        """The parameters actually sent (unset ones are left to the provider's default)."""
+        return {k: v for k, v in self.model_dump().items() if v is not None}
+
+
+ResponseFormatStyle = Literal["json_schema", "json_object"]
+
+
+class CompletionRequest(Frozen):
+    """One judge call. ``json_schema`` set: ask for structured output, as OpenAI's ``json_schema``
+    response_format, or (``response_format_style="json_object"``, llama-cpp-python) ``json_object`` + schema."""
+
+    model: str
+    messages: tuple[ChatMessage, ...]
+    sampling: SamplingParams = Field(default_factory=SamplingParams)
+    json_schema: dict[str, Any] | None = None
+    schema_name: str = "verdict"
+    response_format_style: ResponseFormatStyle = "json_schema"
+    api_base: str | None = None
+    timeout_s: float = Field(default=60.0, gt=0)
+
+
+class Completion(Frozen):
+    """The judge's answer and its provenance. ``cost_usd`` is None when the price is unknown;
+    ``latency_ms`` is the successful attempt's; ``attempts`` counts every HTTP request made."""
+
+    text: str
+    prompt_tokens: int | None
+    completion_tokens: int | None
+    cost_usd: float | None
+    latency_ms: float
+    model: str
+    structured_output_used: bool
+    attempts: int
+    finish_reason: str | None = None
+
+
+class JudgeClient(Protocol):
+    """Anything that can answer a :class:`CompletionRequest`."""
+
+    async def complete(self, req: CompletionRequest) -> Completion: ...
+
+
+def wants_structured_output(model: str, api_base: str | None) -> bool:
+    """Whether to ask ``model`` for JSON-schema output: always for ``openai/`` on a custom api_base, else when
+    LiteLLM's model map says the model supports a response schema."""
+    if api_base is not None and model.startswith("openai/"):
+        return True
+    try:
+        return bool(litellm.supports_response_schema(model=model))
+    except Exception:  # unknown provider or model: do not ask
+        return False
+
+
+def response_format_for(
+    schema: dict[str, Any], name: str, style: ResponseFormatStyle = "json_schema"
+) -> dict[str, Any]:
+    """The ``response_format`` asking for ``schema`` in the given style."""
+    if style == "json_object":
+        return {"type": "json_object", "schema": schema}
+    return {"type": "json_schema", "json_schema": {"name": name, "schema": schema, "strict": True}}
+
+
+def parse_retry_after(headers: Any) -> float | None:
+    """Seconds from ``retry-after-ms`` or ``Retry-After`` (seconds or an HTTP date); None when absent."""
+    if headers is None:
+        return None
+    millis = headers.get("retry-after-ms")
+    if millis is not None:
+        try:
+            return max(0.0, float(millis) / 1000.0)
+        except ValueError:
+            pass
+    value = headers.get("retry-after")
+    if value is None:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        when = email.utils.parsedate_to_datetime(value) if value.strip() else None
+        return None if when is None else max(0.0, when.timestamp() - time.time())
+
+
+def classify_error(exc: Exception) -> ProviderError:
+    """Our error for a LiteLLM / OpenAI-SDK exception; its message has secrets redacted (providers may echo
+    the key), as it is stored as the verdict's error reason."""
+    status = getattr(exc, "status_code", None)
+    status = status if isinstance(status, int) else None
+    reason = redact(f"{type(exc).__name__}: {getattr(exc, 'message', None) or exc}")
+    if isinstance(exc, _FATAL):
+        return FatalProviderError(reason, status_code=status)
+    if isinstance(exc, _RETRYABLE):
+        response = getattr(exc, "response", None)
+        retry_after = parse_retry_after(getattr(response, "headers", None))
+        return RetryableProviderError(reason, status_code=status, retry_after=retry_after)
+    if status is not None and (status >= 500 or status in (408, 409, 429)):
+        return RetryableProviderError(reason, status_code=status)
+    return FatalProviderError(reason, status_code=status)
+
+
+def compute_cost(response: Any) -> float | None:
+    """USD cost from LiteLLM's price map; None (never 0) when the model's price is unknown.
+
+    Reuses the cost LiteLLM already computed for the response (``_hidden_params``) when it did so.
+    """
+    hidden = getattr(response, "_hidden_params", None) or {}
+    cost: float | None
+    if "response_cost" in hidden:
+        cost = None if hidden["response_cost"] is None else float(hidden["response_cost"])
+    else:
+        try:
+            cost = float(litellm.completion_cost(completion_response=response))
+        except Exception:
+            return None
+    if cost == 0.0:
+        try:
+            info = litellm.get_model_info(model=str(response.model))
+        except Exception:
+            return None
+        if info.get("input_cost_per_token") is None:
+            return None
+    return cost
+
+
+class LiteLLMClient:
+    """A :class:`JudgeClient` calling ``litellm.acompletion`` under a :class:`RetryPolicy`."""
+
+    def __init__(self, policy: RetryPolicy | None = None) -> None:
+        self.policy = policy or RetryPolicy.from_settings()
+        self._no_structured: set[tuple[str, str | None]] = set()
+
+    async def complete(self, req: CompletionRequest) -> Completion:
+        """Call the judge model, retrying transient failures; raises a ProviderError when it finally fails."""
+        attempts = 0
+
+        async def attempt() -> Completion:
+            nonlocal attempts
+            use_schema = req.json_schema is not None and (req.model, req.api_base) not in self._no_structured
+            try:
+                attempts += 1
+                return await self._call(req, use_schema, attempts)
+            except _ResponseFormatRejected as exc:
+                log.warning("%s rejected response_format (%s); retrying without it", req.model, exc)
+                attempts += 1
+                completion = await self._call(req, False, attempts)
+                self._no_structured.add((req.model, req.api_base))  # only once plain output worked
+                return completion
+
+        return await call_with_retries(self.policy, attempt)
+
+    async def _call(self, req: CompletionRequest, use_schema: bool, attempts: int) -> Completion:
+        kwargs: dict[str, Any] = {
+            "model": req.model,
+            "messages": [m.model_dump() for m in req.messages],
+            "timeout": req.timeout_s,
+            "num_retries": 0,
+            "max_retries": 0,
+            **req.sampling.recorded(),
+        }
+        if req.api_base is not None:
+            kwargs["api_base"] = req.api_base
+            if req.model.startswith("openai/") and not os.environ.get("OPENAI_API_KEY"):
+                kwargs["api_key"] = NO_KEY  # local OpenAI-compatible servers need none, the SDK insists
+        if use_schema and req.json_schema is not None:
+            kwargs["response_format"] = response_format_for(req.json_schema, req.schema_name, req.response_format_style)
+        log.debug("judge call model=%s attempt=%d structured=%s", req.model, attempts, use_schema)
+        started = time.perf_counter()
+        try:
+            response = await litellm.acompletion(**kwargs)
+        except openai.OpenAIError as exc:
+            error = classify_error(exc)
+            if use_schema and isinstance(exc, _SCHEMA_REJECTIONS) and not isinstance(exc, _NOT_SCHEMA):
+                raise _ResponseFormatRejected(str(error)) from None
+            log.info("judge call model=%s attempt=%d failed: %s", req.model, attempts, error)
+            raise error from None
+        latency_ms = (time.perf_counter() - started) * 1000.0
+        choice = response.choices[0]
+        usage = getattr(response, "usage", None)
+        return Completion(
+            text=choice.message.content or "",
+            prompt_tokens=getattr(usage, "prompt_tokens", None),
+            completion_tokens=getattr(usage, "completion_tokens", None),
+            cost_usd=compute_cost(response),
+            latency_ms=latency_ms,
+            model=str(response.model or req.model),
+            structured_output_used=use_schema,
+            attempts=attempts,
+            finish_reason=choice.finish_reason,
+        )

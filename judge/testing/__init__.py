@@ -1,0 +1,1 @@
+"""Test and benchmark helpers shipped with judge (a fake OpenAI-compatible provider)."""

@@ -1,0 +1,397 @@
+"""A fake OpenAI-compatible chat-completions server for tests and benchmarks.
+
+Pure asyncio HTTP/1.1 with keep-alive, run in its own process so it never shares a GIL with the client
+(``python -m judge.testing.fake_provider --port 0`` prints ``PORT <n>``). Each request is answered by the
+first matching :class:`Rule` (or the default behaviour) and logged. Control: ``GET /_log``, ``POST /_script``
+(body ``{"rules": [...], "default": {...}}``), ``POST /_reset``; ``GET /v1/models`` for health.
+
+Behaviours (``kind``): ``reply`` (fixed content), ``verdict`` (a fixed label in ``template``),
+``position_biased`` (always the first label), ``prefer_marker`` (the label of the response containing
+``marker``), ``rate_limit`` (429 + Retry-After), ``error`` (any status), ``hang`` (never answers),
+``garbage`` (200, non-JSON body), ``chaos`` (seeded mix of failures at ``failure_rate``, else ``content``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import random
+import re
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Literal
+
+import httpx
+from pydantic import BaseModel, ConfigDict, Field
+
+DEFAULT_TEMPLATE = '{"reason": "fake judge", "verdict": "{verdict}"}'
+# Where the second response of a pairwise prompt starts, for ``prefer_marker`` without a ``rival``.
+DEFAULT_SECOND_RESPONSE = r"(?i)assistant b|response b|answer b|output \(b\)|response_b|answer_b"
+_STATUS_TEXT = {
+    200: "OK",
+    400: "Bad Request",
+    401: "Unauthorized",
+    404: "Not Found",
+    429: "Too Many Requests",
+}
+
+BehaviourKind = Literal[
+    "reply", "verdict", "position_biased", "prefer_marker", "rate_limit", "error", "hang", "garbage", "chaos"
+]
+
+
+class Behaviour(BaseModel):
+    """How the fake answers one request."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    kind: BehaviourKind = "reply"
+    content: str = DEFAULT_TEMPLATE.replace("{verdict}", "A")
+    latency_ms: float = 0.0
+    template: str = DEFAULT_TEMPLATE
+    label: str = "A"
+    labels: tuple[str, str] = ("A", "B")
+    label_missing: str = "tie"
+    marker: str = ""
+    rival: str | None = None
+    second_response: str = DEFAULT_SECOND_RESPONSE
+    retry_after: float | None = 1.0
+    status: int = 500
+    message: str = "fake provider error"
+    hang_s: float = 3600.0
+    failure_rate: float = 0.3
+    failures: tuple[Literal["rate_limit", "error", "hang"], ...] = ("rate_limit", "error", "hang")
+    seed: int = 0
+
+
+class Rule(BaseModel):
+    """A behaviour for requests that match every given condition; ``times`` limits how often it fires."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    contains: str | None = None
+    model: str | None = None
+    has_response_format: bool | None = None
+    times: int | None = None
+    behaviour: Behaviour = Field(default_factory=Behaviour)
+
+
+class Script(BaseModel):
+    """The rules tried in order, and the behaviour when none matches."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    rules: list[Rule] = Field(default_factory=list)
+    default: Behaviour = Field(default_factory=Behaviour)
+
+
+class Reply(BaseModel):
+    """An HTTP answer (``None`` status: hang up without answering)."""
+
+    status: int | None
+    body: bytes = b""
+    headers: dict[str, str] = Field(default_factory=dict)
+
+
+def prompt_text(body: dict[str, Any]) -> str:
+    """The content of the last user message (all messages when there is no user message)."""
+    messages = [m for m in body.get("messages", []) if isinstance(m, dict)]
+    users = [m for m in messages if m.get("role") == "user"]
+    chosen = users[-1:] if users else messages
+    return "\n".join(str(m.get("content", "")) for m in chosen)
+
+
+def marked_label(text: str, b: Behaviour) -> str:
+    """The label of the response (first or second in ``text``) that contains ``b.marker``."""
+    at = text.find(b.marker) if b.marker else -1
+    if at < 0:
+        return b.label_missing
+    if b.rival is not None:
+        rival_at = text.find(b.rival)
+        return b.labels[0] if rival_at < 0 or at < rival_at else b.labels[1]
+    boundary = re.search(b.second_response, text)
+    return b.labels[1] if boundary is not None and at > boundary.start() else b.labels[0]
+
+
+def _json_reply(status: int, payload: dict[str, Any], headers: dict[str, str] | None = None) -> Reply:
+    return Reply(status=status, body=json.dumps(payload).encode(), headers=headers or {})
+
+
+def _error(status: int, message: str, headers: dict[str, str] | None = None) -> Reply:
+    return _json_reply(status, {"error": {"message": message, "type": "fake_error", "code": status}}, headers)
+
+
+def _completion(body: dict[str, Any], content: str) -> Reply:
+    prompt_tokens = sum(len(str(m.get("content", "")).split()) for m in body.get("messages", []))
+    completion_tokens = len(content.split())
+    return _json_reply(
+        200,
+        {
+            "id": "chatcmpl-fake",
+            "object": "chat.completion",
+            "created": int(time.time()),
+            "model": str(body.get("model", "fake")),
+            "choices": [{"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": "stop"}],
+            "usage": {
+                "prompt_tokens": prompt_tokens,
+                "completion_tokens": completion_tokens,
+                "total_tokens": prompt_tokens + completion_tokens,
+            },
+        },
+    )
+
+
+class FakeProviderState:
+    """The script, the per-rule counters and random generators, and the request log."""
+
+    def __init__(self) -> None:
+        self.script = Script()
+        self.fired: list[int] = []
+        self.rngs: dict[int, random.Random] = {}
+        self.log: list[dict[str, Any]] = []
+
+    def set_script(self, script: Script) -> None:
+        self.script = script
+        self.fired = [0] * len(script.rules)
+        self.rngs = {}
+
+    def choose(self, body: dict[str, Any]) -> tuple[int | None, Behaviour]:
+        """The first matching rule with firings left (its index), or the default."""
+        text = prompt_text(body)
+        for i, rule in enumerate(self.script.rules):
+            if rule.contains is not None and rule.contains not in text:
+                continue
+            if rule.model is not None and rule.model != body.get("model"):
+                continue
+            if rule.has_response_format is not None and rule.has_response_format != ("response_format" in body):
+                continue
+            if rule.times is not None and self.fired[i] >= rule.times:
+                continue
+            self.fired[i] += 1
+            return i, rule.behaviour
+        return None, self.script.default
+
+    def answer(self, body: dict[str, Any], key: int | None, b: Behaviour) -> Reply:
+        """The reply a behaviour gives to one request."""
+        kind = b.kind
+        if kind == "chaos":
+            rng = self.rngs.setdefault(-1 if key is None else key, random.Random(b.seed))
+            kind = rng.choice(b.failures) if rng.random() < b.failure_rate else "reply"
+        if kind == "reply":
+            return _completion(body, b.content)
+        if kind in ("verdict", "position_biased", "prefer_marker"):
+            label = {"verdict": b.label, "position_biased": b.labels[0]}.get(kind)
+            label = label if label is not None else marked_label(prompt_text(body), b)
+            return _completion(body, b.template.replace("{verdict}", label))
+        if kind == "rate_limit":
+            headers = {} if b.retry_after is None else {"Retry-After": f"{b.retry_after:g}"}
+            return _error(429, "fake rate limit", headers)
+        if kind == "error":
+            return _error(b.status, b.message)
+        if kind == "garbage":
+            return Reply(status=200, body=b"<html>this is not json", headers={"Content-Type": "text/html"})
+        return Reply(status=None)  # hang
+
+    async def handle(self, method: str, path: str, raw: bytes) -> Reply:
+        """Route one HTTP request."""
+        path = path.split("?", 1)[0]
+        if method == "GET" and path in ("/_log", "/_log/"):
+            return _json_reply(200, {"requests": self.log})
+        if method == "GET" and path in ("/v1/models", "/models", "/health"):
+            return _json_reply(200, {"object": "list", "data": [{"id": "fake", "object": "model"}]})
+        if method == "POST" and path == "/_reset":
+            self.set_script(Script())
+            self.log.clear()
+            return _json_reply(200, {"ok": True})
+        if method == "POST" and path == "/_script":
+            try:
+                self.set_script(Script.model_validate_json(raw))
+            except ValueError as exc:
+                return _error(400, f"bad script: {exc}")
+            return _json_reply(200, {"ok": True})
+        if method != "POST" or path not in ("/v1/chat/completions", "/chat/completions"):
+            return _error(404, f"no route {method} {path}")
+        entry: dict[str, Any] = {"seq": len(self.log), "t": time.time(), "path": path}
+        self.log.append(entry)
+        try:
+            body = json.loads(raw)
+            if not isinstance(body, dict):
+                raise ValueError("body is not a JSON object")
+        except ValueError as exc:
+            entry.update(status=400, kind="bad_request", model=None, body=None)
+            return _error(400, f"request body is not JSON: {exc}")
+        key, behaviour = self.choose(body)
+        reply = self.answer(body, key, behaviour)
+        entry.update(model=body.get("model"), body=body, rule=key, kind=behaviour.kind, status=reply.status)
+        delay = behaviour.hang_s if reply.status is None else behaviour.latency_ms / 1000.0
+        if delay > 0:
+            await asyncio.sleep(delay)
+        return reply
+
+
+async def _read_request(reader: asyncio.StreamReader) -> tuple[str, str, dict[str, str], bytes] | None:
+    head = await reader.readuntil(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    parts = lines[0].split(" ")
+    if len(parts) != 3:
+        return None
+    headers = {}
+    for line in lines[1:]:
+        name, sep, value = line.partition(":")
+        if sep:
+            headers[name.strip().lower()] = value.strip()
+    if headers.get("transfer-encoding", "").lower() == "chunked":
+        chunks = []
+        while size := int((await reader.readuntil(b"\r\n")).split(b";")[0], 16):
+            chunks.append(await reader.readexactly(size + 2))
+        await reader.readuntil(b"\r\n")
+        raw = b"".join(c[:-2] for c in chunks)
+    else:
+        raw = await reader.readexactly(int(headers.get("content-length", "0")))
+    return parts[0], parts[1], headers, raw
+
+
+async def _serve_connection(
+    state: FakeProviderState, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+) -> None:
+    try:
+        while True:
+            request = await _read_request(reader)
+            if request is None:
+                break
+            method, path, headers, raw = request
+            reply = await state.handle(method, path, raw)
+            if reply.status is None:
+                break
+            keep_alive = headers.get("connection", "").lower() != "close"
+            head = [f"HTTP/1.1 {reply.status} {_STATUS_TEXT.get(reply.status, 'Error')}"]
+            fields = {"Content-Type": "application/json", **reply.headers}
+            fields["Content-Length"] = str(len(reply.body))
+            fields["Connection"] = "keep-alive" if keep_alive else "close"
+            head += [f"{k}: {v}" for k, v in fields.items()]
+            writer.write(("\r\n".join(head) + "\r\n\r\n").encode("latin-1") + reply.body)
+            await writer.drain()
+            if not keep_alive:
+                break
+    except (asyncio.IncompleteReadError, ConnectionError, ValueError, asyncio.LimitOverrunError):
+        pass
+    finally:
+        writer.close()
+
+
+async def serve(host: str = "127.0.0.1", port: int = 0, *, announce: bool = True) -> None:
+    """Serve forever; prints ``PORT <n>`` on stdout once listening when ``announce``."""
+    state = FakeProviderState()
+
+    async def on_connect(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await _serve_connection(state, reader, writer)
+
+    server = await asyncio.start_server(on_connect, host, port, backlog=1024, limit=2**24)
+    bound = server.sockets[0].getsockname()[1]
+    if announce:
+        print(f"PORT {bound}", flush=True)
+    async with server:
+        await server.serve_forever()
+
+
+class FakeProvider:
+    """Handle on a fake provider running in a child process; a context manager.
+
+    ``url`` is the ``api_base`` to give LiteLLM (``http://127.0.0.1:PORT/v1``).
+    """
+
+    def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
+        self.host = host
+        self.port = port
+        self._process: subprocess.Popen[str] | None = None
+        self._http: httpx.Client | None = None
+
+    @property
+    def root(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    @property
+    def url(self) -> str:
+        return f"{self.root}/v1"
+
+    def start(self, timeout_s: float = 30.0) -> FakeProvider:
+        """Start the server process and wait until it listens."""
+        env = dict(os.environ)
+        repo_root = str(Path(__file__).resolve().parents[2])
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (repo_root, env.get("PYTHONPATH")) if p)
+        cmd = [sys.executable, "-m", "judge.testing.fake_provider", "--host", self.host]
+        self._process = subprocess.Popen([*cmd, "--port", str(self.port)], stdout=subprocess.PIPE, env=env, text=True)
+        assert self._process.stdout is not None
+        line = self._process.stdout.readline()  # blocks until the child announces its port or dies
+        if not line.startswith("PORT "):
+            self.stop()
+            raise RuntimeError(f"fake provider did not start (said {line!r})")
+        self.port = int(line.split()[1])
+        self._http = httpx.Client(base_url=self.root, timeout=timeout_s)
+        return self
+
+    def _client(self) -> httpx.Client:
+        if self._http is None:
+            raise RuntimeError("fake provider is not started")
+        return self._http
+
+    def script(self, rules: Sequence[Rule | dict[str, Any]] = (), default: Behaviour | None = None) -> None:
+        """Replace the rules (tried in order) and the default behaviour; resets rule counters."""
+        script = Script(rules=[Rule.model_validate(r) for r in rules], default=default or Behaviour())
+        self._client().post("/_script", content=script.model_dump_json()).raise_for_status()
+
+    def requests(self) -> list[dict[str, Any]]:
+        """The request log: ``seq``, ``t`` (unix s), ``path``, ``model``, ``body``, ``status``, ``kind``."""
+        response = self._client().get("/_log")
+        response.raise_for_status()
+        entries: list[dict[str, Any]] = response.json()["requests"]
+        return entries
+
+    def reset(self) -> None:
+        """Forget the script and the request log."""
+        self._client().post("/_reset").raise_for_status()
+
+    def stop(self) -> None:
+        """Stop the server process."""
+        if self._http is not None:
+            self._http.close()
+            self._http = None
+        if self._process is not None:
+            self._process.terminate()
+            try:
+                self._process.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self._process.kill()
+                self._process.wait()
+            if self._process.stdout is not None:
+                self._process.stdout.close()
+            self._process = None
+
+    def __enter__(self) -> FakeProvider:
+        return self.start()
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Command line: ``python -m judge.testing.fake_provider [--host H] [--port P]``."""
+    parser = argparse.ArgumentParser(description="Fake OpenAI-compatible chat-completions server.")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=0)
+    args = parser.parse_args(argv)
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(serve(args.host, args.port))
+
+
+if __name__ == "__main__":
+    main()
