@@ -1,0 +1,107 @@
+"""``judge leaderboard``: raw, style-controlled and correctness-aware ratings with CIs and method cards."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from judge.cli.analysis_commands import OutputFormat
+from judge.cli.app import app, console, reports_errors
+from judge.cli.store_commands import ExportFormat, emit_rows
+from judge.leaderboards import LeaderboardRequest, LeaderboardResult, Method, build_leaderboard
+from judge.ratings import Leaderboard, plot_leaderboard
+from judge.store import open_store, session_scope
+
+
+def _interval(rating: float | None, low: float | None, high: float | None) -> str:
+    if rating is None:
+        return ""
+    if low is None or high is None:
+        return f"{rating:.0f}"
+    return f"{rating:.0f} [{low:.0f}, {high:.0f}]"
+
+
+def _shift(value: int | None) -> str:
+    return "" if value is None else f"{value:+d}"
+
+
+def print_leaderboard(result: LeaderboardResult, title: str) -> None:
+    """The side-by-side table, coefficients, and method cards."""
+    level = f"{result.raw.ci_level:.0%}"
+    table = Table(title=f"{title} ({result.n_votes} votes, {level} CIs, {result.raw.bootstrap_rounds} bootstrap rounds)")
+    columns = ["rank", "model", f"{result.raw.method} rating", "battles"]
+    has_style = result.style is not None
+    has_correctness = result.correctness_rating is not None
+    columns += ["style-controlled", "shift"] if has_style else []
+    columns += ["correctness-aware", "shift"] if has_correctness else []
+    for column in columns:
+        table.add_column(column, justify="left" if column == "model" else "right")
+    for row in result.rows:
+        cells = [str(row["rank"]), row["model"], _interval(row["rating"], row["ci_low"], row["ci_high"]),
+                 str(row["n_battles"])]
+        if has_style:
+            cells += [_interval(row.get("style_rating"), row.get("style_ci_low"), row.get("style_ci_high")),
+                      _shift(row.get("style_rank_shift"))]
+        if has_correctness:
+            cells += [_interval(row.get("correctness_rating"), row.get("correctness_ci_low"),
+                                row.get("correctness_ci_high")), _shift(row.get("correctness_rank_shift"))]
+        table.add_row(*cells)
+    console.print(table)
+    for name, board in (("style", result.style), ("preference controlled for correctness",
+                                                  result.correctness_controlled)):
+        if board is not None:
+            _print_coefficients(name, board)
+    for note in result.raw.notes:
+        console.print(f"note: {note}", highlight=False)
+    console.print("method: " + json.dumps(result.cards(), default=str), highlight=False)
+
+
+def _print_coefficients(name: str, board: Leaderboard) -> None:
+    text = ", ".join(f"{c.name} {_interval(c.value, c.ci_low, c.ci_high)}" for c in board.coefficients)
+    console.print(f"{name} coefficients (rating points per unit): {text}", highlight=False)
+
+
+@app.command("leaderboard")
+@reports_errors
+def leaderboard(
+    source: Annotated[str, typer.Option(help="human or judge:MODEL[@RUBRIC].")] = "human",
+    set_name: Annotated[str | None, typer.Option("--set", help="Prompt set (human and judge sources).")] = None,
+    votes: Annotated[Path | None, typer.Option(help="Rate the votes of this JSONL/CSV file instead.")] = None,
+    voters: Annotated[str | None, typer.Option(help="Only voters matching this glob.")] = None,
+    method: Annotated[str, typer.Option(help="elo or bt (Bradley-Terry).")] = "bt",
+    bootstrap: Annotated[int, typer.Option(help="Bootstrap rounds for the CIs.")] = 1000,
+    seed: Annotated[int, typer.Option(help="Bootstrap seed.")] = 0,
+    ci: Annotated[float, typer.Option(help="CI level.")] = 0.95,
+    anchor: Annotated[str | None, typer.Option(help="MODEL=RATING (default: mean 1000).")] = None,
+    style_control: Annotated[bool, typer.Option("--style-control", help="Add style-controlled ratings.")] = False,
+    correctness: Annotated[bool, typer.Option("--correctness", help="Add correctness-aware ratings.")] = False,
+    grader: Annotated[str | None, typer.Option(help="Judge whose correctness verdicts to use.")] = None,
+    shuffle_seed: Annotated[int | None, typer.Option(help="Elo: average over shuffled battle orders.")] = None,
+    fmt: Annotated[OutputFormat, typer.Option("--format", help="table, json or csv.")] = OutputFormat.TABLE,
+    plot: Annotated[Path | None, typer.Option(help="Draw ratings with CI bars to this PNG.")] = None,
+) -> None:
+    """Rate models from votes: Elo or Bradley-Terry with bootstrap CIs; style control; correctness-aware."""
+    if method not in ("elo", "bt"):
+        raise typer.BadParameter("expected elo or bt", param_hint="--method")
+    method_value: Method = "elo" if method == "elo" else "bt"
+    request = LeaderboardRequest(
+        source=source, set_name=set_name, votes_file=str(votes) if votes else None, voters=voters,
+        method=method_value, bootstrap=bootstrap, seed=seed, ci=ci, anchor=anchor, style_control=style_control,
+        correctness=correctness, grader=grader, shuffle_seed=shuffle_seed,
+    )
+    with session_scope(open_store()) as session:
+        result = build_leaderboard(session, request)
+    if plot is not None:
+        plot_leaderboard(result.raw, plot)
+        console.print(f"plot written to {plot}", highlight=False)
+    if fmt is OutputFormat.JSON:
+        console.print_json(json.dumps(result.to_json(), default=str))
+    elif fmt is OutputFormat.CSV:
+        emit_rows(result.rows, ExportFormat.CSV, None)
+    else:
+        print_leaderboard(result, f"leaderboard from {result.source}")
+

@@ -1,0 +1,117 @@
+"""Leaderboards from the store: raw preference, style-controlled and correctness-aware ratings side by side."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel
+from sqlmodel import Session
+
+from judge.errors import InputError
+from judge.ratings import (
+    BootstrapSpec,
+    EloParams,
+    Leaderboard,
+    battles_from_votes,
+    combine_leaderboards,
+    comparison_json_rows,
+    correctness_battles_from_verdicts,
+    correctness_of_votes,
+    fit_bradley_terry,
+    fit_correctness_controlled,
+    fit_correctness_rating,
+    fit_elo,
+    fit_style_controlled,
+    leaderboard_from_fit,
+    parse_anchor,
+    style_battles_from_votes,
+)
+from judge.sources import Source, correctness_grades, load_source_votes, response_texts
+from judge.store.queries import get_set
+from judge.types import Correctness, PairVote
+
+Method = Literal["elo", "bt"]
+
+
+class LeaderboardRequest(BaseModel):
+    """What to rate and how (the CLI's and the API's options)."""
+
+    source: str = "human"
+    set_name: str | None = None
+    votes_file: str | None = None
+    voters: str | None = None
+    method: Method = "bt"
+    bootstrap: int = 1000
+    seed: int = 0
+    ci: float = 0.95
+    anchor: str | None = None
+    style_control: bool = False
+    correctness: bool = False
+    grader: str | None = None
+    shuffle_seed: int | None = None
+
+
+class LeaderboardResult(BaseModel):
+    """The raw leaderboard, the optional extra columns, and every method card."""
+
+    rows: list[dict[str, Any]]
+    raw: Leaderboard
+    style: Leaderboard | None = None
+    correctness_rating: Leaderboard | None = None
+    correctness_controlled: Leaderboard | None = None
+    n_votes: int
+    source: str
+
+    def cards(self) -> dict[str, Any]:
+        boards = {"raw": self.raw, "style_controlled": self.style, "correctness_rating": self.correctness_rating,
+                  "correctness_controlled": self.correctness_controlled}
+        return {name: board.card() | {"coefficients": [c.model_dump() for c in board.coefficients]}
+                for name, board in boards.items() if board is not None}
+
+    def to_json(self) -> dict[str, Any]:
+        return {"source": self.source, "n_votes": self.n_votes, "rows": self.rows, "method": self.cards()}
+
+
+def _graded_votes(
+    votes: list[PairVote], grades: dict[tuple[str, str, int], Correctness]
+) -> list[PairVote]:
+    return [v for v in votes if (v.prompt_id, v.model_a, v.turn) in grades and (v.prompt_id, v.model_b, v.turn)
+            in grades]
+
+
+def build_leaderboard(session: Session, request: LeaderboardRequest) -> LeaderboardResult:
+    """Fit the requested ratings on the source's votes."""
+    prompt_set = get_set(session, name=request.set_name) if request.set_name else None
+    source_text = request.votes_file or request.source
+    votes = load_source_votes(session, source=Source.parse(source_text), prompt_set=prompt_set, voters=request.voters)
+    if not votes:
+        raise InputError(f"no votes from {source_text}", field="--source")
+    spec = BootstrapSpec(rounds=request.bootstrap, seed=request.seed, ci_level=request.ci)
+    anchor = parse_anchor(request.anchor)
+    battles = battles_from_votes(votes)
+    if request.method == "elo":
+        raw_fit = fit_elo(battles, params=EloParams(), bootstrap=spec, shuffle_seed=request.shuffle_seed)
+    else:
+        raw_fit = fit_bradley_terry(battles, anchor=anchor, bootstrap=spec)
+    result = LeaderboardResult(rows=[], raw=leaderboard_from_fit(raw_fit), n_votes=len(votes), source=source_text)
+    if request.style_control:
+        if prompt_set is None:
+            raise InputError("--style-control needs --set (the responses' texts)", field="--set")
+        styled = style_battles_from_votes(votes, response_texts(session, prompt_set=prompt_set))
+        result.style = leaderboard_from_fit(fit_style_controlled(styled, anchor=anchor, bootstrap=spec))
+    if request.correctness:
+        if prompt_set is None or request.grader is None:
+            raise InputError("--correctness needs --set and --grader MODEL (whose correctness verdicts to use)",
+                             field="--grader")
+        grades = {k: g.label for k, g in correctness_grades(session, prompt_set=prompt_set,
+                                                             grader=request.grader).items()}
+        result.correctness_rating = leaderboard_from_fit(
+            fit_correctness_rating(correctness_battles_from_verdicts(grades), anchor=anchor, bootstrap=spec))
+        graded = _graded_votes(votes, grades)
+        if graded:
+            ca, cb = correctness_of_votes(graded, grades)
+            result.correctness_controlled = leaderboard_from_fit(fit_correctness_controlled(
+                battles_from_votes(graded), ca, cb, anchor=anchor, bootstrap=spec))
+    correctness_board = result.correctness_rating
+    result.rows = comparison_json_rows(combine_leaderboards(result.raw, result.style, correctness_board), request.ci)
+    return result
