@@ -63,20 +63,26 @@ class LeaderboardResult(BaseModel):
     source: str
 
     def cards(self) -> dict[str, Any]:
-        boards = {"raw": self.raw, "style_controlled": self.style, "correctness_rating": self.correctness_rating,
-                  "correctness_controlled": self.correctness_controlled}
-        return {name: board.card() | {"coefficients": [c.model_dump() for c in board.coefficients]}
-                for name, board in boards.items() if board is not None}
+        boards = {
+            "raw": self.raw,
+            "style_controlled": self.style,
+            "correctness_rating": self.correctness_rating,
+            "correctness_controlled": self.correctness_controlled,
+        }
+        return {
+            name: board.card() | {"coefficients": [c.model_dump() for c in board.coefficients]}
+            for name, board in boards.items()
+            if board is not None
+        }
 
     def to_json(self) -> dict[str, Any]:
         return {"source": self.source, "n_votes": self.n_votes, "rows": self.rows, "method": self.cards()}
 
 
-def _graded_votes(
-    votes: list[PairVote], grades: dict[tuple[str, str, int], Correctness]
-) -> list[PairVote]:
-    return [v for v in votes if (v.prompt_id, v.model_a, v.turn) in grades and (v.prompt_id, v.model_b, v.turn)
-            in grades]
+def _graded_votes(votes: list[PairVote], grades: dict[tuple[str, str, int], Correctness]) -> list[PairVote]:
+    return [
+        v for v in votes if (v.prompt_id, v.model_a, v.turn) in grades and (v.prompt_id, v.model_b, v.turn) in grades
+    ]
 
 
 def build_leaderboard(session: Session, request: LeaderboardRequest) -> LeaderboardResult:
@@ -101,17 +107,21 @@ def build_leaderboard(session: Session, request: LeaderboardRequest) -> Leaderbo
         result.style = leaderboard_from_fit(fit_style_controlled(styled, anchor=anchor, bootstrap=spec))
     if request.correctness:
         if prompt_set is None or request.grader is None:
-            raise InputError("--correctness needs --set and --grader MODEL (whose correctness verdicts to use)",
-                             field="--grader")
-        grades = {k: g.label for k, g in correctness_grades(session, prompt_set=prompt_set,
-                                                             grader=request.grader).items()}
+            raise InputError(
+                "--correctness needs --set and --grader MODEL (whose correctness verdicts to use)", field="--grader"
+            )
+        grades = {
+            k: g.label for k, g in correctness_grades(session, prompt_set=prompt_set, grader=request.grader).items()
+        }
         result.correctness_rating = leaderboard_from_fit(
-            fit_correctness_rating(correctness_battles_from_verdicts(grades), anchor=anchor, bootstrap=spec))
+            fit_correctness_rating(correctness_battles_from_verdicts(grades), anchor=anchor, bootstrap=spec)
+        )
         graded = _graded_votes(votes, grades)
         if graded:
             ca, cb = correctness_of_votes(graded, grades)
-            result.correctness_controlled = leaderboard_from_fit(fit_correctness_controlled(
-                battles_from_votes(graded), ca, cb, anchor=anchor, bootstrap=spec))
+            result.correctness_controlled = leaderboard_from_fit(
+                fit_correctness_controlled(battles_from_votes(graded), ca, cb, anchor=anchor, bootstrap=spec)
+            )
     correctness_board = result.correctness_rating
     result.rows = comparison_json_rows(combine_leaderboards(result.raw, result.style, correctness_board), request.ci)
     return result

@@ -3,7 +3,13 @@
 Each module below registers its commands on the shared ``app``.
 """
 
-from judge.cli import analysis_commands, run_commands, store_commands  # noqa: F401
+from judge.cli import (  # noqa: F401
+    analysis_commands,
+    ratings_commands,
+    run_commands,
+    store_commands,
+    worker_commands,
+)
 from judge.cli.app import app
 
 __all__ = ["app"]

@@ -32,7 +32,9 @@ def _shift(value: int | None) -> str:
 def print_leaderboard(result: LeaderboardResult, title: str) -> None:
     """The side-by-side table, coefficients, and method cards."""
     level = f"{result.raw.ci_level:.0%}"
-    table = Table(title=f"{title} ({result.n_votes} votes, {level} CIs, {result.raw.bootstrap_rounds} bootstrap rounds)")
+    table = Table(
+        title=f"{title} ({result.n_votes} votes, {level} CIs, {result.raw.bootstrap_rounds} bootstrap rounds)"
+    )
     columns = ["rank", "model", f"{result.raw.method} rating", "battles"]
     has_style = result.style is not None
     has_correctness = result.correctness_rating is not None
@@ -41,18 +43,28 @@ def print_leaderboard(result: LeaderboardResult, title: str) -> None:
     for column in columns:
         table.add_column(column, justify="left" if column == "model" else "right")
     for row in result.rows:
-        cells = [str(row["rank"]), row["model"], _interval(row["rating"], row["ci_low"], row["ci_high"]),
-                 str(row["n_battles"])]
+        cells = [
+            str(row["rank"]),
+            row["model"],
+            _interval(row["rating"], row["ci_low"], row["ci_high"]),
+            str(row["n_battles"]),
+        ]
         if has_style:
-            cells += [_interval(row.get("style_rating"), row.get("style_ci_low"), row.get("style_ci_high")),
-                      _shift(row.get("style_rank_shift"))]
+            cells += [
+                _interval(row.get("style_rating"), row.get("style_ci_low"), row.get("style_ci_high")),
+                _shift(row.get("style_rank_shift")),
+            ]
         if has_correctness:
-            cells += [_interval(row.get("correctness_rating"), row.get("correctness_ci_low"),
-                                row.get("correctness_ci_high")), _shift(row.get("correctness_rank_shift"))]
+            cells += [
+                _interval(row.get("correctness_rating"), row.get("correctness_ci_low"), row.get("correctness_ci_high")),
+                _shift(row.get("correctness_rank_shift")),
+            ]
         table.add_row(*cells)
     console.print(table)
-    for name, board in (("style", result.style), ("preference controlled for correctness",
-                                                  result.correctness_controlled)):
+    for name, board in (
+        ("style", result.style),
+        ("preference controlled for correctness", result.correctness_controlled),
+    ):
         if board is not None:
             _print_coefficients(name, board)
     for note in result.raw.notes:
@@ -89,9 +101,19 @@ def leaderboard(
         raise typer.BadParameter("expected elo or bt", param_hint="--method")
     method_value: Method = "elo" if method == "elo" else "bt"
     request = LeaderboardRequest(
-        source=source, set_name=set_name, votes_file=str(votes) if votes else None, voters=voters,
-        method=method_value, bootstrap=bootstrap, seed=seed, ci=ci, anchor=anchor, style_control=style_control,
-        correctness=correctness, grader=grader, shuffle_seed=shuffle_seed,
+        source=source,
+        set_name=set_name,
+        votes_file=str(votes) if votes else None,
+        voters=voters,
+        method=method_value,
+        bootstrap=bootstrap,
+        seed=seed,
+        ci=ci,
+        anchor=anchor,
+        style_control=style_control,
+        correctness=correctness,
+        grader=grader,
+        shuffle_seed=shuffle_seed,
     )
     with session_scope(open_store()) as session:
         result = build_leaderboard(session, request)
@@ -104,4 +126,3 @@ def leaderboard(
         emit_rows(result.rows, ExportFormat.CSV, None)
     else:
         print_leaderboard(result, f"leaderboard from {result.source}")
-
