@@ -71,3 +71,7 @@ class FatalProviderError(ProviderError):
 
 class BudgetExceededError(JudgeError):
     """The run reached its --max-cost budget; no new calls are scheduled."""
+
+
+class BrokerError(JudgeError):
+    """The task broker (Redis, for the Celery backend) could not be reached or written."""

@@ -140,6 +140,7 @@ class RunContext:
         self.rubric = load_rubric(self.config.rubric)
         self.catalog: Catalog = load_catalog(session, set_id=run.set_id)
         self.items = load_run_items(session, run_id=self.run_id)
+        self.by_key = {item.verdict_key: item for item in self.items}
 
     async def judge(self, client: JudgeClient, item: WorkItem) -> dict[str, Any]:
         """Judge one item of this run."""

@@ -64,27 +64,32 @@ class ScaleOutSettings(BaseSettings):
     @model_validator(mode="after")
     def _visibility_covers_a_task(self) -> ScaleOutSettings:
         if self.visibility_timeout_s is not None and self.visibility_timeout_s <= self.minimum_visibility_s():
-            raise ValueError(f"JUDGE_VISIBILITY_TIMEOUT_S={self.visibility_timeout_s:g} must exceed the task time "
-                             f"limit plus the longest retry wait ({self.minimum_visibility_s():g} s), or a slow "
-                             "task would be delivered twice")
+            raise ValueError(
+                f"JUDGE_VISIBILITY_TIMEOUT_S={self.visibility_timeout_s:g} must exceed the task time "
+                f"limit plus the longest retry wait ({self.minimum_visibility_s():g} s), or a slow "
+                "task would be delivered twice"
+            )
         return self
 
     def check_call_fits(self, timeout_s: float) -> None:
         """Refuse a run whose slowest possible judge call (every attempt timing out, every wait) outlasts a task."""
         worst = self.retry_policy().max_total_duration_s(timeout_s)
         if worst > self.soft_time_limit_s:
-            raise InputError(f"a judge call may take up to {worst:g} s ({self.max_retries + 1} attempts of "
-                             f"{timeout_s:g} s plus backoff), more than the worker's soft time limit of "
-                             f"{self.soft_time_limit_s:g} s: lower --timeout or raise JUDGE_TASK_TIME_LIMIT_S",
-                             field="--timeout")
+            raise InputError(
+                f"a judge call may take up to {worst:g} s ({self.max_retries + 1} attempts of "
+                f"{timeout_s:g} s plus backoff), more than the worker's soft time limit of "
+                f"{self.soft_time_limit_s:g} s: lower --timeout or raise JUDGE_TASK_TIME_LIMIT_S",
+                field="--timeout",
+            )
 
 
 def broker_url(settings: Settings | None = None) -> str:
     """``JUDGE_BROKER_URL``, or InputError when the Celery backend is asked for without one."""
     url = (settings or get_settings()).broker_url
     if url is None:
-        raise InputError("the celery backend needs JUDGE_BROKER_URL (e.g. redis://localhost:6379/0)",
-                         field="JUDGE_BROKER_URL")
+        raise InputError(
+            "the celery backend needs JUDGE_BROKER_URL (e.g. redis://localhost:6379/0)", field="JUDGE_BROKER_URL"
+        )
     return url.get_secret_value()
 
 

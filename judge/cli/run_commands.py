@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 from typing import Annotated
 
@@ -10,14 +9,15 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from judge.backends import BackendName, Submission, execute_on, resolve_backend
 from judge.cli.app import app, console, fmt_rate, reports_errors
 from judge.cli.store_commands import ExportFormat, FormatOption, OutOption, emit_rows, export_app
 from judge.errors import InputError
-from judge.llm.client import LiteLLMClient, SamplingParams
+from judge.llm.client import SamplingParams
 from judge.logging import install_redaction
 from judge.protocols.pairwise import OrderMode
 from judge.rubrics import list_rubrics, load_rubric
-from judge.run import RunProgress, RunSummary, create_run, execute_run, get_run, summarize_run
+from judge.run import RunProgress, RunSummary, create_run, get_run, summarize_run
 from judge.run_config import LOCAL_JUDGE, JudgeSpec, RunConfig
 from judge.store import open_store, session_scope
 from judge.store.tables import PromptSet, Run
@@ -63,12 +63,26 @@ class ProgressView:
         self.progress.update(self.task, completed=p.cached + p.done, detail=detail)
 
 
-def run_and_show(run_id: int, total: int) -> RunProgress:
-    """Execute a stored run in-process with a progress bar, then print its summary."""
+def run_and_show(
+    run_id: int, total: int, backend: BackendName | None = None, detach: bool = False
+) -> RunProgress | None:
+    """Execute a stored run on the configured backend with a progress bar, then print its summary;
+    with ``detach`` (celery only) print the run id once its verdicts are enqueued and return None."""
+    chosen = resolve_backend(backend, detach=detach)
     engine = open_store()
+    if detach:
+        submission = execute_on(chosen, engine, run_id, detach=True)
+        assert isinstance(submission, Submission)
+        console.print(
+            f"run {run_id}: {len(submission.keys)} verdicts enqueued ({submission.messages} tasks), "
+            f"{submission.cached} reused; follow with `judge runs show {run_id}`"
+        )
+        console.print(str(run_id), highlight=False)
+        return None
     view = ProgressView(total)
     with view.progress:
-        progress = asyncio.run(execute_run(engine, run_id, LiteLLMClient(), on_progress=view.update))
+        progress = execute_on(chosen, engine, run_id, on_progress=view.update)
+    assert isinstance(progress, RunProgress)
     if progress.stopped:
         console.print(f"[yellow]stopped:[/] {progress.stopped}; `judge runs resume {run_id}` continues")
     with session_scope(engine) as session:
@@ -77,6 +91,13 @@ def run_and_show(run_id: int, total: int) -> RunProgress:
         assert prompt_set is not None
         print_summary(summarize_run(session, run=run, prompt_set=prompt_set), progress)
     return progress
+
+
+BackendOption = Annotated[
+    BackendName | None,
+    typer.Option("--backend", help="inprocess, or celery (the default when JUDGE_BROKER_URL is set)."),
+]
+DetachOption = Annotated[bool, typer.Option("--detach", help="celery: print the run id once enqueued, return.")]
 
 
 def print_summary(summary: RunSummary, progress: RunProgress | None = None) -> None:
@@ -131,6 +152,8 @@ def run(
     timeout: Annotated[float, typer.Option(help="Seconds per judge call.")] = 60.0,
     reask: Annotated[bool, typer.Option(help="Re-ask once with a format reminder when unparseable.")] = False,
     voters: Annotated[str | None, typer.Option(help="With --pairs human-voted: only these voters' pairs.")] = None,
+    backend: BackendOption = None,
+    detach: DetachOption = False,
 ) -> None:
     """Judge a prompt set: plan the verdicts, reuse those already stored, judge the rest."""
     install_redaction()
@@ -161,7 +184,7 @@ def run(
         f"run {created.id}: {plan.n_units} units, {len(plan.items)} verdicts planned"
         + (f" (skipped: {skipped})" if skipped else "")
     )
-    run_and_show(created.id, len(plan.items))
+    run_and_show(created.id, len(plan.items), backend, detach)
 
 
 @runs_app.command("list")
@@ -222,14 +245,14 @@ def runs_show(run_id: int, as_json: Annotated[bool, typer.Option("--json", help=
 
 @runs_app.command("resume")
 @reports_errors
-def runs_resume(run_id: int) -> None:
+def runs_resume(run_id: int, backend: BackendOption = None, detach: DetachOption = False) -> None:
     """Judge what a run is still missing (errors and never-judged items); final verdicts are reused."""
     install_redaction()
     with session_scope(open_store()) as session:
         found = get_run(session, run_id=run_id)
         total = found.n_planned
         found.status = "running"
-    run_and_show(run_id, total)
+    run_and_show(run_id, total, backend, detach)
 
 
 @runs_app.command("cancel")
