@@ -16,8 +16,11 @@ from pathlib import Path
 from judge.analysis import agreement_report, audit_report
 from judge.cli.analysis_commands import print_agreement, print_audit
 from judge.cli.app import console
+from judge.cli.ratings_commands import print_leaderboard
 from judge.cli.run_commands import ProgressView, print_summary, resolve_judge
+from judge.errors import StatisticsError
 from judge.importers.mtbench import read_mtbench
+from judge.leaderboards import LeaderboardRequest, build_leaderboard
 from judge.llm.client import LiteLLMClient
 from judge.logging import install_redaction
 from judge.run import RunProgress, create_run, execute_run, summarize_run
@@ -92,6 +95,21 @@ def main() -> None:
             session, set_name=SET_NAME, source="human", grader=judge.model, voters="expert_*", n_examples=2
         )
     print_audit(audit)
+
+    console.rule("5. leaderboards: human expert votes next to the local judge's votes")
+    with session_scope(engine) as session:
+        for title, source in (("human experts", "human"), ("local judge", f"judge:{judge.model}@pairwise")):
+            request = LeaderboardRequest(
+                source=source,
+                set_name=SET_NAME,
+                voters="expert_*" if source == "human" else None,
+                bootstrap=200,
+                style_control=source == "human",
+            )
+            try:
+                print_leaderboard(build_leaderboard(session, request), f"{title} (Bradley-Terry)")
+            except StatisticsError as exc:  # e.g. a few judged pairs that do not connect every model
+                console.print(f"{title}: no leaderboard: {exc}", highlight=False)
     console.print(
         "The local judge is a 270M-parameter demo model: its verdicts show the machinery, not the truth.",
         style="italic",
