@@ -28,14 +28,16 @@ def _total_cost(completions: list[Completion]) -> float | None:
     return None if any(c is None for c in costs) else sum(c for c in costs if c is not None)
 
 
-def _row_base(item: WorkItem, rubric: Rubric, config: RunConfig, run_id: int | None) -> dict[str, Any]:
+def _row_base(
+    item: WorkItem, rubric: Rubric, rubric_hash: str, config: RunConfig, run_id: int | None
+) -> dict[str, Any]:
     return {
         "verdict_key": item.verdict_key,
         "run_id": run_id,
         "judge_model": item.judge.model,
         "rubric_id": rubric.id,
         "rubric_version": str(rubric.version),
-        "rubric_hash": rubric.content_hash,
+        "rubric_hash": rubric_hash,
         "mode": rubric.mode.value,
         "prompt_id": item.prompt_id,
         "turn": item.turn,
@@ -74,11 +76,15 @@ async def judge_item(
     item: WorkItem,
     config: RunConfig,
     run_id: int | None = None,
+    rubric_hash: str | None = None,
 ) -> dict[str, Any]:
-    """Ask ``item.judge`` about ``task`` and return the verdict row to store (status ok/unparseable/error)."""
+    """Ask ``item.judge`` about ``task`` and return the verdict row to store (status ok/unparseable/error).
+
+    ``rubric_hash`` is ``rubric.content_hash``, passed by callers that judge many items to hash the rubric once.
+    """
     structured = wants_structured_output(item.judge.model, item.judge.api_base)
     messages = render_messages(rubric, task, item.order, structured=structured)
-    row = _row_base(item, rubric, config, run_id)
+    row = _row_base(item, rubric, rubric_hash or rubric.content_hash, config, run_id)
     row["request_hash"] = render_request_hash(messages, item.judge.model, config.sampling.recorded())
     completions: list[Completion] = []
     started = time.perf_counter()

@@ -97,6 +97,7 @@ class Catalog:
 
 def verdict_key(
     rubric: Rubric,
+    rubric_hash: str,
     judge: JudgeSpec,
     prompt: PromptRow,
     turn: int,
@@ -109,7 +110,7 @@ def verdict_key(
     return content_hash(
         {
             "judge": judge.model,
-            "rubric": rubric.content_hash,
+            "rubric": rubric_hash,
             "mode": rubric.mode.value,
             "prompt": [prompt.id, content_hash([prompt.turns, prompt.reference_turns])],
             "turn": turn,
@@ -166,6 +167,7 @@ def plan_run(rubric: Rubric, config: RunConfig, catalog: Catalog, voted: Sequenc
         skipped[reason] = skipped.get(reason, 0) + 1
 
     needs_reference = rubric.requires_reference or rubric.mode is Mode.CORRECTNESS
+    rubric_hash = rubric.content_hash
     judgeable = []
     for unit in _pair_units(config, catalog, voted):
         prompt = catalog.prompts[unit.prompt_id]
@@ -203,7 +205,7 @@ def plan_run(rubric: Rubric, config: RunConfig, catalog: Catalog, voted: Sequenc
                 )
             for judge in config.judges:
                 for order in orders:
-                    key = verdict_key(rubric, judge, prompt, unit.turn, a, b, order, config)
+                    key = verdict_key(rubric, rubric_hash, judge, prompt, unit.turn, a, b, order, config)
                     items.append(
                         WorkItem(
                             verdict_key=key,

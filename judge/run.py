@@ -138,6 +138,7 @@ class RunContext:
         self.run_id: int = run.id
         self.config = RunConfig.model_validate({k: v for k, v in run.config.items() if k in RunConfig.model_fields})
         self.rubric = load_rubric(self.config.rubric)
+        self.rubric_hash = self.rubric.content_hash
         self.catalog: Catalog = load_catalog(session, set_id=run.set_id)
         self.items = load_run_items(session, run_id=self.run_id)
         self.by_key = {item.verdict_key: item for item in self.items}
@@ -145,7 +146,9 @@ class RunContext:
     async def judge(self, client: JudgeClient, item: WorkItem) -> dict[str, Any]:
         """Judge one item of this run."""
         task = self.catalog.task(self.rubric.mode, item.prompt_id, item.turn, item.model_a, item.model_b)
-        return await judge_item(client, self.rubric, task, item, self.config, run_id=self.run_id)
+        return await judge_item(
+            client, self.rubric, task, item, self.config, run_id=self.run_id, rubric_hash=self.rubric_hash
+        )
 
 
 class _Executor:
