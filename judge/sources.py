@@ -17,12 +17,11 @@ from judge.errors import InputError
 from judge.importers.generic import read_votes
 from judge.metrics.audit import CorrectnessGrade
 from judge.metrics.units import ResponseKey
-from judge.plan import WorkItem
 from judge.protocols.pairwise import CombinedOutcome, combine_orders
 from judge.results import StoredVerdict
-from judge.run_config import JudgeSpec
 from judge.store.queries import load_pair_votes
 from judge.store.tables import Prompt, PromptSet, Response, Verdict
+from judge.store.verdicts import item_of
 from judge.types import Correctness, Frozen, Mode, Order, PairVote, VerdictStatus, Winner
 
 
@@ -95,19 +94,7 @@ def _judge_rows(session: Session, prompt_set: PromptSet, model: str, rubric: str
 def judge_verdicts(session: Session, *, prompt_set: PromptSet, model: str, rubric: str | None) -> list[StoredVerdict]:
     """A judge's newest pairwise verdict per (unit, order) in a set."""
     return [
-        StoredVerdict(
-            item=WorkItem(
-                verdict_key=v.verdict_key,
-                judge=JudgeSpec(model=v.judge_model),
-                prompt_id=v.prompt_id,
-                turn=v.turn,
-                model_a=v.model_a,
-                model_b=v.model_b,
-                order=Order(v.order),
-            ),
-            status=VerdictStatus(v.status),
-            winner=Winner(v.winner) if v.winner else None,
-        )
+        StoredVerdict(item=item_of(v), status=VerdictStatus(v.status), winner=Winner(v.winner) if v.winner else None)
         for v in _judge_rows(session, prompt_set, model, rubric, Mode.PAIRWISE)
     ]
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 
@@ -28,7 +30,8 @@ Plain line with ** not bold **.
 
 def test_style_features_count_outside_code_fences() -> None:
     features = style_features(MARKDOWN)
-    assert features.length == len(MARKDOWN)
+    assert features.length == len(re.findall(r"\w+|[^\w\s]", MARKDOWN))
+    assert style_features("Hello, world!").length == 4
     assert (features.headers, features.list_items, features.bold) == (2, 4, 2)
     assert style_features("").model_dump() == {"length": 0, "headers": 0, "list_items": 0, "bold": 0}
 
@@ -40,9 +43,9 @@ def vote(prompt: str, winner: Winner, a: str = "x", b: str = "y") -> PairVote:
 def test_contrasts_of_winners_and_losers() -> None:
     texts = {
         ("p1", "x", 1): "**a** **b**",
-        ("p1", "y", 1): "plain text, longer",
+        ("p1", "y", 1): "plain text that is a lot longer than the bold answer on the left side",
         ("p2", "x", 1): "plain",
-        ("p2", "y", 1): "**c** more",
+        ("p2", "y", 1): "**c** and more",
         ("p3", "x", 1): "same",
         ("p3", "y", 1): "same",
     }
@@ -77,8 +80,8 @@ def synthetic_votes(n: int, beta: float, seed: int) -> tuple[list[PairVote], dic
     texts: dict[tuple[str, str, int], str] = {}
     votes = []
     for i in range(n):
-        texts[(str(i), "x", 1)] = "a" * int(len_a[i])
-        texts[(str(i), "y", 1)] = "b" * int(len_b[i])
+        texts[(str(i), "x", 1)] = "a " * int(len_a[i])
+        texts[(str(i), "y", 1)] = "b " * int(len_b[i])
         votes.append(vote(str(i), Winner.MODEL_A if a_wins[i] else Winner.MODEL_B))
     return votes, texts
 
@@ -115,7 +118,7 @@ def test_fit_without_style_variation_has_a_note() -> None:
 
 
 def test_separated_data_gives_finite_coefficients() -> None:
-    texts = {("p1", "x", 1): "long answer", ("p1", "y", 1): "short", ("p2", "x", 1): "s", ("p2", "y", 1): "longer"}
+    texts = {("p1", "x", 1): "a long answer", ("p1", "y", 1): "short", ("p2", "x", 1): "s", ("p2", "y", 1): "a b c"}
     fit = style_effect([vote("p1", Winner.MODEL_A), vote("p2", Winner.MODEL_B)], texts).fit
     length = fit.coefficients[0]
     assert length.coefficient is not None and 0 < length.coefficient < 100

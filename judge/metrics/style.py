@@ -1,7 +1,9 @@
 """Markdown style features of one response: length, headers, list items, bold spans.
 
-Length counts every character. Headers, list items and bold spans are counted outside fenced code blocks
-(```` ``` ```` or ``~~~``), so code comments and bullet-like code lines do not count as style.
+The one definition of style in judge (the audit and style-controlled ratings both use it). Length is in tokens:
+runs of word characters and single punctuation marks (``Hello, world!`` is 4). Headers, list items and bold
+spans are counted outside fenced code blocks (```` ``` ```` or ``~~~``), so code comments and bullet-like code
+lines do not count as style.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from judge.types import Frozen
 
 STYLE_FEATURES: tuple[str, ...] = ("length", "headers", "list_items", "bold")
 
+_TOKEN = re.compile(r"\w+|[^\w\s]")
 _FENCE = re.compile(r"^\s*(```|~~~)")
 _HEADER = re.compile(r"^\s{0,3}#{1,6}\s+\S")
 _LIST_ITEM = re.compile(r"^\s*(?:[-*+]|\d{1,3}[.)])\s+\S")
@@ -52,7 +55,7 @@ def style_features(text: str) -> StyleFeatures:
     """Style feature counts of one response (see module docstring)."""
     lines = _prose_lines(text)
     return StyleFeatures(
-        length=len(text),
+        length=len(_TOKEN.findall(text)),
         headers=sum(bool(_HEADER.match(line)) for line in lines),
         list_items=sum(bool(_LIST_ITEM.match(line)) for line in lines),
         bold=sum(len(_BOLD.findall(line)) for line in lines),

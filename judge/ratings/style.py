@@ -10,13 +10,13 @@ them), whereas a non-zero mean would act as a position bias.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping, Sequence
 
 import numpy as np
 from numpy.typing import NDArray
 
 from judge.errors import InputError
+from judge.metrics.style import style_features
 from judge.ratings.battles import Battles, battles_from_votes
 from judge.ratings.bradley_terry import fit_bradley_terry
 from judge.ratings.fit import Anchor, BootstrapSpec, RatingFit, RatingScale
@@ -25,11 +25,6 @@ from judge.types import Frozen, PairVote
 FloatArray = NDArray[np.float64]
 
 STYLE_FEATURES = ("length", "headers", "list_items", "bold")
-
-_TOKEN = re.compile(r"\w+|[^\w\s]")
-_HEADER = re.compile(r"^#{1,6}[ \t]", re.MULTILINE)
-_LIST_ITEM = re.compile(r"^[ \t]*(?:[-*+]|\d+\.)[ \t]", re.MULTILINE)
-_BOLD = re.compile(r"\*\*[^*\n]+?\*\*|__[^_\n]+?__")
 
 
 class StyleCounts(Frozen):
@@ -45,12 +40,10 @@ class StyleCounts(Frozen):
 
 
 def count_style(text: str) -> StyleCounts:
-    """Count tokens, markdown headers, list items and bold spans in ``text``."""
+    """Count tokens, markdown headers, list items and bold spans in ``text`` (:mod:`judge.metrics.style`)."""
+    features = style_features(text)
     return StyleCounts(
-        tokens=len(_TOKEN.findall(text)),
-        headers=len(_HEADER.findall(text)),
-        list_items=len(_LIST_ITEM.findall(text)),
-        bold=len(_BOLD.findall(text)),
+        tokens=features.length, headers=features.headers, list_items=features.list_items, bold=features.bold
     )
 
 
