@@ -23,7 +23,7 @@ from judge.importers.mtbench import read_mtbench
 from judge.leaderboards import LeaderboardRequest, build_leaderboard
 from judge.llm.client import LiteLLMClient
 from judge.logging import install_redaction
-from judge.run import RunProgress, create_run, execute_run, summarize_run
+from judge.run import RunProgress, create_run, execute_run, get_run, summarize_run
 from judge.run_config import LOCAL_JUDGE, RunConfig
 from judge.settings import get_settings
 from judge.store import open_store, session_scope
@@ -45,7 +45,7 @@ def _judge(config: RunConfig) -> tuple[int, RunProgress]:
     with view.progress:
         progress = asyncio.run(execute_run(engine, run.id, LiteLLMClient(), on_progress=view.update))
     with session_scope(engine) as session:
-        found = session.merge(run)
+        found = get_run(session, run_id=run.id)
         print_summary(summarize_run(session, run=found, prompt_set=get_set(session, name=SET_NAME)), progress)
     return run.id, progress
 
