@@ -122,6 +122,11 @@ def create_run(session: Session, *, config: RunConfig, tenant: str = DEFAULT_TEN
     return run, plan
 
 
+def set_budget(run: Run, max_cost_usd: float | None) -> None:
+    """Change a run's --max-cost (e.g. to resume one that stopped at its budget)."""
+    run.config = {**run.config, "max_cost_usd": max_cost_usd}
+
+
 def get_run(session: Session, *, run_id: int, tenant: str = DEFAULT_TENANT) -> Run:
     """The run ``run_id`` of ``tenant``, or NotFoundError."""
     run = session.get(Run, run_id)
@@ -210,7 +215,7 @@ class _Executor:
             except asyncio.QueueEmpty:
                 return
             if self.progress.stopped is None and self._budget_reached():
-                self.progress.stopped = f"budget of ${self.max_cost:.4f} reached"
+                self.progress.stopped = f"budget reached (${self.context.config.max_cost_usd:.4f} for the run)"
             if self.progress.stopped is not None:
                 continue
             self._record(await self.context.judge(self.client, item))
@@ -243,9 +248,12 @@ async def execute_run(
         context = RunContext(session, run)
         done = final_keys(session, keys=[i.verdict_key for i in context.items])
         run.status = "running"
+        spent_before = run.cost_usd
     todo = [item for item in context.items if item.verdict_key not in done]
     progress = RunProgress(total=len(context.items), cached=len(context.items) - len(todo))
-    executor = _Executor(engine, context, client, progress, on_progress, context.config.max_cost_usd)
+    budget = context.config.max_cost_usd
+    remaining = None if budget is None else budget - spent_before  # the budget is the run's, across resumes
+    executor = _Executor(engine, context, client, progress, on_progress, remaining)
     await executor.execute(todo, context.config.concurrency)
     finish_run(engine, run_id, stopped=progress.stopped)
     return progress

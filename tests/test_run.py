@@ -15,7 +15,7 @@ from judge.importers.bundle import ImportBundle
 from judge.importers.records import PromptRecord, ResponseRecord, VoteRecord
 from judge.llm.client import LiteLLMClient
 from judge.llm.retry import RetryPolicy
-from judge.run import RunProgress, create_run, execute_run, get_run, summarize_run
+from judge.run import RunProgress, create_run, execute_run, get_run, set_budget, summarize_run
 from judge.run_config import JudgeSpec, RunConfig
 from judge.store.engine import session_scope
 from judge.store.ingest import write_bundle
@@ -205,6 +205,17 @@ def test_max_cost_stops_scheduling(sqlite_store: Engine, fake_provider: FakeProv
     assert progress.stopped is not None and "budget" in progress.stopped
     assert summary(sqlite_store, run_id).status == "stopped"
     assert len(verdicts(sqlite_store)) == 1
+
+    # the budget is the run's: resuming does not spend it again; raising it judges exactly what is missing
+    again = asyncio.run(execute_run(sqlite_store, run_id, LiteLLMClient(FAST_RETRIES)))
+    assert again.done == 0 and again.stopped is not None
+    with session_scope(sqlite_store) as session:
+        set_budget(get_run(session, run_id=run_id), None)
+    before = len(fake_provider.requests())
+    rest = asyncio.run(execute_run(sqlite_store, run_id, LiteLLMClient(FAST_RETRIES)))
+    assert (rest.done, rest.cached, rest.stopped) == (2 * PROMPTS - 1, 1, None)
+    assert len(fake_provider.requests()) == before + 2 * PROMPTS - 1
+    assert summary(sqlite_store, run_id).status == "completed"
 
 
 def test_random_order_judges_one_seeded_order_per_unit(sqlite_store: Engine, fake_provider: FakeProvider) -> None:

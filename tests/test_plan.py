@@ -1,0 +1,114 @@
+"""Planning a run (pure): unit selection, orders, limits, skips and verdict keys."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from judge.keys import content_hash
+from judge.plan import Catalog, PromptRow, ResponseRow, VotedUnit, plan_run
+from judge.rubrics import load_rubric
+from judge.run_config import JudgeSpec, RunConfig
+from judge.types import Order
+
+MODELS = ("m1", "m2", "m3", "m4")
+
+
+def catalog(with_reference: bool = True) -> Catalog:
+    prompts = [
+        PromptRow(
+            id=i,
+            external_id=f"p{i}",
+            turns=("q1", "q2"),
+            reference_turns=("r1",) if with_reference and i % 2 == 0 else None,
+        )
+        for i in range(5)
+    ]
+    responses = [
+        ResponseRow(prompt_id=i, model=m, turns=(f"{m} {i} a", f"{m} {i} b"), content_hash=content_hash([m, i]))
+        for i in range(5)
+        for m in MODELS
+    ]
+    return Catalog(prompts, responses)
+
+
+def config(**overrides: Any) -> RunConfig:
+    values: dict[str, Any] = {
+        "set_name": "s",
+        "judges": (JudgeSpec(model="openai/j"),),
+        "rubric": "pairwise",
+        "pairs": "all",
+    }
+    return RunConfig(**(values | overrides))
+
+
+VOTED = [
+    VotedUnit(prompt_id=0, model_a="m2", model_b="m1", turn=1),
+    VotedUnit(prompt_id=0, model_a="m1", model_b="m2", turn=1),
+    VotedUnit(prompt_id=3, model_a="m3", model_b="m4", turn=1),
+]
+
+
+def test_all_pairs_in_both_orders() -> None:
+    plan = plan_run(load_rubric("pairwise"), config(), catalog(), [])
+    assert plan.n_units == 5 * 6
+    assert len(plan.items) == 5 * 6 * 2
+    assert {i.order for i in plan.items} == {Order.AB, Order.BA}
+    assert len({i.verdict_key for i in plan.items}) == len(plan.items)
+
+
+def test_human_voted_units_are_deduplicated_and_sorted() -> None:
+    plan = plan_run(load_rubric("pairwise"), config(pairs="human-voted"), catalog(), VOTED)
+    assert plan.n_units == 2
+    assert {(i.prompt_id, i.model_a, i.model_b) for i in plan.items} == {(0, "m1", "m2"), (3, "m3", "m4")}
+
+
+def test_baseline_pairs_and_models_filter() -> None:
+    plan = plan_run(load_rubric("pairwise"), config(pairs="baseline:m1", models=("m1", "m2", "m3")), catalog(), [])
+    assert {(i.model_a, i.model_b) for i in plan.items} == {("m1", "m2"), ("m1", "m3")}
+
+
+def test_random_order_is_one_seeded_order_and_limit_spreads() -> None:
+    plan = plan_run(load_rubric("pairwise"), config(order="random", seed=3, limit=7), catalog(), [])
+    assert plan.n_units == 7 and len(plan.items) == 7
+    again = plan_run(load_rubric("pairwise"), config(order="random", seed=3, limit=7), catalog(), [])
+    assert plan.items == again.items
+    assert len({i.prompt_id for i in plan.items}) > 1
+
+
+def test_correctness_grades_each_response_once_where_a_reference_exists() -> None:
+    plan = plan_run(load_rubric("correctness"), config(pairs="human-voted"), catalog(), VOTED)
+    assert {(i.prompt_id, i.model_a, i.model_b, i.order) for i in plan.items} == {
+        (0, "m1", None, Order.SINGLE),
+        (0, "m2", None, Order.SINGLE),
+    }
+    assert plan.skipped == {"no reference answer for the turn": 1}
+
+
+def test_turn_two_and_missing_turns() -> None:
+    plan = plan_run(load_rubric("pairwise"), config(turns=(2, 3), models=("m1", "m2")), catalog(), [])
+    assert {i.turn for i in plan.items} == {2}
+    assert plan.skipped == {"prompt has no turn 3": 5}
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"sampling": {"temperature": 0.5}},
+        {"rubric": "pairwise-5"},
+        {"reask": True},
+        {"judges": (JudgeSpec(model="openai/other"),)},
+    ],
+)
+def test_verdict_keys_change_with_what_decides_a_verdict(change: dict[str, Any]) -> None:
+    base = plan_run(load_rubric("pairwise"), config(), catalog(), [])
+    cfg = config(**change)
+    changed = plan_run(load_rubric(cfg.rubric), cfg, catalog(), [])
+    assert not {i.verdict_key for i in base.items} & {i.verdict_key for i in changed.items}
+
+
+def test_verdict_keys_ignore_what_does_not_decide_a_verdict() -> None:
+    base = plan_run(load_rubric("pairwise"), config(), catalog(), [])
+    other = plan_run(load_rubric("pairwise"), config(concurrency=3, max_cost_usd=1.0, timeout_s=5), catalog(), [])
+    assert [i.verdict_key for i in base.items] == [i.verdict_key for i in other.items]
