@@ -22,7 +22,7 @@ POSTGRES_URL = os.environ.get("JUDGE_TEST_POSTGRES_URL", "postgresql+psycopg://p
 IN_CI = os.environ.get("CI", "").lower() == "true"
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
-pytest_plugins = ["tests.fixtures_llm"]
+pytest_plugins = ["tests.fixtures_llm", "tests.toy"]
 
 
 def unavailable(reason: str) -> None:

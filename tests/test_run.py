@@ -3,113 +3,17 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
-from typing import Any
 
 import pytest
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
-from sqlmodel import select
 
-from judge.importers.bundle import ImportBundle
-from judge.importers.records import PromptRecord, ResponseRecord, VoteRecord
 from judge.llm.client import LiteLLMClient
-from judge.llm.retry import RetryPolicy
-from judge.run import RunProgress, create_run, execute_run, get_run, set_budget, summarize_run
-from judge.run_config import JudgeSpec, RunConfig
+from judge.run import execute_run, get_run, set_budget
+from judge.run_config import JudgeSpec
 from judge.store.engine import session_scope
-from judge.store.ingest import write_bundle
-from judge.store.tables import PromptSet, Verdict
 from judge.testing.fake_provider import FakeProvider
-from judge.types import Winner
-
-PROMPTS = 6
-FAST_RETRIES = RetryPolicy(max_attempts=2, base_s=0.01, cap_s=0.05)
-
-
-def small_set() -> ImportBundle:
-    """Prompts answered by 'good' (its answers carry MARKER-GOOD) and 'bad'; one human vote per prompt."""
-    prompts = [
-        PromptRecord(
-            prompt_id=f"p{i}",
-            category="math" if i % 2 else "writing",
-            turns=[f"Question {i}?"],
-            reference_turns=[f"Answer {i}"],
-        )
-        for i in range(PROMPTS)
-    ]
-    responses = [
-        ResponseRecord(prompt_id=f"p{i}", model=m, turns=[f"{m} says {i} MARKER-{m.upper()}"])
-        for i in range(PROMPTS)
-        for m in ("good", "bad")
-    ]
-    # alternate which model is model_a so that orientation handling is exercised
-    votes = [
-        VoteRecord(
-            prompt_id=f"p{i}",
-            model_a="good" if i % 2 else "bad",
-            model_b="bad" if i % 2 else "good",
-            winner=Winner.MODEL_A if i % 2 else Winner.MODEL_B,
-            voter="expert_1",
-        )
-        for i in range(PROMPTS)
-    ]
-    return ImportBundle(prompts=prompts, responses=responses, votes=votes)
-
-
-@pytest.fixture
-def store(engine: Engine) -> Engine:
-    with session_scope(engine) as session:
-        write_bundle(session, set_name="toy", bundle=small_set())
-    return engine
-
-
-@pytest.fixture
-def sqlite_store(sqlite_url: str) -> Iterator[Engine]:
-    from judge.store.engine import make_engine, upgrade_database
-
-    upgrade_database(sqlite_url)
-    engine = make_engine(sqlite_url)
-    with session_scope(engine) as session:
-        write_bundle(session, set_name="toy", bundle=small_set())
-    yield engine
-    engine.dispose()
-
-
-def config(provider: FakeProvider, **overrides: Any) -> RunConfig:
-    values: dict[str, Any] = {
-        "set_name": "toy",
-        "judges": (JudgeSpec(model="openai/fake-judge", api_base=provider.url),),
-        "rubric": "pairwise",
-        "concurrency": 4,
-        "timeout_s": 5.0,
-    }
-    values.update(overrides)
-    return RunConfig(**values)
-
-
-def run(engine: Engine, cfg: RunConfig) -> tuple[int, RunProgress]:
-    with session_scope(engine) as session:
-        created, _ = create_run(session, config=cfg)
-    assert created.id is not None
-    progress = asyncio.run(execute_run(engine, created.id, LiteLLMClient(FAST_RETRIES)))
-    return created.id, progress
-
-
-def summary(engine: Engine, run_id: int) -> Any:
-    with session_scope(engine) as session:
-        found = get_run(session, run_id=run_id)
-        prompt_set = session.get(PromptSet, found.set_id)
-        assert prompt_set is not None
-        return summarize_run(session, run=found, prompt_set=prompt_set)
-
-
-def verdicts(engine: Engine) -> list[Verdict]:
-    with session_scope(engine) as session:
-        return list(session.exec(select(Verdict)))
-
-
-PREFER_GOOD = {"kind": "prefer_marker", "marker": "MARKER-GOOD", "rival": "MARKER-BAD"}
+from tests.toy import FAST_RETRIES, PREFER_GOOD, PROMPTS, config, run, summary, verdicts
 
 
 def test_both_orders_agree_for_a_consistent_judge_and_rerun_is_free(store: Engine, fake_provider: FakeProvider) -> None:
