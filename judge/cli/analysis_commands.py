@@ -183,6 +183,9 @@ def print_audit(data: dict[str, Any]) -> None:
         ("by winning model", "preferred_but_wrong_by_model"),
         ("by category", "preferred_but_wrong_by_category"),
     ):
+        if not data[key]:
+            console.print(f"preferred but wrong, {title}: no correct-vs-incorrect preferences", highlight=False)
+            continue
         table = Table(title=f"preferred but wrong, {title}")
         table.add_column("group")
         table.add_column("rate", justify="right")
