@@ -23,14 +23,14 @@ from judge.sources import (
     response_texts,
 )
 from judge.store.queries import get_set
-from judge.store.tables import Prompt, PromptSet, Vote
+from judge.store.tables import DEFAULT_TENANT, Prompt, PromptSet, Vote
 from judge.types import Winner
 
 Breakdown = Literal["category", "turn", "pair"]
 
 
-def _set_or_none(session: Session, name: str | None) -> PromptSet | None:
-    return get_set(session, name=name) if name else None
+def _set_or_none(session: Session, name: str | None, tenant: str) -> PromptSet | None:
+    return get_set(session, name=name, tenant=tenant) if name else None
 
 
 def agreement_report(
@@ -41,9 +41,10 @@ def agreement_report(
     set_name: str | None,
     voters: str | None,
     by: Breakdown | None,
+    tenant: str = DEFAULT_TENANT,
 ) -> dict[str, Any]:
     """Agreement of source ``a`` with ``b`` (same-source pairing when both name the same votes), as JSON."""
-    prompt_set = _set_or_none(session, set_name)
+    prompt_set = _set_or_none(session, set_name, tenant)
     source_a, source_b = Source.parse(a), Source.parse(b)
     votes_a = load_source_votes(session, source=source_a, prompt_set=prompt_set, voters=voters)
     same = source_a == source_b
@@ -81,9 +82,9 @@ def agreement_report(
     return out
 
 
-def gold_report(session: Session, *, gold_set: str, judge: str) -> dict[str, Any]:
+def gold_report(session: Session, *, gold_set: str, judge: str, tenant: str = DEFAULT_TENANT) -> dict[str, Any]:
     """A judge's accuracy on a gold-labelled set (LLMBar import), both orders judged."""
-    prompt_set = get_set(session, name=gold_set)
+    prompt_set = get_set(session, name=gold_set, tenant=tenant)
     source = Source.parse(judge)
     if source.kind != "judge" or source.model is None:
         raise InputError("--gold needs --a judge:MODEL", field="--a")
@@ -126,9 +127,10 @@ def audit_report(
     grader: str,
     voters: str | None,
     n_examples: int = 5,
+    tenant: str = DEFAULT_TENANT,
 ) -> dict[str, Any]:
     """Preferred-but-wrong audit of ``source``'s preferences against ``grader``'s correctness verdicts."""
-    prompt_set = get_set(session, name=set_name)
+    prompt_set = get_set(session, name=set_name, tenant=tenant)
     votes = load_source_votes(session, source=Source.parse(source), prompt_set=prompt_set, voters=voters)
     grades = correctness_grades(session, prompt_set=prompt_set, grader=grader)
     report = audit_preferences(

@@ -28,6 +28,7 @@ from judge.ratings import (
 )
 from judge.sources import Source, correctness_grades, load_source_votes, response_texts
 from judge.store.queries import get_set
+from judge.store.tables import DEFAULT_TENANT
 from judge.types import Correctness, PairVote
 
 Method = Literal["elo", "bt"]
@@ -49,6 +50,7 @@ class LeaderboardRequest(BaseModel):
     correctness: bool = False
     grader: str | None = None
     shuffle_seed: int | None = None
+    tenant: str = DEFAULT_TENANT
 
 
 class LeaderboardResult(BaseModel):
@@ -87,7 +89,7 @@ def _graded_votes(votes: list[PairVote], grades: dict[tuple[str, str, int], Corr
 
 def build_leaderboard(session: Session, request: LeaderboardRequest) -> LeaderboardResult:
     """Fit the requested ratings on the source's votes."""
-    prompt_set = get_set(session, name=request.set_name) if request.set_name else None
+    prompt_set = get_set(session, name=request.set_name, tenant=request.tenant) if request.set_name else None
     source_text = request.votes_file or request.source
     votes = load_source_votes(session, source=Source.parse(source_text), prompt_set=prompt_set, voters=request.voters)
     if not votes:

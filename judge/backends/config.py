@@ -38,7 +38,7 @@ class ScaleOutSettings(BaseSettings):
     max_retries: int = Field(default=5, ge=0)
     batch_size: int = Field(default=4, ge=1, le=256)
     worker_max_tasks_per_child: int = Field(default=1000, ge=1)
-    worker_max_memory_per_child_kb: int = Field(default=400_000, ge=10_000)
+    worker_max_memory_per_child_kb: int = Field(default=600_000, ge=10_000)
     unacked_restore_interval_s: int = Field(default=10, ge=1)
     follow_poll_s: float = Field(default=0.5, gt=0)
     stall_s: float = Field(default=30.0, gt=0)

@@ -5,6 +5,7 @@ Each module below registers its commands on the shared ``app``.
 
 from judge.cli import (  # noqa: F401
     analysis_commands,
+    api_commands,
     ratings_commands,
     run_commands,
     store_commands,

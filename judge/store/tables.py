@@ -153,3 +153,17 @@ class Verdict(SQLModel, table=True):
     cost_usd: float | None = None
     latency_ms: float | None = None
     created_at: datetime = Field(default_factory=utcnow)
+
+
+class ApiKey(SQLModel, table=True):
+    """An API key of a tenant, stored as its SHA-256 hex digest; ``prefix`` (its first 8 characters) names it."""
+
+    __tablename__ = "api_key"
+
+    id: int | None = Field(default=None, primary_key=True)
+    tenant: str = Field(index=True)
+    name: str
+    key_hash: str = Field(unique=True)
+    prefix: str
+    created_at: datetime = Field(default_factory=utcnow)
+    revoked_at: datetime | None = None

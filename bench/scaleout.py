@@ -1,0 +1,170 @@
+"""Scale-out benchmark: verdicts/s in-process, on 1 and on 2 Celery workers, the Celery path's per-verdict
+overhead, and a worker's memory after 1,000 and 10,000 verdicts; all in one run against the fake provider.
+
+    .venv/bin/python bench/scaleout.py [--latency-ms 100] [--verdicts 400] [--memory-verdicts 10000]
+
+Private Redis on a free port, SQLite file database (WAL), prefork workers (`celery -A workers.celery_app`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from judge.backends import BackendName, execute_on
+from judge.backends.local_cluster import FAST_ENV, RedisServer, Worker
+from judge.importers.bundle import ImportBundle
+from judge.importers.records import PromptRecord, ResponseRecord, VoteRecord
+from judge.run import create_run
+from judge.run_config import JudgeSpec, RunConfig
+from judge.settings import get_settings
+from judge.store.engine import get_engine, session_scope, upgrade_database
+from judge.store.ingest import write_bundle
+from judge.testing.fake_provider import FakeProvider
+from judge.types import Winner
+
+
+def make_set(url: str, name: str, verdicts: int) -> None:
+    prompts = verdicts // 2
+    bundle = ImportBundle(
+        prompts=[PromptRecord(prompt_id=f"p{i}", turns=[f"{name} question {i}?"]) for i in range(prompts)],
+        responses=[
+            ResponseRecord(prompt_id=f"p{i}", model=m, turns=[f"{m} {name} {i} MARKER-{m.upper()}"])
+            for i in range(prompts)
+            for m in ("good", "bad")
+        ],
+        votes=[
+            VoteRecord(prompt_id=f"p{i}", model_a="good", model_b="bad", winner=Winner.MODEL_A, voter="x")
+            for i in range(prompts)
+        ],
+    )
+    with session_scope(get_engine(url)) as session:
+        write_bundle(session, set_name=name, bundle=bundle)
+
+
+def timed_run(url: str, provider: FakeProvider, name: str, backend: BackendName, concurrency: int) -> dict[str, Any]:
+    config = RunConfig(
+        set_name=name,
+        judges=(JudgeSpec(model="openai/fake-judge", api_base=provider.url),),
+        rubric="pairwise",
+        timeout_s=30.0,
+        concurrency=concurrency,
+    )
+    engine = get_engine(url)
+    with session_scope(engine) as session:
+        run, plan = create_run(session, config=config)
+    assert run.id is not None
+    started = time.perf_counter()
+    progress = execute_on(backend, engine, run.id)
+    seconds = time.perf_counter() - started
+    done = getattr(progress, "done", 0)
+    assert done == len(plan.items), (done, len(plan.items))
+    return {"verdicts": done, "seconds": round(seconds, 3), "per_s": round(done / seconds, 1)}
+
+
+def rss_mb(worker: Worker) -> float:
+    total = 0
+    for pid in worker.pids():
+        status = Path(f"/proc/{pid}/status")
+        if status.exists():
+            for line in status.read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    total += int(line.split()[1])
+    return round(total / 1024, 1)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--latency-ms", type=float, default=100.0)
+    parser.add_argument("--verdicts", type=int, default=400)
+    parser.add_argument("--per-worker", type=int, default=8, help="judge calls in flight per worker")
+    parser.add_argument("--overhead-verdicts", type=int, default=300)
+    parser.add_argument("--memory-verdicts", type=int, default=10_000)
+    args = parser.parse_args()
+    tmp = Path(tempfile.mkdtemp(prefix="judge-scaleout-"))
+    url = f"sqlite:///{tmp / 'bench.db'}"
+    upgrade_database(url)
+    redis_server = RedisServer(tmp).start()
+    processes = 2  # prefork children per worker; each judges a batch of per_worker/2 keys concurrently
+    env = {
+        **FAST_ENV,
+        "JUDGE_TASK_TIME_LIMIT_S": "120",
+        "JUDGE_VISIBILITY_TIMEOUT_S": "200",
+        "JUDGE_DATABASE_URL": url,
+        "JUDGE_BROKER_URL": redis_server.url,
+        "JUDGE_STALL_S": "30",
+        "JUDGE_BATCH_SIZE": str(args.per_worker // processes),
+        "JUDGE_WORKER_MAX_TASKS_PER_CHILD": "500",
+        "JUDGE_WORKER_MAX_MEMORY_PER_CHILD_KB": "600000",
+    }
+    os.environ.update(env)
+    get_settings.cache_clear()
+    results: dict[str, Any] = {"latency_ms": args.latency_ms, "in_flight_per_worker": args.per_worker}
+    with FakeProvider() as provider:
+        latency = {"kind": "verdict", "label": "A", "latency_ms": args.latency_ms}
+        provider.script(default=latency)  # type: ignore[arg-type]
+        for name in ("inproc", "one", "two", "serial_in", "serial_celery", "mem1", "mem2"):
+            make_set(
+                url,
+                name,
+                args.memory_verdicts - 1000
+                if name == "mem2"
+                else 1000
+                if name == "mem1"
+                else args.overhead_verdicts
+                if name.startswith("serial")
+                else args.verdicts,
+            )
+        results["inprocess"] = timed_run(url, provider, "inproc", BackendName.INPROCESS, args.per_worker)
+        workers = [Worker(f"bench{i}", env, tmp, concurrency=processes) for i in range(2)]
+        try:
+            workers[0].wait_ready()
+            workers[1].stop()  # the second worker joins later
+            results["celery_1_worker"] = timed_run(url, provider, "one", BackendName.CELERY, args.per_worker)
+            workers[1] = Worker("bench1b", env, tmp, concurrency=processes).wait_ready()
+            results["celery_2_workers"] = timed_run(url, provider, "two", BackendName.CELERY, args.per_worker)
+            results["scaling_2_over_1"] = round(
+                results["celery_2_workers"]["per_s"] / results["celery_1_worker"]["per_s"], 2
+            )
+            for w in workers:
+                w.stop()
+            # per-verdict overhead: one call in flight on both paths, zero provider latency
+            provider.script(default={**latency, "latency_ms": 0})  # type: ignore[arg-type]
+            os.environ["JUDGE_BATCH_SIZE"] = "1"
+            serial = Worker("serial", {**env, "JUDGE_BATCH_SIZE": "1"}, tmp, concurrency=1).wait_ready()
+            inproc = timed_run(url, provider, "serial_in", BackendName.INPROCESS, 1)
+            celery = timed_run(url, provider, "serial_celery", BackendName.CELERY, 1)
+            serial.stop()
+            results["serial_inprocess"], results["serial_celery"] = inproc, celery
+            results["celery_overhead_ms_per_verdict"] = round(
+                1000 * (celery["seconds"] / celery["verdicts"] - inproc["seconds"] / inproc["verdicts"]), 2
+            )
+            # memory: one worker (2 prefork children, recycled by task count and memory)
+            os.environ["JUDGE_BATCH_SIZE"] = "8"
+            mem = Worker("memory", {**env, "JUDGE_BATCH_SIZE": "8"}, tmp, concurrency=processes).wait_ready()
+            results["memory_after_1000"] = {
+                **timed_run(url, provider, "mem1", BackendName.CELERY, 8),
+                "worker_rss_mb": rss_mb(mem),
+            }
+            results["memory_after_10000"] = {
+                **timed_run(url, provider, "mem2", BackendName.CELERY, 8),
+                "worker_rss_mb": rss_mb(mem),
+            }
+            mem.stop()
+        finally:
+            for w in workers:
+                w.stop()
+            redis_server.stop()
+    print(json.dumps(results, indent=2))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,114 @@
+"""Leaderboards, agreement and audits over a prompt set, with the same JSON shapes as the CLI's ``--format json``.
+
+Sources are ``human`` or ``judge:MODEL[@RUBRIC]``; the CLI's votes-file sources (server paths) are refused.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Query
+
+from judge.analysis import Breakdown, agreement_report, audit_report
+from judge.api.deps import MAX_ID, State, Tenant, tenant_set
+from judge.errors import InputError
+from judge.leaderboards import LeaderboardRequest, build_leaderboard
+from judge.store.engine import session_scope
+
+router = APIRouter(prefix="/v1", tags=["analysis"])
+MAX_BOOTSTRAP = 2000
+
+SetQuery = Annotated[int, Query(ge=1, le=MAX_ID, description="The prompt set (its id)")]
+VotersQuery = Annotated[str | None, Query(description="Glob of human voters to keep (e.g. expert_*)")]
+
+
+def checked_source(text: str, field: str) -> str:
+    """``text`` if it names human votes or a judge's verdicts; anything else (a file path) is refused."""
+    if text == "human" or (text.startswith("judge:") and len(text) > len("judge:")):
+        return text
+    raise InputError(f"expected human or judge:MODEL[@RUBRIC], got {text!r}", field=field)
+
+
+@router.get("/leaderboards")
+def leaderboard(
+    state: State,
+    tenant: Tenant,
+    prompt_set_id: SetQuery,
+    source: str = "human",
+    voters: VotersQuery = None,
+    method: Literal["elo", "bt"] = "bt",
+    bootstrap: Annotated[int, Query(ge=0, le=MAX_BOOTSTRAP, description="Bootstrap rounds for the CIs")] = 1000,
+    seed: Annotated[int, Query(ge=0, le=2**32 - 1)] = 0,
+    ci: Annotated[float, Query(gt=0.5, lt=1.0)] = 0.95,
+    anchor: Annotated[str | None, Query(description="MODEL=RATING, or none for mean 1000")] = None,
+    style_control: bool = False,
+    correctness: bool = False,
+    grader: Annotated[str | None, Query(description="With correctness: whose correctness verdicts")] = None,
+) -> dict[str, Any]:
+    """Raw, style-controlled and correctness-aware ratings side by side, each with its CI and method card."""
+    with session_scope(state.engine) as session:
+        prompt_set = tenant_set(session, prompt_set_id, tenant)
+        request = LeaderboardRequest(
+            source=checked_source(source, "source"),
+            set_name=prompt_set.name,
+            tenant=tenant,
+            voters=voters,
+            method=method,
+            bootstrap=bootstrap,
+            seed=seed,
+            ci=ci,
+            anchor=anchor,
+            style_control=style_control,
+            correctness=correctness,
+            grader=grader,
+        )
+        return build_leaderboard(session, request).to_json()
+
+
+@router.get("/agreement")
+def agreement(
+    state: State,
+    tenant: Tenant,
+    prompt_set_id: SetQuery,
+    a: str,
+    b: str = "human",
+    voters: VotersQuery = None,
+    by: Breakdown | None = None,
+) -> dict[str, Any]:
+    """Agreement of source ``a`` with ``b``: with and without ties, Cohen's kappa, the confusion matrix, each
+    with n and CI; a judge's position consistency and length bias when one side is a judge."""
+    with session_scope(state.engine) as session:
+        prompt_set = tenant_set(session, prompt_set_id, tenant)
+        return agreement_report(
+            session,
+            a=checked_source(a, "a"),
+            b=checked_source(b, "b"),
+            set_name=prompt_set.name,
+            voters=voters,
+            by=by,
+            tenant=tenant,
+        )
+
+
+@router.get("/audit")
+def audit(
+    state: State,
+    tenant: Tenant,
+    prompt_set_id: SetQuery,
+    grader: Annotated[str, Query(min_length=1, description="The judge model whose correctness verdicts to use")],
+    source: str = "human",
+    voters: VotersQuery = None,
+    examples: Annotated[int, Query(ge=0, le=50)] = 5,
+) -> dict[str, Any]:
+    """How often preferred responses are graded incorrect, by model and category, with examples."""
+    with session_scope(state.engine) as session:
+        prompt_set = tenant_set(session, prompt_set_id, tenant)
+        return audit_report(
+            session,
+            set_name=prompt_set.name,
+            source=checked_source(source, "source"),
+            grader=grader,
+            voters=voters,
+            n_examples=examples,
+            tenant=tenant,
+        )

@@ -1,0 +1,72 @@
+"""What every route needs: the app's state (engine, settings, launcher) and the caller's tenant."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated, cast
+
+from fastapi import Depends, HTTPException, Path, Request, Security
+from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy.engine import Engine
+from sqlmodel import Session
+
+from judge.api.keys import authenticate
+from judge.api.launcher import InProcessLauncher
+from judge.api.settings import ApiSettings
+from judge.errors import NotFoundError
+from judge.store.engine import session_scope
+from judge.store.tables import PromptSet
+
+MAX_ID = 2**31 - 1
+"""Row ids are 32-bit integers in the store; larger ids in a request are invalid (422), not a database error."""
+RowId = Annotated[int, Path(ge=1, le=MAX_ID)]
+
+
+@dataclass
+class AppState:
+    """Shared by every request of one app."""
+
+    engine: Engine
+    settings: ApiSettings
+    launcher: InProcessLauncher
+
+
+def app_state(request: Request) -> AppState:
+    return cast(AppState, request.app.state.judge)
+
+
+State = Annotated[AppState, Depends(app_state)]
+
+_bearer = HTTPBearer(auto_error=False, description="`Authorization: Bearer <API key>` (`judge keys create`)")
+_header = APIKeyHeader(name="X-API-Key", auto_error=False, description="The API key, as an alternative header")
+
+
+def current_tenant(
+    state: State,
+    bearer: Annotated[HTTPAuthorizationCredentials | None, Security(_bearer)],
+    header: Annotated[str | None, Security(_header)],
+) -> str:
+    """The tenant of the request's API key; 401 when it is missing, unknown or revoked."""
+    key = bearer.credentials if bearer is not None else header
+    tenant = None
+    if key:
+        with session_scope(state.engine) as session:
+            tenant = authenticate(session, key)
+    if tenant is None:
+        raise HTTPException(
+            status_code=401,
+            detail="missing or invalid API key" if key else "an API key is required",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    return tenant
+
+
+Tenant = Annotated[str, Depends(current_tenant)]
+
+
+def tenant_set(session: Session, set_id: int, tenant: str) -> PromptSet:
+    """Prompt set ``set_id`` if it belongs to ``tenant``; any other id (another tenant's too) is 404."""
+    found = session.get(PromptSet, set_id)
+    if found is None or found.tenant != tenant:
+        raise NotFoundError(f"no prompt set {set_id}")
+    return found

@@ -1,0 +1,133 @@
+"""Prompt sets: create one with its prompts, add responses and votes, read summaries (tenant-scoped)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, HTTPException, Query, Request
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, col, select
+from starlette.concurrency import run_in_threadpool
+
+from judge.api.deps import AppState, RowId, State, Tenant, tenant_set
+from judge.api.uploads import (
+    PromptSetUpload,
+    ResponsesUpload,
+    VotesUpload,
+    is_ndjson,
+    json_body,
+    json_records,
+    ndjson_records,
+    parse_prompts,
+    parse_responses,
+    parse_votes,
+    text_param,
+    upload_body,
+)
+from judge.errors import InputError
+from judge.importers.bundle import ImportBundle
+from judge.store.engine import session_scope
+from judge.store.ingest import write_bundle
+from judge.store.queries import list_sets, summarize_set
+from judge.store.tables import PromptSet
+
+router = APIRouter(prefix="/v1/prompt-sets", tags=["prompt sets"])
+NameQuery = Annotated[str | None, Query(min_length=1, max_length=200, description="JSON Lines: the set's name")]
+SourceQuery = Annotated[str | None, Query(min_length=1, max_length=100, description="JSON Lines: the votes' source")]
+
+
+def set_json(session: Session, prompt_set: PromptSet) -> dict[str, Any]:
+    """A set's id, name, description and row counts."""
+    summary = summarize_set(session, prompt_set=prompt_set)
+    return {"id": prompt_set.id, "description": prompt_set.description, **summary.model_dump()}
+
+
+def _add(
+    state: AppState, set_id: int, tenant: str, raw: bytes, ndjson: bool, kind: str, source: str | None
+) -> dict[str, Any]:
+    """Parse and write responses or votes into the tenant's set ``set_id`` (checked first: 404 before 422)."""
+    with session_scope(state.engine) as session:
+        prompt_set = tenant_set(session, set_id, tenant)
+        if ndjson:
+            records = ndjson_records(raw)
+        else:
+            body = json_body(raw)
+            records = json_records(body, kind)
+            if kind == "votes":
+                source = text_param(body, "source", default="api", max_length=100)
+        if kind == "votes":
+            bundle = ImportBundle(votes=parse_votes(records))
+        else:
+            bundle = ImportBundle(responses=parse_responses(records))
+        counts = write_bundle(session, set_name=prompt_set.name, bundle=bundle, tenant=tenant, source=source or "api")
+        return {"id": set_id, **counts.model_dump()}
+
+
+def _create(state: AppState, tenant: str, raw: bytes, ndjson: bool, name: str | None) -> dict[str, Any]:
+    description = None
+    if ndjson:
+        if name is None:
+            raise InputError("a JSON Lines upload names its set with ?name=", field="name")
+        records = ndjson_records(raw)
+    else:
+        body = json_body(raw)
+        name = text_param(body, "name")
+        if name is None:
+            raise InputError("field required", field="name")
+        description = text_param(body, "description", max_length=2000)
+        records = json_records(body, "prompts")
+    bundle = ImportBundle(prompts=parse_prompts(records))
+    conflict = HTTPException(status_code=409, detail=f"a prompt set named {name!r} exists")
+    try:
+        with session_scope(state.engine) as session:
+            exists = select(PromptSet.id).where(col(PromptSet.tenant) == tenant, col(PromptSet.name) == name)
+            if session.exec(exists).first() is not None:
+                raise conflict
+            prompt_set = PromptSet(tenant=tenant, name=name, description=description)
+            session.add(prompt_set)
+            session.flush()
+            write_bundle(session, set_name=name, bundle=bundle, tenant=tenant)
+            return set_json(session, prompt_set)
+    except IntegrityError as exc:  # a concurrent upload of the same name won the race
+        raise conflict from exc
+
+
+@router.post("", status_code=201, openapi_extra=upload_body(PromptSetUpload, "prompt"))
+async def create_prompt_set(request: Request, state: State, tenant: Tenant, name: NameQuery = None) -> dict[str, Any]:
+    """Create a prompt set with its prompts (all or nothing). JSON body, or JSON Lines with ``?name=``."""
+    raw = await request.body()
+    ndjson = is_ndjson(request.headers.get("content-type"))
+    return await run_in_threadpool(_create, state, tenant, raw, ndjson, name)
+
+
+@router.get("")
+def list_prompt_sets(state: State, tenant: Tenant) -> list[dict[str, Any]]:
+    """The caller's prompt sets with their row counts."""
+    with session_scope(state.engine) as session:
+        return [set_json(session, s) for s in list_sets(session, tenant=tenant)]
+
+
+@router.get("/{set_id}")
+def get_prompt_set(set_id: RowId, state: State, tenant: Tenant) -> dict[str, Any]:
+    """One prompt set's row counts."""
+    with session_scope(state.engine) as session:
+        return set_json(session, tenant_set(session, set_id, tenant))
+
+
+@router.post("/{set_id}/responses", openapi_extra=upload_body(ResponsesUpload, "response"))
+async def add_responses(set_id: RowId, request: Request, state: State, tenant: Tenant) -> dict[str, Any]:
+    """Add model responses to the set's prompts (all or nothing); counts of what was new."""
+    raw = await request.body()
+    ndjson = is_ndjson(request.headers.get("content-type"))
+    return await run_in_threadpool(_add, state, set_id, tenant, raw, ndjson, "responses", None)
+
+
+@router.post("/{set_id}/votes", openapi_extra=upload_body(VotesUpload, "vote"))
+async def add_votes(
+    set_id: RowId, request: Request, state: State, tenant: Tenant, source: SourceQuery = None
+) -> dict[str, Any]:
+    """Add pairwise votes on the set's prompts and models (all or nothing); the same vote twice counts once.
+    JSON body (``source`` in it), or JSON Lines with ``?source=``."""
+    raw = await request.body()
+    ndjson = is_ndjson(request.headers.get("content-type"))
+    return await run_in_threadpool(_add, state, set_id, tenant, raw, ndjson, "votes", source)

@@ -1,0 +1,64 @@
+"""Execution backends: where a run's verdicts get judged.
+
+``inprocess`` (the embedded default: demo, CLI without a broker) judges in this process with bounded
+concurrency; ``celery`` (the default when ``JUDGE_BROKER_URL`` is set) enqueues the missing verdict keys for
+``judge worker`` processes and follows progress from the database. Both judge an item with
+:meth:`judge.run.RunContext.judge` and store it with the idempotent upsert on its verdict key.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from enum import StrEnum
+
+from sqlalchemy.engine import Engine
+
+from judge.backends.broker import CeleryBroker
+from judge.backends.config import ScaleOutSettings
+from judge.backends.follow import Submission, follow_run, submit_run
+from judge.backends.unit import make_client
+from judge.errors import InputError
+from judge.run import ProgressCallback, RunProgress, execute_run
+from judge.settings import get_settings
+
+__all__ = ["BackendName", "CeleryBroker", "Submission", "execute_on", "resolve_backend", "submit_run"]
+
+
+class BackendName(StrEnum):
+    """Where a run is judged."""
+
+    INPROCESS = "inprocess"
+    CELERY = "celery"
+
+
+def resolve_backend(requested: BackendName | None, *, detach: bool = False) -> BackendName:
+    """The backend asked for, else ``celery`` when a broker is configured, else ``inprocess``."""
+    backend = requested or (BackendName.CELERY if get_settings().broker_url is not None else BackendName.INPROCESS)
+    if detach and backend is not BackendName.CELERY:
+        raise InputError(
+            "--detach needs the celery backend (set JUDGE_BROKER_URL or pass --backend celery)", field="--detach"
+        )
+    return backend
+
+
+def execute_on(
+    backend: BackendName,
+    engine: Engine,
+    run_id: int,
+    *,
+    on_progress: ProgressCallback | None = None,
+    detach: bool = False,
+) -> RunProgress | Submission:
+    """Judge what run ``run_id`` is missing on ``backend``; with ``detach``, return once it is enqueued."""
+    scale = ScaleOutSettings()
+    if backend is BackendName.INPROCESS:
+        client = make_client(scale, shared=False)
+        return asyncio.run(execute_run(engine, run_id, client, on_progress=on_progress))
+    broker = CeleryBroker(scale=scale)
+    try:
+        submission = submit_run(engine, run_id, broker, scale)
+        if detach:
+            return submission
+        return follow_run(engine, submission, broker, on_progress=on_progress, scale=scale)
+    finally:
+        broker.close()

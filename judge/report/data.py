@@ -1,0 +1,158 @@
+"""Everything the HTML report shows about one run, gathered from the store (no rendering here).
+
+Sections that cannot be computed (no human votes, no correctness grader, a disconnected comparison graph) are
+left out with the reason, so the report still renders and says what is missing.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, Field
+from sqlmodel import Session, col, select
+
+from judge.analysis import agreement_report, audit_report
+from judge.errors import JudgeError
+from judge.leaderboards import LeaderboardRequest, LeaderboardResult, build_leaderboard
+from judge.ratings import BootstrapSpec, WinRateMatrix, battles_from_votes, fit_bradley_terry, predicted_win_rates
+from judge.rubrics import load_rubric
+from judge.run import RunSummary, get_run, summarize_run
+from judge.sources import Source, load_source_votes
+from judge.store.queries import summarize_set
+from judge.store.tables import DEFAULT_TENANT, Prompt, PromptSet, Verdict
+from judge.store.tables import utcnow as now
+from judge.types import Mode
+
+
+class LeaderboardSection(BaseModel):
+    """The leaderboards of one vote source (human votes, or the run's judge)."""
+
+    source: str
+    result: LeaderboardResult | None = None
+    heatmap: WinRateMatrix | None = None
+    error: str | None = None
+
+
+class ReportData(BaseModel):
+    """The report's content: run summary, leaderboards, heatmap, agreement and audit, with the reasons for any
+    section left out."""
+
+    generated_at: datetime = Field(default_factory=now)
+    summary: RunSummary
+    mode: str
+    judge_source: str | None
+    grader: str | None
+    leaderboards: list[LeaderboardSection] = []
+    agreement: dict[str, Any] | None = None
+    audit: dict[str, Any] | None = None
+    notes: list[str] = []
+
+
+def find_grader(session: Session, prompt_set: PromptSet) -> str | None:
+    """A judge model with correctness verdicts on the set's prompts (the first by name), if any."""
+    prompt_ids = select(Prompt.id).where(col(Prompt.set_id) == prompt_set.id)
+    stmt = (
+        select(Verdict.judge_model)
+        .where(col(Verdict.mode) == Mode.CORRECTNESS.value, col(Verdict.prompt_id).in_(prompt_ids))
+        .distinct()
+        .order_by(col(Verdict.judge_model))
+    )
+    return session.exec(stmt).first()
+
+
+def win_rate_heatmap(session: Session, source: str, prompt_set: PromptSet) -> WinRateMatrix:
+    """Predicted win rates from a Bradley-Terry fit (point estimates) on the source's votes."""
+    votes = load_source_votes(session, source=Source.parse(source), prompt_set=prompt_set)
+    fit = fit_bradley_terry(battles_from_votes(votes), bootstrap=BootstrapSpec(rounds=0))
+    return predicted_win_rates(fit)
+
+
+def leaderboard_section(
+    session: Session, source: str, prompt_set: PromptSet, tenant: str, grader: str | None, bootstrap: int, seed: int
+) -> LeaderboardSection:
+    """Raw, style-controlled and (with a grader) correctness-aware ratings of one source, and its heatmap."""
+    request = LeaderboardRequest(
+        source=source,
+        set_name=prompt_set.name,
+        tenant=tenant,
+        bootstrap=bootstrap,
+        seed=seed,
+        style_control=True,
+        correctness=grader is not None,
+        grader=grader,
+    )
+    note = None
+    try:
+        try:
+            result = build_leaderboard(session, request)
+        except JudgeError as exc:
+            if not request.correctness:
+                raise
+            note = f"correctness-aware ratings left out: {exc}"
+            result = build_leaderboard(session, request.model_copy(update={"correctness": False}))
+        heatmap = win_rate_heatmap(session, source, prompt_set)
+    except JudgeError as exc:
+        return LeaderboardSection(source=source, error=str(exc))
+    return LeaderboardSection(source=source, result=result, heatmap=heatmap, error=note)
+
+
+def collect_report(
+    session: Session,
+    run_id: int,
+    *,
+    tenant: str = DEFAULT_TENANT,
+    grader: str | None = None,
+    bootstrap: int = 200,
+    seed: int = 0,
+    n_examples: int = 5,
+) -> ReportData:
+    """Gather the report of run ``run_id`` (of ``tenant``)."""
+    run = get_run(session, run_id=run_id, tenant=tenant)
+    prompt_set = session.get(PromptSet, run.set_id)
+    assert prompt_set is not None
+    summary = summarize_run(session, run=run, prompt_set=prompt_set)
+    mode = Mode.PAIRWISE.value
+    rubric_id = str(run.config["rubric"])
+    judge = str(run.config["judges"][0]["model"])
+    try:
+        rubric = load_rubric(rubric_id)
+        mode, rubric_id = rubric.mode.value, rubric.id
+    except JudgeError as exc:
+        notes = [f"rubric {rubric_id}: {exc}"]
+    else:
+        notes = []
+    if grader is None:
+        grader = judge if mode == Mode.CORRECTNESS.value else find_grader(session, prompt_set)
+    judge_source = f"judge:{judge}@{rubric_id}" if mode == Mode.PAIRWISE.value else None
+    if len(run.config["judges"]) > 1:
+        notes.append(f"a panel of {len(run.config['judges'])} judges: the leaderboards use the first, {judge}")
+    has_votes = summarize_set(session, prompt_set=prompt_set).votes > 0
+    sources = [s for s in (judge_source, "human" if has_votes else None) if s is not None]
+    if not has_votes:
+        notes.append("the set has no human votes: no human leaderboard and no judge-human agreement")
+    if grader is None:
+        notes.append("no correctness verdicts on this set: no correctness-aware ratings and no audit")
+    data = ReportData(summary=summary, mode=mode, judge_source=judge_source, grader=grader, notes=notes)
+    data.leaderboards = [leaderboard_section(session, s, prompt_set, tenant, grader, bootstrap, seed) for s in sources]
+    if judge_source is not None and has_votes:
+        try:
+            data.agreement = agreement_report(
+                session, a=judge_source, b="human", set_name=prompt_set.name, voters=None, by=None, tenant=tenant
+            )
+        except JudgeError as exc:
+            notes.append(f"agreement: {exc}")
+    if grader is not None and sources:
+        try:
+            data.audit = audit_report(
+                session,
+                set_name=prompt_set.name,
+                source=sources[0],
+                grader=grader,
+                voters=None,
+                n_examples=n_examples,
+                tenant=tenant,
+            )
+        except JudgeError as exc:
+            notes.append(f"audit: {exc}")
+    return data

@@ -1,0 +1,178 @@
+"""The Celery backend's parts without worker processes: configuration, the unit task body, broker inspection,
+the follower (with a broker whose first queue is lost) and the CLI's backend choice."""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+from collections import Counter
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+import pytest
+from pydantic import ValidationError
+from sqlalchemy import text
+from sqlalchemy.engine import Engine
+from typer.testing import CliRunner
+
+from judge.backends import BackendName, resolve_backend
+from judge.backends.broker import CeleryBroker
+from judge.backends.config import ScaleOutSettings, celery_config
+from judge.backends.follow import follow_run, submit_run
+from judge.backends.local_cluster import RedisServer, load_toy_set
+from judge.backends.unit import judge_keys, judge_unit_sync, run_context
+from judge.cli import app
+from judge.errors import InputError
+from judge.llm.client import LiteLLMClient
+from judge.llm.retry import RetryPolicy
+from judge.run import create_run
+from judge.run_config import JudgeSpec, RunConfig
+from judge.settings import Settings
+from judge.store.engine import session_scope
+from judge.testing.fake_provider import FakeProvider
+from tests.conftest import unavailable
+
+PREFER_GOOD = {"kind": "prefer_marker", "marker": "MARKER-GOOD", "rival": "MARKER-BAD"}
+FAST = RetryPolicy(max_attempts=2, base_s=0.01, cap_s=0.02)
+
+
+def new_run(engine: Engine, provider: FakeProvider, prompts: int = 4) -> tuple[int, list[str]]:
+    load_toy_set(engine, prompts)
+    config = RunConfig(
+        set_name="toy",
+        judges=(JudgeSpec(model="openai/fake-judge", api_base=provider.url),),
+        rubric="pairwise",
+        timeout_s=2.0,
+    )
+    with session_scope(engine) as session:
+        run, plan = create_run(session, config=config)
+    assert run.id is not None
+    return run.id, [item.verdict_key for item in plan.items]
+
+
+def stored(engine: Engine) -> Counter[str]:
+    with engine.connect() as conn:
+        return Counter(row[0] for row in conn.execute(text("SELECT verdict_key FROM verdict")))
+
+
+def test_celery_config_is_reliable_and_json_only() -> None:
+    config = celery_config(Settings(broker_url="redis://r:6379/0"), ScaleOutSettings())
+    assert config["task_acks_late"] and config["task_reject_on_worker_lost"]
+    assert config["worker_prefetch_multiplier"] == 1
+    assert config["accept_content"] == ["json"] and config["task_serializer"] == "json"
+    assert config["task_soft_time_limit"] < config["task_time_limit"]
+    policy_wait = ScaleOutSettings().retry_policy().max_total_wait_s()
+    assert config["broker_transport_options"]["visibility_timeout"] > config["task_time_limit"] + policy_wait
+
+
+def test_visibility_timeout_below_time_limit_plus_retry_wait_is_refused() -> None:
+    with pytest.raises(ValidationError, match="must exceed"):
+        ScaleOutSettings(task_time_limit_s=100, max_retries=2, retry_cap_s=10, visibility_timeout_s=119)
+    assert ScaleOutSettings(task_time_limit_s=100, max_retries=2, retry_cap_s=10, visibility_timeout_s=121)
+
+
+def test_a_call_that_could_outlast_the_task_is_refused() -> None:
+    scale = ScaleOutSettings(task_time_limit_s=60, max_retries=2, retry_cap_s=5)
+    scale.check_call_fits(10.0)  # 3 x 10 s + 10 s of backoff fits in 54 s
+    with pytest.raises(InputError, match="soft time limit"):
+        scale.check_call_fits(20.0)
+
+
+def test_unit_judges_only_missing_keys_and_redelivery_changes_nothing(
+    engine: Engine, fake_provider: FakeProvider
+) -> None:
+    fake_provider.script(default=PREFER_GOOD)  # type: ignore[arg-type]
+    run_id, keys = new_run(engine, fake_provider)
+    context = run_context(engine, run_id)
+    first = asyncio.run(judge_keys(engine, context, LiteLLMClient(FAST), keys[:3]))
+    assert (first.judged, first.skipped, first.statuses) == (3, 0, {"ok": 3})
+    again = asyncio.run(judge_keys(engine, context, LiteLLMClient(FAST), keys))  # a redelivery plus the rest
+    assert (again.judged, again.skipped) == (len(keys) - 3, 3)
+    assert stored(engine) == Counter(keys) and len(fake_provider.requests()) == len(keys)
+
+
+def test_unit_replaces_an_error_verdict_and_respects_cancellation(engine: Engine, fake_provider: FakeProvider) -> None:
+    fake_provider.script(default={"kind": "error", "status": 500})  # type: ignore[arg-type]
+    run_id, keys = new_run(engine, fake_provider)
+    context = run_context(engine, run_id)
+    assert asyncio.run(judge_keys(engine, context, LiteLLMClient(FAST), keys[:2])).statuses == {"error": 2}
+    fake_provider.script(default=PREFER_GOOD)  # type: ignore[arg-type]
+    assert asyncio.run(judge_keys(engine, context, LiteLLMClient(FAST), keys[:2])).statuses == {"ok": 2}
+    with engine.connect() as conn:
+        assert {r[0] for r in conn.execute(text("SELECT status FROM verdict"))} == {"ok"}
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE run SET status = 'cancelled'"))
+    assert asyncio.run(judge_keys(engine, context, LiteLLMClient(FAST), keys)).skipped == len(keys)
+
+
+class LosingBroker:
+    """A broker whose first queue is lost (like a Redis restart without persistence); the test's ``sleep``
+    plays the worker and runs one queued task per poll."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine, self.queue, self.enqueues = engine, list[tuple[int, list[str]]](), 0
+
+    def enqueue(self, run_id: int, keys: Sequence[str]) -> int:
+        self.enqueues += 1
+        if self.enqueues > 1:
+            self.queue.extend((run_id, list(keys[i : i + 2])) for i in range(0, len(keys), 2))
+        return len(keys)
+
+    def pending(self, run_id: int) -> int | None:
+        return sum(1 for queued_run, _ in self.queue if queued_run == run_id)
+
+    def work(self, _seconds: float) -> None:
+        if self.queue:
+            run_id, keys = self.queue.pop(0)
+            judge_unit_sync(run_id, keys, database_url=self.engine.url.render_as_string(hide_password=False))
+
+
+def test_follower_enqueues_again_what_a_lost_queue_dropped(engine: Engine, fake_provider: FakeProvider) -> None:
+    fake_provider.script(default=PREFER_GOOD)  # type: ignore[arg-type]
+    run_id, keys = new_run(engine, fake_provider)
+    broker = LosingBroker(engine)
+    scale = ScaleOutSettings(stall_s=0.05, follow_poll_s=0.01, task_time_limit_s=60, retry_cap_s=1)
+    submission = submit_run(engine, run_id, broker, scale)
+    seen: list[int] = []
+    progress = follow_run(
+        engine, submission, broker, scale=scale, sleep=broker.work, on_progress=lambda p: seen.append(p.done)
+    )
+    assert broker.enqueues == 2 and progress.done == progress.ok == len(keys)
+    assert seen == sorted(seen) and seen[-1] == len(keys)  # progress from the database, monotone
+    assert stored(engine) == Counter(keys)
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT status FROM run")).scalar_one() == "completed"
+
+
+@pytest.fixture
+def private_redis(tmp_path: Path) -> Iterator[RedisServer]:
+    if shutil.which("redis-server") is None:
+        unavailable("redis-server is not installed")
+    server = RedisServer(tmp_path).start()
+    yield server
+    server.stop()
+
+
+def test_broker_sees_the_messages_of_a_run(private_redis: RedisServer) -> None:
+    broker = CeleryBroker(Settings(broker_url=private_redis.url), ScaleOutSettings(batch_size=2))
+    try:
+        assert broker.enqueue(7, ["k1", "k2", "k3"]) == 2
+        assert broker.enqueue(8, ["k4"]) == 1
+        assert (broker.pending(7), broker.pending(8), broker.pending(9)) == (2, 1, 0)
+    finally:
+        broker.close()
+
+
+def test_backend_defaults_to_celery_only_with_a_broker(judge_env: pytest.MonkeyPatch) -> None:
+    judge_env.delenv("JUDGE_BROKER_URL", raising=False)
+    assert resolve_backend(None) is BackendName.INPROCESS
+    with pytest.raises(InputError, match="--detach needs the celery backend"):
+        resolve_backend(None, detach=True)
+    result = CliRunner().invoke(app, ["worker"])
+    assert result.exit_code == 2 and "JUDGE_BROKER_URL" in result.output
+    from judge.settings import get_settings
+
+    judge_env.setenv("JUDGE_BROKER_URL", "redis://127.0.0.1:6379/0")
+    get_settings.cache_clear()
+    assert resolve_backend(None, detach=True) is BackendName.CELERY
+    assert resolve_backend(BackendName.INPROCESS) is BackendName.INPROCESS
