@@ -58,9 +58,7 @@ class RetryableProviderError(ProviderError):
     ``retry_after`` is the server's Retry-After in seconds, when it sent one.
     """
 
-    def __init__(
-        self, message: str, *, status_code: int | None = None, retry_after: float | None = None
-    ) -> None:
+    def __init__(self, message: str, *, status_code: int | None = None, retry_after: float | None = None) -> None:
         self.retry_after = retry_after
         super().__init__(message, status_code=status_code)
 
