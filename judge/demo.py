@@ -4,7 +4,8 @@
 2. judge ``JUDGE_DEMO_PAIRS`` (default 20) human-voted pairs in both orders with the local judge;
 3. agreement of that judge with the human experts on the same units, and its position bias;
 4. grade answers against the reference answers and audit the human preferences: preferred but wrong;
-5. leaderboards from human votes and from judge votes, side by side.
+5. leaderboards from human votes and from judge votes, side by side;
+6. one self-contained HTML report of it all (``judge-report.html``).
 """
 
 from __future__ import annotations
@@ -23,16 +24,18 @@ from judge.importers.mtbench import read_mtbench
 from judge.leaderboards import LeaderboardRequest, build_leaderboard
 from judge.llm.client import LiteLLMClient
 from judge.logging import install_redaction
+from judge.report import write_report
 from judge.run import RunProgress, create_run, execute_run, get_run, summarize_run
 from judge.run_config import LOCAL_JUDGE, RunConfig
 from judge.settings import get_settings
-from judge.store import open_store, session_scope
+from judge.store import open_store, session_scope, upgrade_database
 from judge.store.engine import redact_url
 from judge.store.ingest import write_bundle
 from judge.store.queries import get_set, summarize_set
 
 SAMPLE_DIR = Path(__file__).resolve().parent.parent / "data" / "mt_bench"
 SET_NAME = "mt_bench"
+REPORT_PATH = Path("judge-report.html")
 
 
 def _judge(config: RunConfig) -> tuple[int, RunProgress]:
@@ -54,6 +57,7 @@ def main() -> None:
     """Run the demo sections in order."""
     install_redaction()
     pairs = int(os.environ.get("JUDGE_DEMO_PAIRS", "20"))
+    upgrade_database(get_settings().database_url)  # the demo's own database: create or migrate it
     engine = open_store()
     console.rule("1. import the vendored MT-Bench sample")
     with session_scope(engine) as session:
@@ -68,7 +72,7 @@ def main() -> None:
 
     console.rule(f"2. judge {pairs} human-voted pairs in both orders with the local judge")
     judge = resolve_judge(LOCAL_JUDGE, None)
-    _judge(
+    pairwise_run, _ = _judge(
         RunConfig(set_name=SET_NAME, judges=(judge,), rubric="pairwise", limit=pairs, concurrency=2, voters="expert_*")
     )
 
@@ -110,6 +114,10 @@ def main() -> None:
                 print_leaderboard(build_leaderboard(session, request), f"{title} (Bradley-Terry)")
             except StatisticsError as exc:  # e.g. a few judged pairs that do not connect every model
                 console.print(f"{title}: no leaderboard: {exc}", highlight=False)
+    console.rule("6. the report")
+    with session_scope(engine) as session:
+        path = write_report(session, pairwise_run, REPORT_PATH, grader=judge.model)
+    console.print(f"report written to {path}", highlight=False)
     console.print(
         "The local judge is a 270M-parameter demo model: its verdicts show the machinery, not the truth.",
         style="italic",

@@ -39,6 +39,9 @@ def test_services_are_there_and_the_worker_scales(compose: dict[str, Any]) -> No
     assert services["redis"]["image"].startswith("redis:") and "--appendonly" in services["redis"]["command"]
     assert services["postgres"]["image"].startswith("postgres:")
     assert "flower" in services["flower"]["command"]
+    api = services["api"]
+    assert api["command"][:2] == ["judge", "serve"] and "8000:8000" in api["ports"]
+    assert api["command"][api["command"].index("--port") + 1] == "8000"
 
 
 def test_every_judge_variable_is_a_setting_and_the_settings_accept_them(compose: dict[str, Any]) -> None:
@@ -54,7 +57,7 @@ def test_every_judge_variable_is_a_setting_and_the_settings_accept_them(compose:
     broker = settings.broker_url.get_secret_value()
     assert broker.startswith("redis://redis:6379")
     assert broker in compose["services"]["flower"]["command"][1]
-    for service in ("worker", "cli", "migrate"):
+    for service in ("worker", "cli", "migrate", "api"):
         assert compose["services"][service]["environment"] == compose["services"]["worker"]["environment"]
 
 
