@@ -17,7 +17,7 @@ from judge.llm.client import SamplingParams
 from judge.logging import install_redaction
 from judge.protocols.pairwise import OrderMode
 from judge.rubrics import list_rubrics, load_rubric
-from judge.run import RunProgress, RunSummary, create_run, get_run, summarize_run
+from judge.run import RunProgress, RunSummary, create_run, get_run, set_budget, summarize_run
 from judge.run_config import LOCAL_JUDGE, JudgeSpec, RunConfig
 from judge.store import open_store, session_scope
 from judge.store.tables import PromptSet, Run
@@ -245,13 +245,22 @@ def runs_show(run_id: int, as_json: Annotated[bool, typer.Option("--json", help=
 
 @runs_app.command("resume")
 @reports_errors
-def runs_resume(run_id: int, backend: BackendOption = None, detach: DetachOption = False) -> None:
+def runs_resume(
+    run_id: int,
+    backend: BackendOption = None,
+    detach: DetachOption = False,
+    max_cost: Annotated[
+        float | None, typer.Option("--max-cost", help="New budget in USD for the whole run (spent so far included).")
+    ] = None,
+) -> None:
     """Judge what a run is still missing (errors and never-judged items); final verdicts are reused."""
     install_redaction()
     with session_scope(open_store()) as session:
         found = get_run(session, run_id=run_id)
         total = found.n_planned
         found.status = "running"
+        if max_cost is not None:
+            set_budget(found, max_cost)
     run_and_show(run_id, total, backend, detach)
 
 
