@@ -3,7 +3,8 @@
 The fake provider answers every request after a fixed latency (default 200 ms). With C calls in flight the
 limit is C / latency verdicts/s (64 / 0.2 s = 320/s). Measured in the same run:
 
-- bare: ``litellm.acompletion`` called in a loop by C asyncio workers (no rendering, parsing or storage);
+- bare: ``litellm.acompletion`` called in a loop by C asyncio workers with the very requests the framework sends
+  (messages and response_format rendered up front; no rendering, parsing or storage while timed);
 - framework: ``judge.run.execute_run`` on a fresh SQLite store (plan, render, call, parse, batched upserts).
 
 Run: ``.venv/bin/python bench/judging_throughput.py [--verdicts 2000] [--concurrency 64] [--latency-ms 200]``.
@@ -19,18 +20,21 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 os.environ.setdefault("OPENAI_API_KEY", "sk-bench-not-a-key")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import litellm
+from sqlalchemy.engine import Engine
 
 from bench.report import write_section
 from judge.importers.bundle import ImportBundle
 from judge.importers.records import PromptRecord, ResponseRecord
-from judge.llm.client import LiteLLMClient
-from judge.run import create_run, execute_run
+from judge.llm.client import LiteLLMClient, response_format_for
+from judge.render import render_messages
+from judge.run import RunContext, create_run, execute_run
 from judge.run_config import JudgeSpec, RunConfig
 from judge.store.engine import make_engine, session_scope, upgrade_database
 from judge.store.ingest import write_bundle
@@ -39,28 +43,9 @@ from judge.testing.fake_provider import FakeProvider
 MODEL = "openai/bench-judge"
 
 
-async def bare_loop(url: str, n: int, concurrency: int) -> float:
-    """Seconds for ``n`` plain litellm.acompletion calls with ``concurrency`` workers."""
-    remaining = list(range(n))
-
-    async def worker() -> None:
-        while remaining:
-            i = remaining.pop()
-            await litellm.acompletion(
-                model=MODEL,
-                api_base=url,
-                timeout=30,
-                num_retries=0,
-                messages=[{"role": "user", "content": f"Which is better? {i}"}],
-            )
-
-    started = time.perf_counter()
-    await asyncio.gather(*(worker() for _ in range(concurrency)))
-    return time.perf_counter() - started
-
-
-def framework_run(url: str, n: int, concurrency: int, db: Path) -> float:
-    """Seconds for a run of ``n`` pairwise verdicts (n/2 units, both orders) through judge's executor."""
+def prepare(url: str, n: int, concurrency: int, db: Path) -> tuple[Engine, int, list[dict[str, Any]]]:
+    """A fresh store holding a run of ``n`` pairwise verdicts (n/2 units, both orders), and the exact request
+    payloads the framework will send (rendered up front, outside any timing) for the bare loop."""
     db_url = f"sqlite:///{db}"
     upgrade_database(db_url)
     engine = make_engine(db_url)
@@ -84,12 +69,42 @@ def framework_run(url: str, n: int, concurrency: int, db: Path) -> float:
     with session_scope(engine) as session:
         write_bundle(session, set_name="bench", bundle=bundle)
         run, plan = create_run(session, config=config)
-    assert run.id is not None and len(plan.items) == 2 * units
+        assert run.id is not None and len(plan.items) == 2 * units
+        context = RunContext(session, run)
+    rubric = context.rubric
+    payloads = []
+    for item in context.items:
+        task = context.catalog.task(rubric.mode, item.prompt_id, item.turn, item.model_a, item.model_b)
+        messages = render_messages(rubric, task, item.order, structured=True)
+        payloads.append(
+            {
+                "messages": [m.model_dump() for m in messages],
+                "response_format": response_format_for(rubric.json_schema, rubric.id.replace("-", "_"), "json_schema"),
+            }
+        )
+    return engine, run.id, payloads
+
+
+async def bare_loop(url: str, payloads: list[dict[str, Any]], concurrency: int) -> float:
+    """Seconds for plain litellm.acompletion calls sending ``payloads`` with ``concurrency`` workers."""
+    remaining = list(payloads)
+
+    async def worker() -> None:
+        while remaining:
+            payload = remaining.pop()
+            await litellm.acompletion(model=MODEL, api_base=url, timeout=30, num_retries=0, **payload)
+
     started = time.perf_counter()
-    progress = asyncio.run(execute_run(engine, run.id, LiteLLMClient()))
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    return time.perf_counter() - started
+
+
+def framework_run(engine: Engine, run_id: int, n: int) -> float:
+    """Seconds for judge's in-process executor to judge the prepared run (render, call, parse, store)."""
+    started = time.perf_counter()
+    progress = asyncio.run(execute_run(engine, run_id, LiteLLMClient()))
     elapsed = time.perf_counter() - started
-    assert progress.ok == 2 * units, progress
-    engine.dispose()
+    assert progress.ok == n, progress
     return elapsed
 
 
@@ -103,13 +118,15 @@ def main() -> None:
     limit = args.concurrency / (args.latency_ms / 1000)
     with FakeProvider() as provider, tempfile.TemporaryDirectory() as tmp:
         provider.script(default={"kind": "verdict", "label": "A", "latency_ms": args.latency_ms})  # type: ignore[arg-type]
-        asyncio.run(bare_loop(provider.url, args.concurrency, args.concurrency))  # warm-up: imports, connections
+        engine, run_id, payloads = prepare(provider.url, args.verdicts, args.concurrency, Path(tmp) / "bench.db")
+        asyncio.run(bare_loop(provider.url, payloads[: args.concurrency], args.concurrency))  # warm-up
         cpu0 = time.process_time()
-        bare_s = asyncio.run(bare_loop(provider.url, args.verdicts, args.concurrency))
+        bare_s = asyncio.run(bare_loop(provider.url, payloads, args.concurrency))
         bare_cpu = time.process_time() - cpu0
         cpu0 = time.process_time()
-        framework_s = framework_run(provider.url, args.verdicts, args.concurrency, Path(tmp) / "bench.db")
+        framework_s = framework_run(engine, run_id, len(payloads))
         framework_cpu = time.process_time() - cpu0
+        engine.dispose()
     bare_rate, framework_rate = args.verdicts / bare_s, args.verdicts / framework_s
     lines = [
         f"Fake provider latency {args.latency_ms:g} ms, concurrency {args.concurrency}: limit {limit:.0f} verdicts/s; "

@@ -81,14 +81,34 @@ def rss_mb(worker: Worker) -> float:
     return round(total / 1024, 1)
 
 
+def overhead(url: str, provider: FakeProvider, env: dict[str, str], tmp: Path, batch: int) -> dict[str, Any]:
+    """Per-verdict overhead of Celery over in-process at ``batch`` judge calls in flight on both sides (one
+    worker process judging batches of ``batch`` keys; in-process concurrency ``batch``), zero provider latency,
+    after a warm-up run on each side (imports, LiteLLM's first call, the worker's RunContext cache)."""
+    os.environ["JUDGE_BATCH_SIZE"] = str(batch)
+    worker = Worker(f"serial{batch}", {**env, "JUDGE_BATCH_SIZE": str(batch)}, tmp, concurrency=1).wait_ready()
+    try:
+        timed_run(url, provider, f"warm_in{batch}", BackendName.INPROCESS, batch)
+        timed_run(url, provider, f"warm_celery{batch}", BackendName.CELERY, batch)
+        inproc = timed_run(url, provider, f"serial_in{batch}", BackendName.INPROCESS, batch)
+        celery = timed_run(url, provider, f"serial_celery{batch}", BackendName.CELERY, batch)
+    finally:
+        worker.stop()
+    per_verdict = 1000 * (celery["seconds"] / celery["verdicts"] - inproc["seconds"] / inproc["verdicts"])
+    return {"in_flight": batch, "inprocess": inproc, "celery": celery, "overhead_ms_per_verdict": round(per_verdict, 2)}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--latency-ms", type=float, default=100.0)
     parser.add_argument("--verdicts", type=int, default=400)
     parser.add_argument("--per-worker", type=int, default=8, help="judge calls in flight per worker")
     parser.add_argument("--overhead-verdicts", type=int, default=300)
+    parser.add_argument("--warmup-verdicts", type=int, default=40)
     parser.add_argument("--memory-verdicts", type=int, default=10_000)
+    parser.add_argument("--parts", default="throughput,overhead,memory", help="comma-separated subset")
     args = parser.parse_args()
+    parts = set(args.parts.split(","))
     tmp = Path(tempfile.mkdtemp(prefix="judge-scaleout-"))
     url = f"sqlite:///{tmp / 'bench.db'}"
     upgrade_database(url)
@@ -108,57 +128,48 @@ def main() -> None:
     os.environ.update(env)
     get_settings.cache_clear()
     results: dict[str, Any] = {"latency_ms": args.latency_ms, "in_flight_per_worker": args.per_worker}
+    sizes = {"inproc": args.verdicts, "one": args.verdicts, "two": args.verdicts, "mem1": 1000}
+    sizes["mem2"] = args.memory_verdicts - 1000
+    for batch in (1, 4):
+        for prefix in ("warm_in", "warm_celery"):
+            sizes[f"{prefix}{batch}"] = args.warmup_verdicts
+        for prefix in ("serial_in", "serial_celery"):
+            sizes[f"{prefix}{batch}"] = args.overhead_verdicts
+    for name, verdicts in sizes.items():
+        make_set(url, name, verdicts)
+    workers: list[Worker] = []
     with FakeProvider() as provider:
         latency = {"kind": "verdict", "label": "A", "latency_ms": args.latency_ms}
         provider.script(default=latency)  # type: ignore[arg-type]
-        for name in ("inproc", "one", "two", "serial_in", "serial_celery", "mem1", "mem2"):
-            make_set(
-                url,
-                name,
-                args.memory_verdicts - 1000
-                if name == "mem2"
-                else 1000
-                if name == "mem1"
-                else args.overhead_verdicts
-                if name.startswith("serial")
-                else args.verdicts,
-            )
-        results["inprocess"] = timed_run(url, provider, "inproc", BackendName.INPROCESS, args.per_worker)
-        workers = [Worker(f"bench{i}", env, tmp, concurrency=processes) for i in range(2)]
         try:
-            workers[0].wait_ready()
-            workers[1].stop()  # the second worker joins later
-            results["celery_1_worker"] = timed_run(url, provider, "one", BackendName.CELERY, args.per_worker)
-            workers[1] = Worker("bench1b", env, tmp, concurrency=processes).wait_ready()
-            results["celery_2_workers"] = timed_run(url, provider, "two", BackendName.CELERY, args.per_worker)
-            results["scaling_2_over_1"] = round(
-                results["celery_2_workers"]["per_s"] / results["celery_1_worker"]["per_s"], 2
-            )
-            for w in workers:
-                w.stop()
-            # per-verdict overhead: one call in flight on both paths, zero provider latency
-            provider.script(default={**latency, "latency_ms": 0})  # type: ignore[arg-type]
-            os.environ["JUDGE_BATCH_SIZE"] = "1"
-            serial = Worker("serial", {**env, "JUDGE_BATCH_SIZE": "1"}, tmp, concurrency=1).wait_ready()
-            inproc = timed_run(url, provider, "serial_in", BackendName.INPROCESS, 1)
-            celery = timed_run(url, provider, "serial_celery", BackendName.CELERY, 1)
-            serial.stop()
-            results["serial_inprocess"], results["serial_celery"] = inproc, celery
-            results["celery_overhead_ms_per_verdict"] = round(
-                1000 * (celery["seconds"] / celery["verdicts"] - inproc["seconds"] / inproc["verdicts"]), 2
-            )
-            # memory: one worker (2 prefork children, recycled by task count and memory)
-            os.environ["JUDGE_BATCH_SIZE"] = "8"
-            mem = Worker("memory", {**env, "JUDGE_BATCH_SIZE": "8"}, tmp, concurrency=processes).wait_ready()
-            results["memory_after_1000"] = {
-                **timed_run(url, provider, "mem1", BackendName.CELERY, 8),
-                "worker_rss_mb": rss_mb(mem),
-            }
-            results["memory_after_10000"] = {
-                **timed_run(url, provider, "mem2", BackendName.CELERY, 8),
-                "worker_rss_mb": rss_mb(mem),
-            }
-            mem.stop()
+            if "throughput" in parts:
+                results["inprocess"] = timed_run(url, provider, "inproc", BackendName.INPROCESS, args.per_worker)
+                workers.append(Worker("bench0", env, tmp, concurrency=processes).wait_ready())
+                results["celery_1_worker"] = timed_run(url, provider, "one", BackendName.CELERY, args.per_worker)
+                workers.append(Worker("bench1", env, tmp, concurrency=processes).wait_ready())
+                results["celery_2_workers"] = timed_run(url, provider, "two", BackendName.CELERY, args.per_worker)
+                results["scaling_2_over_1"] = round(
+                    results["celery_2_workers"]["per_s"] / results["celery_1_worker"]["per_s"], 2
+                )
+                for w in workers:
+                    w.stop()
+            if "overhead" in parts:
+                provider.script(default={**latency, "latency_ms": 0})  # type: ignore[arg-type]
+                results["overhead"] = [overhead(url, provider, env, tmp, batch) for batch in (1, 4)]
+                provider.script(default=latency)  # type: ignore[arg-type]
+            if "memory" in parts:  # one worker (2 prefork children, recycled by task count and memory)
+                os.environ["JUDGE_BATCH_SIZE"] = "8"
+                workers.append(
+                    Worker("memory", {**env, "JUDGE_BATCH_SIZE": "8"}, tmp, concurrency=processes).wait_ready()
+                )
+                results["memory_after_1000"] = {
+                    **timed_run(url, provider, "mem1", BackendName.CELERY, 8),
+                    "worker_rss_mb": rss_mb(workers[-1]),
+                }
+                results["memory_after_10000"] = {
+                    **timed_run(url, provider, "mem2", BackendName.CELERY, 8),
+                    "worker_rss_mb": rss_mb(workers[-1]),
+                }
         finally:
             for w in workers:
                 w.stop()

@@ -12,7 +12,7 @@ from judge.parse import ParseRule, parse_output, to_correctness, to_winner
 from judge.render import render_messages
 from judge.rubrics import load_rubric
 from judge.types import Correctness, JudgeTask, Mode, Order, VerdictStatus, Winner
-from tests.paths import SHARED_DATA
+from tests.paths import MT_BENCH, REFERENCES
 
 CORPUS = sorted((Path(__file__).parent / "injection_corpus").glob("*.txt"))
 QUESTION_ID = 101  # MT-Bench reasoning question with a reference answer
@@ -32,9 +32,9 @@ def mt_bench_row(path: Path) -> dict[str, object]:
 
 @pytest.fixture(scope="module")
 def honest() -> dict[str, str]:
-    data = SHARED_DATA / "mt_bench"
+    data = MT_BENCH
     question = mt_bench_row(data / "question.jsonl")
-    reference = mt_bench_row(data / "reference_answer_gpt-4.jsonl")
+    reference = mt_bench_row(REFERENCES)
     answer = mt_bench_row(data / "model_answer" / "gpt-4.jsonl")
     return {
         "question": question["turns"][0],  # type: ignore[index]

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from fnmatch import fnmatch
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -14,8 +13,8 @@ from judge.metrics.agreement import CSV_COLUMNS, compare_sources
 from judge.metrics.kappa import UNDEFINED, kappa_standard_error, kappa_value
 from judge.metrics.units import canonical_outcome, pair_across, pair_within, unit_key
 from judge.types import PairVote, Winner
+from tests.paths import HUMAN_VOTES
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 A, B, T = Winner.MODEL_A, Winner.MODEL_B, Winner.TIE
 
 
@@ -198,7 +197,7 @@ def test_bootstrap_kappa_is_seeded() -> None:
 
 def load_expert_votes() -> list[PairVote]:
     votes = []
-    with (DATA / "mt_bench_human" / "human_judgments_turn1.jsonl").open() as handle:
+    with HUMAN_VOTES.open() as handle:
         for line in handle:
             row = json.loads(line)
             if fnmatch(row["judge"], "expert_*"):

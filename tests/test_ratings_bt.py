@@ -26,11 +26,11 @@ from judge.ratings import (
     win_rates_vs_baseline,
 )
 from judge.types import PairVote, Winner
-from tests.paths import SHARED_DATA
+from tests.paths import HUMAN_VOTES
 
 
 def human_votes() -> list[PairVote]:
-    path = SHARED_DATA / "mt_bench_human" / "human_judgments_turn1.jsonl"
+    path = HUMAN_VOTES
     rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
     return [
         PairVote(

@@ -21,7 +21,7 @@ from judge.ratings import (
     style_battles_from_votes,
     style_covariates,
 )
-from tests.paths import SHARED_DATA
+from tests.paths import MT_BENCH
 from tests.test_ratings_bt import human_votes
 
 SAMPLE = """# Title
@@ -94,7 +94,7 @@ def test_style_battles_from_real_votes_and_answers() -> None:
     votes = human_votes()[:300]
     responses = {}
     for model in {m for v in votes for m in (v.model_a, v.model_b)}:
-        for line in (SHARED_DATA / "mt_bench" / "model_answer" / f"{model}.jsonl").read_text().splitlines():
+        for line in (MT_BENCH / "model_answer" / f"{model}.jsonl").read_text().splitlines():
             row = json.loads(line)
             responses[(str(row["question_id"]), model, 1)] = row["choices"][0]["turns"][0]
     battles = style_battles_from_votes(votes, responses)

@@ -21,9 +21,9 @@ from judge.render import (
 )
 from judge.rubrics import load_rubric
 from judge.types import ChatMessage, JudgeTask, Mode, Order
-from tests.paths import SHARED_DATA
+from tests.paths import MT_BENCH, REFERENCES
 
-DATA = SHARED_DATA / "mt_bench"
+DATA = MT_BENCH
 
 
 def read_jsonl(path: Path) -> dict[int, dict[str, object]]:
@@ -39,7 +39,7 @@ def answer_turns(model: str, question_id: int) -> tuple[str, ...]:
 def mt_bench_task(mode: Mode, question_id: int, turn: int) -> JudgeTask:
     """A real MT-Bench unit: gpt-4 as model_a, claude-v1 as model_b (pairwise), with the reference."""
     question = read_jsonl(DATA / "question.jsonl")[question_id]
-    references = read_jsonl(DATA / "reference_answer_gpt-4.jsonl")
+    references = read_jsonl(REFERENCES)
     reference = references.get(question_id)
     pairwise = mode is Mode.PAIRWISE
     return JudgeTask(
