@@ -78,6 +78,7 @@ def prepare(url: str, n: int, concurrency: int, db: Path) -> tuple[Engine, int, 
         messages = render_messages(rubric, task, item.order, structured=True)
         payloads.append(
             {
+                **config.sampling.recorded(),  # temperature 0, as judge sends it
                 "messages": [m.model_dump() for m in messages],
                 "response_format": response_format_for(rubric.json_schema, rubric.id.replace("-", "_"), "json_schema"),
             }
@@ -92,7 +93,7 @@ async def bare_loop(url: str, payloads: list[dict[str, Any]], concurrency: int) 
     async def worker() -> None:
         while remaining:
             payload = remaining.pop()
-            await litellm.acompletion(model=MODEL, api_base=url, timeout=30, num_retries=0, **payload)
+            await litellm.acompletion(model=MODEL, api_base=url, timeout=30, num_retries=0, max_retries=0, **payload)
 
     started = time.perf_counter()
     await asyncio.gather(*(worker() for _ in range(concurrency)))

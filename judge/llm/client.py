@@ -15,6 +15,7 @@ api_base are remembered, so later calls do not ask again.
 from __future__ import annotations
 
 import email.utils
+import functools
 import logging
 import os
 import time
@@ -181,19 +182,26 @@ def compute_cost(response: Any) -> float | None:
     cost: float | None
     if "response_cost" in hidden:
         cost = None if hidden["response_cost"] is None else float(hidden["response_cost"])
+    elif not has_known_price(str(response.model)):
+        return None  # LiteLLM's own lookup of an unknown model costs ~1 ms per call; the answer never changes
     else:
         try:
             cost = float(litellm.completion_cost(completion_response=response))
         except Exception:
             return None
-    if cost == 0.0:
-        try:
-            info = litellm.get_model_info(model=str(response.model))
-        except Exception:
-            return None
-        if info.get("input_cost_per_token") is None:
-            return None
+    if cost == 0.0 and not has_known_price(str(response.model)):
+        return None
     return cost
+
+
+@functools.lru_cache(maxsize=1024)
+def has_known_price(model: str) -> bool:
+    """Whether LiteLLM's price map knows ``model``'s input token price (cached per model name)."""
+    try:
+        info = litellm.get_model_info(model=model)
+    except Exception:  # unknown model: LiteLLM raises
+        return False
+    return info.get("input_cost_per_token") is not None
 
 
 class LiteLLMClient:
