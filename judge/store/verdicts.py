@@ -7,6 +7,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from sqlalchemy import Table
+from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import Session, col, select
 
 from judge.plan import Catalog, PromptRow, ResponseRow, VotedUnit, WorkItem
@@ -79,11 +80,13 @@ def final_keys(session: Session, *, keys: Iterable[str]) -> set[str]:
     return found
 
 
+def _replaces_only_errors(table: Table) -> ColumnElement[bool]:
+    return table.c.status == VerdictStatus.ERROR.value
+
+
 def upsert_verdicts(session: Session, rows: Sequence[dict[str, Any]]) -> None:
     """Store verdicts; an existing final verdict with the same key is kept, an ``error`` one replaced."""
-    insert_or_replace_where(
-        session, VERDICT_TABLE, rows, ["verdict_key"], lambda table: table.c.status == VerdictStatus.ERROR.value
-    )
+    insert_or_replace_where(session, VERDICT_TABLE, rows, ["verdict_key"], _replaces_only_errors)
 
 
 def load_verdicts(session: Session, *, keys: Iterable[str]) -> list[Verdict]:
