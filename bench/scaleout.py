@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import statistics
 import sys
 import tempfile
 import time
@@ -81,21 +82,33 @@ def rss_mb(worker: Worker) -> float:
     return round(total / 1024, 1)
 
 
-def overhead(url: str, provider: FakeProvider, env: dict[str, str], tmp: Path, batch: int) -> dict[str, Any]:
+def overhead(url: str, provider: FakeProvider, env: dict[str, str], tmp: Path, batch: int, reps: int) -> dict[str, Any]:
     """Per-verdict overhead of Celery over in-process at ``batch`` judge calls in flight on both sides (one
     worker process judging batches of ``batch`` keys; in-process concurrency ``batch``), zero provider latency,
-    after a warm-up run on each side (imports, LiteLLM's first call, the worker's RunContext cache)."""
+    after a warm-up run on each side (imports, LiteLLM's first call, the worker's RunContext cache). The two
+    paths alternate ``reps`` times on fresh sets; the figure is the median of the per-pair differences (the
+    2 shared cores make single runs vary by several ms per verdict)."""
     os.environ["JUDGE_BATCH_SIZE"] = str(batch)
     worker = Worker(f"serial{batch}", {**env, "JUDGE_BATCH_SIZE": str(batch)}, tmp, concurrency=1).wait_ready()
+    pairs: list[tuple[dict[str, Any], dict[str, Any]]] = []
     try:
         timed_run(url, provider, f"warm_in{batch}", BackendName.INPROCESS, batch)
         timed_run(url, provider, f"warm_celery{batch}", BackendName.CELERY, batch)
-        inproc = timed_run(url, provider, f"serial_in{batch}", BackendName.INPROCESS, batch)
-        celery = timed_run(url, provider, f"serial_celery{batch}", BackendName.CELERY, batch)
+        for rep in range(reps):
+            inproc = timed_run(url, provider, f"serial_in{batch}_{rep}", BackendName.INPROCESS, batch)
+            celery = timed_run(url, provider, f"serial_celery{batch}_{rep}", BackendName.CELERY, batch)
+            pairs.append((inproc, celery))
     finally:
         worker.stop()
-    per_verdict = 1000 * (celery["seconds"] / celery["verdicts"] - inproc["seconds"] / inproc["verdicts"])
-    return {"in_flight": batch, "inprocess": inproc, "celery": celery, "overhead_ms_per_verdict": round(per_verdict, 2)}
+    differences = sorted(1000 * (c["seconds"] / c["verdicts"] - i["seconds"] / i["verdicts"]) for i, c in pairs)
+    return {
+        "in_flight": batch,
+        "inprocess_s": [i["seconds"] for i, _ in pairs],
+        "celery_s": [c["seconds"] for _, c in pairs],
+        "verdicts_each": pairs[0][0]["verdicts"],
+        "overhead_ms_per_verdict": [round(d, 2) for d in differences],
+        "median_overhead_ms_per_verdict": round(statistics.median(differences), 2),
+    }
 
 
 def main() -> None:
@@ -103,8 +116,9 @@ def main() -> None:
     parser.add_argument("--latency-ms", type=float, default=100.0)
     parser.add_argument("--verdicts", type=int, default=400)
     parser.add_argument("--per-worker", type=int, default=8, help="judge calls in flight per worker")
-    parser.add_argument("--overhead-verdicts", type=int, default=300)
+    parser.add_argument("--overhead-verdicts", type=int, default=200)
     parser.add_argument("--warmup-verdicts", type=int, default=40)
+    parser.add_argument("--overhead-reps", type=int, default=5)
     parser.add_argument("--memory-verdicts", type=int, default=10_000)
     parser.add_argument("--parts", default="throughput,overhead,memory", help="comma-separated subset")
     args = parser.parse_args()
@@ -133,8 +147,9 @@ def main() -> None:
     for batch in (1, 4):
         for prefix in ("warm_in", "warm_celery"):
             sizes[f"{prefix}{batch}"] = args.warmup_verdicts
-        for prefix in ("serial_in", "serial_celery"):
-            sizes[f"{prefix}{batch}"] = args.overhead_verdicts
+        for rep in range(args.overhead_reps):
+            for prefix in ("serial_in", "serial_celery"):
+                sizes[f"{prefix}{batch}_{rep}"] = args.overhead_verdicts
     for name, verdicts in sizes.items():
         make_set(url, name, verdicts)
     workers: list[Worker] = []
@@ -155,7 +170,7 @@ def main() -> None:
                     w.stop()
             if "overhead" in parts:
                 provider.script(default={**latency, "latency_ms": 0})  # type: ignore[arg-type]
-                results["overhead"] = [overhead(url, provider, env, tmp, batch) for batch in (1, 4)]
+                results["overhead"] = [overhead(url, provider, env, tmp, batch, args.overhead_reps) for batch in (1, 4)]
                 provider.script(default=latency)  # type: ignore[arg-type]
             if "memory" in parts:  # one worker (2 prefork children, recycled by task count and memory)
                 os.environ["JUDGE_BATCH_SIZE"] = "8"

@@ -10,6 +10,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import pytest
+import redis
 from pydantic import ValidationError
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
@@ -20,6 +21,7 @@ from judge.backends.broker import CeleryBroker
 from judge.backends.config import ScaleOutSettings, celery_config
 from judge.backends.follow import follow_run, submit_run
 from judge.backends.local_cluster import RedisServer, load_toy_set
+from judge.backends.tracking import track, untrack, waiting_key
 from judge.backends.unit import judge_keys, judge_unit_sync, run_context
 from judge.cli import app
 from judge.errors import InputError
@@ -58,7 +60,13 @@ def stored(engine: Engine) -> Counter[str]:
 def test_celery_config_is_reliable_and_json_only() -> None:
     config = celery_config(Settings(broker_url="redis://r:6379/0"), ScaleOutSettings())
     assert config["task_acks_late"] and config["task_reject_on_worker_lost"]
-    assert config["worker_prefetch_multiplier"] == 1
+    assert config["worker_prefetch_multiplier"] == 2  # one message waiting per process, unacknowledged
+    assert (
+        celery_config(Settings(broker_url="redis://r:6379/0"), ScaleOutSettings(worker_prefetch_multiplier=1))[
+            "worker_prefetch_multiplier"
+        ]
+        == 1
+    )
     assert config["accept_content"] == ["json"] and config["task_serializer"] == "json"
     assert config["task_soft_time_limit"] < config["task_time_limit"]
     policy_wait = ScaleOutSettings().retry_policy().max_total_wait_s()
@@ -161,6 +169,31 @@ def test_broker_sees_the_messages_of_a_run(private_redis: RedisServer) -> None:
         assert (broker.pending(7), broker.pending(8), broker.pending(9)) == (2, 1, 0)
     finally:
         broker.close()
+
+
+def test_the_worker_that_empties_the_waiting_set_finishes_the_run(private_redis: RedisServer) -> None:
+    client = redis.Redis.from_url(private_redis.url)
+    try:
+        track(client, 5, ["k1", "k2", "k3"])
+        assert not untrack(client, 5, ["k1"])
+        assert untrack(client, 5, ["k3", "k2"])  # this call emptied it: finish
+        assert not untrack(client, 5, ["k2"])  # a redelivery after the finish: nothing to do
+        assert client.exists(waiting_key(5)) == 0
+    finally:
+        client.close()
+
+
+def test_a_fresh_submission_never_overwrites_a_cancel(engine: Engine, fake_provider: FakeProvider) -> None:
+    run_id, keys = new_run(engine, fake_provider)
+    broker = LosingBroker(engine)
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE run SET status = 'cancelled'"))
+    refused = submit_run(engine, run_id, broker, unless_cancelled=True)
+    assert refused.keys == () and broker.enqueues == 0
+    resumed = submit_run(engine, run_id, broker)  # a resume (CLI) starts a cancelled run again
+    assert sorted(resumed.keys) == sorted(keys) and broker.enqueues == 1
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT status FROM run")).scalar_one() == "running"
 
 
 def test_backend_defaults_to_celery_only_with_a_broker(judge_env: pytest.MonkeyPatch) -> None:

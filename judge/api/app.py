@@ -12,7 +12,7 @@ from sqlalchemy.engine import Engine
 from judge.api import analysis, health, runs, sets
 from judge.api.deps import AppState, State, Tenant
 from judge.api.errors import install_error_handlers
-from judge.api.launcher import ClientFactory, InProcessLauncher, default_client
+from judge.api.launcher import ClientFactory, default_client, make_launcher
 from judge.api.limits import BodySizeLimit
 from judge.api.settings import ApiSettings
 from judge.logging import install_redaction
@@ -24,7 +24,8 @@ DESCRIPTION = """Post private prompts and responses, get verdicts, ratings and a
 
 Every request but `/healthz` needs an API key (`judge keys create --tenant NAME`) as `Authorization: Bearer KEY`
 or `X-API-Key: KEY`. Everything is scoped to the key's tenant: another tenant's ids answer 404.
-Runs execute in the server process (in-process backend)."""
+Runs execute on the Celery workers when the server has a broker (`JUDGE_BROKER_URL`), else in the server
+process."""
 
 
 def create_app(
@@ -37,7 +38,7 @@ def create_app(
     is, already migrated); ``client_factory`` makes the judge client of each run."""
     engine = source if isinstance(source, Engine) else open_store((source or get_settings()).database_url)
     settings = api_settings or ApiSettings()
-    launcher = InProcessLauncher(engine, client_factory)
+    launcher = make_launcher(engine, client_factory)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:

@@ -1,8 +1,11 @@
-"""Where the API executes a run: in this process, as an asyncio task on the server's event loop.
+"""Where the API executes a run, chosen like the CLI does (:func:`judge.backends.resolve_backend`): on the
+Celery workers when ``JUDGE_BROKER_URL`` is set, else in this process.
 
-Runs survive neither a restart nor a second server process; the verdicts already written are kept and a
-rerun (``judge runs resume``) pays only for what is missing. Celery dispatch from the API waits for
-``judge.backends`` to take a tenant (see the module docs of :mod:`judge.api`).
+:class:`CeleryLauncher` enqueues the run's missing verdicts (off the event loop) and returns; the workers judge
+them, skip the items of a cancelled run, and the last one finishes the run. Status and progress come from the
+database either way. :class:`InProcessLauncher` judges as an asyncio task on the server's event loop: such runs
+survive neither a restart nor a second server process; the verdicts already written are kept and a rerun
+(``judge runs resume``) pays only for what is missing.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from collections.abc import Callable
 
 from sqlalchemy.engine import Engine
 
+from judge.backends import BackendName, execute_on, resolve_backend
 from judge.llm.client import JudgeClient
 from judge.logging import redact
 from judge.run import execute_run, finish_run
@@ -65,12 +69,17 @@ class InProcessLauncher:
             raise
         except Exception as exc:  # the run must not stay 'running' forever: record why it ended
             log.exception("run %s failed", run_id)
-            with session_scope(self.engine) as session:
-                failed = session.get(Run, run_id)
-                if failed is not None:
-                    failed.status = "failed"
-                    failed.note = redact(f"{type(exc).__name__}: {exc}")
-                    failed.finished_at = utcnow()
+            self.record_failure(run_id, exc)
+
+    def record_failure(self, run_id: int, exc: Exception) -> None:
+        """Mark run ``run_id`` failed with the (redacted) reason, so it does not stay 'running' forever."""
+        log.error("run %s failed: %s", run_id, redact(f"{type(exc).__name__}: {exc}"))
+        with session_scope(self.engine) as session:
+            failed = session.get(Run, run_id)
+            if failed is not None:
+                failed.status = "failed"
+                failed.note = redact(f"{type(exc).__name__}: {exc}")
+                failed.finished_at = utcnow()
 
     async def shutdown(self) -> None:
         """Cancel every run still executing and wait for their last writes."""
@@ -78,3 +87,31 @@ class InProcessLauncher:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+
+
+class CeleryLauncher(InProcessLauncher):
+    """Hands runs to the Celery workers: launching enqueues the missing verdicts in a thread and returns.
+
+    Cancelling needs nothing here: the cancel endpoint has set the status, the workers skip the run's
+    remaining messages, and the last one finishes the run. Nothing runs in this process, so shutdown has
+    nothing to stop (the inherited task table only holds enqueueing still in progress).
+    """
+
+    async def _execute(self, run_id: int, tenant: str) -> None:
+        try:
+            await asyncio.to_thread(
+                execute_on, BackendName.CELERY, self.engine, run_id, detach=True, tenant=tenant, unless_cancelled=True
+            )
+        except Exception as exc:  # broker down, or a run whose calls cannot fit in a worker task
+            await asyncio.to_thread(self.record_failure, run_id, exc)
+
+    def cancel(self, run_id: int) -> bool:
+        """Nothing to stop in this process: the workers see the 'cancelled' status."""
+        return False
+
+
+def make_launcher(engine: Engine, client_factory: ClientFactory = default_client) -> InProcessLauncher:
+    """The launcher of the configured backend: Celery when ``JUDGE_BROKER_URL`` is set, else in-process."""
+    if resolve_backend(None) is BackendName.CELERY:
+        return CeleryLauncher(engine, client_factory)
+    return InProcessLauncher(engine, client_factory)

@@ -18,8 +18,9 @@ from judge.backends.config import ScaleOutSettings
 from judge.backends.follow import Submission, follow_run, submit_run
 from judge.backends.unit import make_client
 from judge.errors import InputError
-from judge.run import ProgressCallback, RunProgress, execute_run
+from judge.run import ProgressCallback, RunProgress, execute_run, finish_run
 from judge.settings import get_settings
+from judge.store.tables import DEFAULT_TENANT
 
 __all__ = ["BackendName", "CeleryBroker", "Submission", "execute_on", "resolve_backend", "submit_run"]
 
@@ -48,16 +49,23 @@ def execute_on(
     *,
     on_progress: ProgressCallback | None = None,
     detach: bool = False,
+    tenant: str = DEFAULT_TENANT,
+    unless_cancelled: bool = False,
 ) -> RunProgress | Submission:
-    """Judge what run ``run_id`` is missing on ``backend``; with ``detach``, return once it is enqueued."""
+    """Judge what run ``run_id`` (of ``tenant``) is missing on ``backend``; with ``detach``, return once it is
+    enqueued (the workers finish the run); with ``unless_cancelled``, a run cancelled before its keys are
+    enqueued is only finished (see :func:`submit_run`). Blocking: call it from a thread when an event loop
+    runs."""
     scale = ScaleOutSettings()
     if backend is BackendName.INPROCESS:
         client = make_client(scale, shared=False)
-        return asyncio.run(execute_run(engine, run_id, client, on_progress=on_progress))
+        return asyncio.run(execute_run(engine, run_id, client, on_progress=on_progress, tenant=tenant))
     broker = CeleryBroker(scale=scale)
     try:
-        submission = submit_run(engine, run_id, broker, scale)
+        submission = submit_run(engine, run_id, broker, scale, tenant=tenant, unless_cancelled=unless_cancelled)
         if detach:
+            if not submission.keys:  # nothing to judge: no worker will finish the run
+                finish_run(engine, run_id, stopped=None)
             return submission
         return follow_run(engine, submission, broker, on_progress=on_progress, scale=scale)
     finally:

@@ -13,6 +13,7 @@ from celery import Celery
 from kombu.exceptions import OperationalError
 
 from judge.backends.config import QUEUE, TASK_NAME, ScaleOutSettings, broker_url, make_celery_app
+from judge.backends.tracking import track
 from judge.errors import BrokerError
 from judge.settings import Settings, get_settings
 
@@ -46,9 +47,11 @@ class CeleryBroker:
         self.redis = redis.Redis.from_url(broker_url(settings), socket_timeout=5, socket_connect_timeout=5)
 
     def enqueue(self, run_id: int, keys: Sequence[str]) -> int:
-        """Send ``keys`` of run ``run_id`` in batches; returns the number of messages sent."""
+        """Record ``keys`` of run ``run_id`` as owed a task (:mod:`judge.backends.tracking`) and send them in
+        batches; returns the number of messages sent."""
         sent = 0
         try:
+            track(self.redis, run_id, keys)
             with self.app.producer_or_acquire() as producer:
                 for batch in batches(keys, self.scale.batch_size):
                     self.app.send_task(TASK_NAME, args=[run_id, batch], queue=QUEUE, producer=producer)

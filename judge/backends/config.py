@@ -37,6 +37,7 @@ class ScaleOutSettings(BaseSettings):
     retry_cap_s: float = Field(default=60.0, gt=0)
     max_retries: int = Field(default=5, ge=0)
     batch_size: int = Field(default=4, ge=1, le=256)
+    worker_prefetch_multiplier: int = Field(default=2, ge=1, le=16)
     worker_max_tasks_per_child: int = Field(default=1000, ge=1)
     worker_max_memory_per_child_kb: int = Field(default=600_000, ge=10_000)
     unacked_restore_interval_s: int = Field(default=10, ge=1)
@@ -94,7 +95,9 @@ def broker_url(settings: Settings | None = None) -> str:
 
 
 def celery_config(settings: Settings, scale: ScaleOutSettings) -> dict[str, Any]:
-    """Celery's configuration: late acks, redelivery on worker loss, one message prefetched per process,
+    """Celery's configuration: late acks, redelivery on worker loss, a small prefetch (by default 2 messages
+    per process: the next one waits in the worker while one runs, so the broker round trip overlaps a task;
+    prefetched messages stay unacknowledged and come back after the visibility timeout if the worker dies),
     JSON only, time limits, worker recycling and the Redis visibility timeout."""
     result = settings.result_backend_url
     return {
@@ -103,7 +106,7 @@ def celery_config(settings: Settings, scale: ScaleOutSettings) -> dict[str, Any]
         "task_ignore_result": result is None,
         "task_acks_late": True,
         "task_reject_on_worker_lost": True,
-        "worker_prefetch_multiplier": 1,
+        "worker_prefetch_multiplier": scale.worker_prefetch_multiplier,
         "task_serializer": "json",
         "result_serializer": "json",
         "accept_content": ["json"],

@@ -9,22 +9,26 @@ without persistence), the keys not done are enqueued again: duplicates are harml
 from __future__ import annotations
 
 import time
+from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
-from typing import Protocol
+from contextlib import suppress
+from typing import Any, Protocol, cast
 
-from sqlalchemy import select
-from sqlalchemy.engine import Engine
+from pydantic import Field
+from sqlalchemy import func, select, update
+from sqlalchemy.engine import CursorResult, Engine
 from sqlmodel import Session, col
 
 from judge.backends.config import ScaleOutSettings
 from judge.errors import BrokerError
 from judge.run import ProgressCallback, RunProgress, finish_run, get_run
 from judge.store.engine import session_scope
-from judge.store.tables import Run, Verdict
+from judge.store.tables import DEFAULT_TENANT, Run, RunItem, Verdict
 from judge.store.verdicts import FINAL_STATUSES, load_run_items
 from judge.types import Frozen, VerdictStatus
 
 Fingerprint = str
+MAX_BACKOFF = 4
 
 
 class Broker(Protocol):
@@ -40,7 +44,8 @@ class Broker(Protocol):
 
 
 class Submission(Frozen):
-    """A run handed to the workers: the keys enqueued, and the error verdicts they had before."""
+    """A run handed to the workers: the keys enqueued, the error verdicts they had before, and the statuses of
+    the keys already final (cached)."""
 
     run_id: int
     total: int
@@ -49,6 +54,7 @@ class Submission(Frozen):
     baseline: dict[str, Fingerprint]
     cost_usd: float
     messages: int
+    cached_statuses: dict[str, int] = Field(default_factory=dict)
 
 
 def _states(session: Session, keys: Iterable[str]) -> dict[str, tuple[str, Fingerprint]]:
@@ -65,16 +71,31 @@ def _states(session: Session, keys: Iterable[str]) -> dict[str, tuple[str, Finge
     return found
 
 
-def submit_run(engine: Engine, run_id: int, broker: Broker, scale: ScaleOutSettings | None = None) -> Submission:
-    """Mark the run running and enqueue every key without a final verdict."""
+def submit_run(
+    engine: Engine,
+    run_id: int,
+    broker: Broker,
+    scale: ScaleOutSettings | None = None,
+    *,
+    tenant: str = DEFAULT_TENANT,
+    unless_cancelled: bool = False,
+) -> Submission:
+    """Mark the run (of ``tenant``) running and enqueue every key without a final verdict. With
+    ``unless_cancelled`` (a fresh run, not a resume), a run cancelled meanwhile stays cancelled and nothing is
+    enqueued: the status changes in one conditional UPDATE, so a concurrent cancel is never overwritten."""
     scale = scale or ScaleOutSettings()
     with session_scope(engine) as session:
-        run = get_run(session, run_id=run_id)
+        run = get_run(session, run_id=run_id, tenant=tenant)
         scale.check_call_fits(float(run.config.get("timeout_s", 60.0)))
         keys = [item.verdict_key for item in load_run_items(session, run_id=run_id)]
         states = _states(session, keys)
-        run.status, run.finished_at, run.note = "running", None, None
         cost = run.cost_usd
+        start = update(Run).where(col(Run.id) == run_id).values(status="running", finished_at=None, note=None)
+        if unless_cancelled:
+            start = start.where(col(Run.status) != "cancelled")
+        started = cast(CursorResult[Any], session.execute(start)).rowcount == 1
+    if not started:
+        return Submission(run_id=run_id, total=len(keys), cached=0, keys=(), baseline={}, cost_usd=cost, messages=0)
     todo = tuple(k for k in keys if states.get(k, ("", ""))[0] not in FINAL_STATUSES)
     baseline = {k: states[k][1] for k in todo if k in states}
     messages = broker.enqueue(run_id, todo)
@@ -86,39 +107,76 @@ def submit_run(engine: Engine, run_id: int, broker: Broker, scale: ScaleOutSetti
         baseline=baseline,
         cost_usd=cost,
         messages=messages,
+        cached_statuses=dict(Counter(state for state, _ in states.values() if state in FINAL_STATUSES)),
     )
 
 
+def status_counts(session: Session, run_id: int) -> dict[str, int]:
+    """How many of run ``run_id``'s items have a verdict, by status (one aggregate query)."""
+    query = (
+        select(col(Verdict.status), func.count())
+        .join(RunItem, col(RunItem.verdict_key) == col(Verdict.verdict_key))
+        .where(col(RunItem.run_id) == run_id)
+        .group_by(col(Verdict.status))
+    )
+    return {status: int(n) for status, n in session.execute(query)}
+
+
 class _Follower:
+    """Progress from one aggregate query per poll (verdict counts by status over the run's items), plus the
+    few keys whose ``error`` verdict predates the submission; the keys still waiting are read only when needed
+    (to enqueue them again)."""
+
     def __init__(self, engine: Engine, submission: Submission) -> None:
         self.engine, self.submission = engine, submission
-        self.waiting = set(submission.keys)
+        self.stale = dict(submission.baseline)  # error verdicts from before submission, not judged again yet
         self.progress = RunProgress(total=submission.total, cached=submission.cached)
         self.started = time.monotonic()
+        self.run: Run | None = None
+
+    @property
+    def remaining(self) -> int:
+        """Submitted keys not done yet."""
+        return len(self.submission.keys) - self.progress.done
+
+    def waiting(self) -> list[str]:
+        """The submitted keys not done yet, sorted (one read of their states)."""
+        with session_scope(self.engine) as session:
+            states = _states(session, self.submission.keys)
+        return sorted(
+            k
+            for k in self.submission.keys
+            if k not in states
+            or (states[k][0] == VerdictStatus.ERROR.value and self.submission.baseline.get(k) == states[k][1])
+        )
 
     def poll(self) -> bool:
-        """Read the new verdicts; True when some key got done."""
+        """Read the run's verdict counts; True when some key got done."""
+        run_id = self.submission.run_id
         with session_scope(self.engine) as session:
-            states = _states(session, self.waiting)
-            run = session.get(Run, self.submission.run_id)
-            assert run is not None
-            status, cost = run.status, run.cost_usd
+            counts = status_counts(session, run_id)
+            if self.stale:
+                states = _states(session, self.stale)
+                self.stale = {
+                    k: f
+                    for k, f in self.stale.items()
+                    if states.get(k, ("", ""))[0] == VerdictStatus.ERROR.value and states[k][1] == f
+                }
+            self.run = session.get(Run, run_id)
+            assert self.run is not None
+        cached = self.submission.cached_statuses
         p = self.progress
         before = p.done
-        for key, (state, fingerprint) in states.items():
-            if state == VerdictStatus.ERROR.value and self.submission.baseline.get(key) == fingerprint:
-                continue  # the error from before submission: not judged again yet
-            self.waiting.discard(key)
-            p.done += 1
-            p.ok += state == VerdictStatus.OK.value
-            p.unparseable += state == VerdictStatus.UNPARSEABLE.value
-            p.error += state == VerdictStatus.ERROR.value
-        p.cost_usd = cost - self.submission.cost_usd
+        p.ok = counts.get(VerdictStatus.OK.value, 0) - cached.get(VerdictStatus.OK.value, 0)
+        p.unparseable = counts.get(VerdictStatus.UNPARSEABLE.value, 0) - cached.get(VerdictStatus.UNPARSEABLE.value, 0)
+        p.error = counts.get(VerdictStatus.ERROR.value, 0) - len(self.stale)
+        p.done = p.ok + p.unparseable + p.error
+        p.cost_usd = self.run.cost_usd - self.submission.cost_usd
         p.elapsed_s = time.monotonic() - self.started
-        if status == "cancelled":
+        if self.run.status == "cancelled":
             p.stopped = "cancelled"
-        elif budget_note(run) is not None and self.waiting:
-            p.stopped = budget_note(run)
+        elif budget_note(self.run) is not None and self.remaining > 0:
+            p.stopped = budget_note(self.run)
         return p.done > before
 
 
@@ -138,23 +196,25 @@ def follow_run(
     sleep: Callable[[float], None] = time.sleep,
 ) -> RunProgress:
     """Poll the database until every submitted key is done (or the run is cancelled or over budget), enqueue
-    again what a lost queue dropped, then finish the run."""
+    again what a lost queue dropped, then finish the run. Polls every ``follow_poll_s`` while verdicts arrive,
+    backing off to ``MAX_BACKOFF`` times that while nothing changes."""
     scale = scale or ScaleOutSettings()
     follower = _Follower(engine, submission)
     last_change = time.monotonic()
+    interval = scale.follow_poll_s
     while True:
         if follower.poll():
-            last_change = time.monotonic()
+            last_change, interval = time.monotonic(), scale.follow_poll_s
+        else:
+            interval = min(interval * 2, scale.follow_poll_s * MAX_BACKOFF)
         if on_progress is not None:
             on_progress(follower.progress)
-        if not follower.waiting or follower.progress.stopped is not None:
+        if follower.remaining == 0 or follower.progress.stopped is not None:
             break
         if time.monotonic() - last_change >= scale.stall_s and broker.pending(submission.run_id) == 0:
-            try:
-                broker.enqueue(submission.run_id, sorted(follower.waiting))
-                last_change = time.monotonic()
-            except BrokerError:  # broker still down: try again after the next stall period
-                last_change = time.monotonic()
-        sleep(scale.follow_poll_s)
+            with suppress(BrokerError):  # broker still down: try again after the next stall period
+                broker.enqueue(submission.run_id, follower.waiting())
+            last_change, interval = time.monotonic(), scale.follow_poll_s
+        sleep(interval)
     finish_run(engine, submission.run_id, stopped=follower.progress.stopped)
     return follower.progress

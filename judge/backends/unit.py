@@ -3,36 +3,44 @@
 Idempotent by construction: keys that already have a final verdict are skipped before any call, and every
 write is an upsert on the verdict key that never replaces a final verdict. A redelivered or duplicated task
 therefore never stores a verdict twice, and a task killed before its commit loses nothing that a redelivery
-does not redo. Per process (and per thread) it keeps one event loop, one judge client and the RunContext of
-the runs it has seen (the context loads the run's catalog once).
+does not redo. Per process (and per thread) it keeps one event loop, one judge client, one Redis client and the
+RunContext of the runs it has seen (the context loads the run's catalog once). Per task it opens two database
+transactions: one read (run status and cost, and which keys are already final) and one write (the upserts and
+the cost).
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import threading
 from collections import Counter, OrderedDict
 from collections.abc import Sequence
 
-from sqlalchemy import update
+import redis
+from sqlalchemy import func, select, update
 from sqlalchemy.engine import Engine
 from sqlmodel import col
 
 from judge.backends.config import ScaleOutSettings
+from judge.backends.follow import budget_note, status_counts
+from judge.backends.tracking import untrack
 from judge.errors import NotFoundError
 from judge.llm.client import JudgeClient, LiteLLMClient
 from judge.ratelimit import MemoryRateLimiter, RateLimitedClient, RateLimiter, RateLimitSettings, RedisRateLimiter
 from judge.run import RunContext
 from judge.settings import get_settings
 from judge.store.engine import get_engine, session_scope
-from judge.store.tables import Run, utcnow
+from judge.store.tables import Run, RunItem, utcnow
 from judge.store.verdicts import final_keys, upsert_verdicts
-from judge.types import Frozen
+from judge.types import Frozen, VerdictStatus
 
 CONTEXT_CACHE_SIZE = 8
 _contexts: OrderedDict[tuple[str, int], RunContext] = OrderedDict()
 _contexts_lock = threading.Lock()
 _local = threading.local()
+_tracker_client: redis.Redis | None = None
+log = logging.getLogger("judge.worker")
 
 
 class UnitResult(Frozen):
@@ -87,38 +95,95 @@ def _thread_state() -> tuple[asyncio.AbstractEventLoop, JudgeClient]:
     return _local.loop, _local.client
 
 
-def _skip_reason(engine: Engine, context: RunContext) -> str | None:
+def _tracker() -> redis.Redis | None:
+    """This process's Redis client for run tracking (the broker's), or None without a broker."""
+    global _tracker_client
+    url = get_settings().broker_url
+    if url is None:
+        return None
+    if _tracker_client is None:
+        _tracker_client = redis.Redis.from_url(url.get_secret_value(), socket_timeout=5, socket_connect_timeout=5)
+    return _tracker_client
+
+
+def _read_state(engine: Engine, context: RunContext, keys: Sequence[str]) -> tuple[str | None, set[str]]:
+    """In one read transaction: why the run's keys must be skipped (cancelled, budget spent) if they must, and
+    which of ``keys`` already have a final verdict."""
     with session_scope(engine) as session:
-        run = session.get(Run, context.run_id)
-    if run is None or run.status == "cancelled":
-        return "cancelled"
-    budget = context.config.max_cost_usd
-    return "budget" if budget is not None and run.cost_usd >= budget else None
+        run = session.execute(select(col(Run.status), col(Run.cost_usd)).where(col(Run.id) == context.run_id)).first()
+        if run is None or run.status == "cancelled":
+            return "cancelled", set()
+        budget = context.config.max_cost_usd
+        if budget is not None and run.cost_usd >= budget:
+            return "budget", set()
+        return None, final_keys(session, keys=keys)
 
 
 async def judge_keys(engine: Engine, context: RunContext, client: JudgeClient, keys: Sequence[str]) -> UnitResult:
     """Judge the keys of ``context``'s run that have no final verdict yet, concurrently, and store them."""
-    if _skip_reason(engine, context) is not None:
+    skip, done = _read_state(engine, context, keys)
+    if skip is not None:
         return UnitResult(judged=0, skipped=len(keys), statuses={})
-    with session_scope(engine) as session:
-        done = final_keys(session, keys=keys)
     by_key = context.by_key
     items = [by_key[k] for k in sorted(set(keys)) if k not in done and k in by_key]
     rows = await asyncio.gather(*(context.judge(client, item) for item in items))
     stamped = [{**row, "created_at": utcnow()} for row in rows]
     columns = sorted(set().union(*stamped)) if stamped else []
     cost = sum(row.get("cost_usd") or 0.0 for row in rows)  # money spent, whether or not a rival wrote first
-    with session_scope(engine) as session:  # writes only, in key order: no lock upgrade, no deadlock
-        upsert_verdicts(session, [{c: row.get(c) for c in columns} for row in stamped])
-        if cost:
-            session.execute(update(Run).where(col(Run.id) == context.run_id).values(cost_usd=col(Run.cost_usd) + cost))
+    if stamped:
+        with session_scope(engine) as session:  # writes only, in key order: no lock upgrade, no deadlock
+            upsert_verdicts(session, [{c: row.get(c) for c in columns} for row in stamped])
+            if cost:
+                run_cost = col(Run.cost_usd) + cost
+                session.execute(update(Run).where(col(Run.id) == context.run_id).values(cost_usd=run_cost))
     return UnitResult(
         judged=len(rows), skipped=len(keys) - len(rows), statuses=dict(Counter(r["status"] for r in rows))
     )
 
 
+def finish_if_last(engine: Engine, run_id: int, keys: Sequence[str]) -> bool:
+    """Mark ``keys`` done in the run's Redis set (see :mod:`judge.backends.tracking`); when that empties the set,
+    finish the run: ``completed``, ``incomplete``, or ``stopped`` when its budget left keys unjudged. True when
+    this call finished it. Best effort: a Redis failure is logged, and a follower (if any) finishes the run."""
+    client = _tracker()
+    if client is None:
+        return False
+    try:
+        if not untrack(client, run_id, keys):
+            return False
+    except (redis.RedisError, OSError) as exc:
+        log.warning("run %s: cannot update its waiting keys in Redis: %s", run_id, exc)
+        return False
+    finish_from_counts(engine, run_id)
+    return True
+
+
+def finish_from_counts(engine: Engine, run_id: int) -> None:
+    """What :func:`judge.run.finish_run` does (recount by status, final status), from aggregate queries: a
+    worker must not load every verdict of a 10,000-key run into its memory to finish it."""
+    with session_scope(engine) as session:
+        run = session.get(Run, run_id)
+        if run is None:
+            return
+        counts = status_counts(session, run_id)
+        items = session.execute(select(func.count()).where(col(RunItem.run_id) == run_id)).scalar_one()
+        run.n_ok, run.n_unparseable, run.n_error = (
+            counts.get(s.value, 0) for s in (VerdictStatus.OK, VerdictStatus.UNPARSEABLE, VerdictStatus.ERROR)
+        )
+        missing = items - sum(counts.values())
+        if run.status == "cancelled":
+            run.note = "cancelled"
+        else:
+            run.note = budget_note(run) if missing else None
+            run.status = "stopped" if run.note else ("completed" if missing == 0 else "incomplete")
+        run.finished_at = utcnow()
+
+
 def judge_unit_sync(run_id: int, keys: Sequence[str], *, database_url: str | None = None) -> UnitResult:
-    """The worker task's body: judge and store ``keys`` of run ``run_id`` on this thread's event loop."""
+    """The worker task's body: judge and store ``keys`` of run ``run_id`` on this thread's event loop, then
+    finish the run if these were its last keys."""
     engine = get_engine(database_url)
     loop, client = _thread_state()
-    return loop.run_until_complete(judge_keys(engine, run_context(engine, run_id), client, keys))
+    result = loop.run_until_complete(judge_keys(engine, run_context(engine, run_id), client, keys))
+    finish_if_last(engine, run_id, keys)
+    return result
