@@ -30,8 +30,6 @@ import litellm
 from sqlalchemy.engine import Engine
 
 from bench.report import write_section
-from judge.importers.bundle import ImportBundle
-from judge.importers.records import PromptRecord, ResponseRecord
 from judge.llm.client import LiteLLMClient, response_format_for
 from judge.render import render_messages
 from judge.run import RunContext, create_run, execute_run
@@ -39,6 +37,7 @@ from judge.run_config import JudgeSpec, RunConfig
 from judge.store.engine import make_engine, session_scope, upgrade_database
 from judge.store.ingest import write_bundle
 from judge.testing.fake_provider import FakeProvider
+from judge.testing.toy import toy_bundle
 
 MODEL = "openai/bench-judge"
 
@@ -50,14 +49,7 @@ def prepare(url: str, n: int, concurrency: int, db: Path) -> tuple[Engine, int, 
     upgrade_database(db_url)
     engine = make_engine(db_url)
     units = n // 2
-    bundle = ImportBundle(
-        prompts=[PromptRecord(prompt_id=f"q{i}", turns=[f"Question {i}: explain something."]) for i in range(units)],
-        responses=[
-            ResponseRecord(prompt_id=f"q{i}", model=m, turns=[f"{m} answers question {i} at length."])
-            for i in range(units)
-            for m in ("model-x", "model-y")
-        ],
-    )
+    bundle = toy_bundle(units)
     config = RunConfig(
         set_name="bench",
         judges=(JudgeSpec(model=MODEL, api_base=url),),

@@ -22,31 +22,17 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from judge.backends import BackendName, execute_on
 from judge.backends.local_cluster import FAST_ENV, RedisServer, Worker
-from judge.importers.bundle import ImportBundle
-from judge.importers.records import PromptRecord, ResponseRecord, VoteRecord
 from judge.run import create_run
 from judge.run_config import JudgeSpec, RunConfig
 from judge.settings import get_settings
 from judge.store.engine import get_engine, session_scope, upgrade_database
 from judge.store.ingest import write_bundle
 from judge.testing.fake_provider import FakeProvider
-from judge.types import Winner
+from judge.testing.toy import toy_bundle
 
 
 def make_set(url: str, name: str, verdicts: int) -> None:
-    prompts = verdicts // 2
-    bundle = ImportBundle(
-        prompts=[PromptRecord(prompt_id=f"p{i}", turns=[f"{name} question {i}?"]) for i in range(prompts)],
-        responses=[
-            ResponseRecord(prompt_id=f"p{i}", model=m, turns=[f"{m} {name} {i} MARKER-{m.upper()}"])
-            for i in range(prompts)
-            for m in ("good", "bad")
-        ],
-        votes=[
-            VoteRecord(prompt_id=f"p{i}", model_a="good", model_b="bad", winner=Winner.MODEL_A, voter="x")
-            for i in range(prompts)
-        ],
-    )
+    bundle = toy_bundle(verdicts // 2, tag=name)
     with session_scope(get_engine(url)) as session:
         write_bundle(session, set_name=name, bundle=bundle)
 

@@ -13,8 +13,6 @@ import pytest
 from sqlalchemy.engine import Engine
 from sqlmodel import select
 
-from judge.importers.bundle import ImportBundle
-from judge.importers.records import PromptRecord, ResponseRecord, VoteRecord
 from judge.llm.client import LiteLLMClient
 from judge.llm.retry import RetryPolicy
 from judge.run import RunProgress, create_run, execute_run, get_run, summarize_run
@@ -23,46 +21,16 @@ from judge.store.engine import session_scope
 from judge.store.ingest import write_bundle
 from judge.store.tables import PromptSet, Verdict
 from judge.testing.fake_provider import FakeProvider
-from judge.types import Winner
+from judge.testing.toy import toy_bundle
 
 PROMPTS = 6
 FAST_RETRIES = RetryPolicy(max_attempts=2, base_s=0.01, cap_s=0.05)
 
 
-def small_set() -> ImportBundle:
-    """Prompts answered by 'good' (its answers carry MARKER-GOOD) and 'bad'; one human vote per prompt."""
-    prompts = [
-        PromptRecord(
-            prompt_id=f"p{i}",
-            category="math" if i % 2 else "writing",
-            turns=[f"Question {i}?"],
-            reference_turns=[f"Answer {i}"],
-        )
-        for i in range(PROMPTS)
-    ]
-    responses = [
-        ResponseRecord(prompt_id=f"p{i}", model=m, turns=[f"{m} says {i} MARKER-{m.upper()}"])
-        for i in range(PROMPTS)
-        for m in ("good", "bad")
-    ]
-    # alternate which model is model_a so that orientation handling is exercised
-    votes = [
-        VoteRecord(
-            prompt_id=f"p{i}",
-            model_a="good" if i % 2 else "bad",
-            model_b="bad" if i % 2 else "good",
-            winner=Winner.MODEL_A if i % 2 else Winner.MODEL_B,
-            voter="expert_1",
-        )
-        for i in range(PROMPTS)
-    ]
-    return ImportBundle(prompts=prompts, responses=responses, votes=votes)
-
-
 @pytest.fixture
 def store(engine: Engine) -> Engine:
     with session_scope(engine) as session:
-        write_bundle(session, set_name="toy", bundle=small_set())
+        write_bundle(session, set_name="toy", bundle=toy_bundle(PROMPTS))
     return engine
 
 
@@ -73,7 +41,7 @@ def sqlite_store(sqlite_url: str) -> Iterator[Engine]:
     upgrade_database(sqlite_url)
     engine = make_engine(sqlite_url)
     with session_scope(engine) as session:
-        write_bundle(session, set_name="toy", bundle=small_set())
+        write_bundle(session, set_name="toy", bundle=toy_bundle(PROMPTS))
     yield engine
     engine.dispose()
 

@@ -18,11 +18,9 @@ from pathlib import Path
 import redis
 from sqlalchemy.engine import Engine
 
-from judge.importers.bundle import ImportBundle
-from judge.importers.records import PromptRecord, ResponseRecord, VoteRecord
 from judge.store.engine import session_scope
 from judge.store.ingest import write_bundle
-from judge.types import Winner
+from judge.testing.toy import toy_bundle
 
 REPO = Path(__file__).resolve().parents[2]
 CELERY = Path(sys.executable).parent / "celery"
@@ -160,22 +158,6 @@ class Worker:
         children = Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children")
         found = [int(p) for p in children.read_text().split()] if children.exists() else []
         return [self.process.pid, *found]
-
-
-def toy_bundle(prompts: int) -> ImportBundle:
-    """``prompts`` prompts answered by 'good' and 'bad', one vote each: 2 verdicts per prompt (both orders)."""
-    return ImportBundle(
-        prompts=[PromptRecord(prompt_id=f"p{i}", category="math", turns=[f"Question {i}?"]) for i in range(prompts)],
-        responses=[
-            ResponseRecord(prompt_id=f"p{i}", model=m, turns=[f"{m} says {i} MARKER-{m.upper()}"])
-            for i in range(prompts)
-            for m in ("good", "bad")
-        ],
-        votes=[
-            VoteRecord(prompt_id=f"p{i}", model_a="good", model_b="bad", winner=Winner.MODEL_A, voter="expert")
-            for i in range(prompts)
-        ],
-    )
 
 
 def load_toy_set(engine: Engine, prompts: int) -> None:
