@@ -14,6 +14,7 @@ Rules, in order:
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import re
@@ -23,6 +24,7 @@ from typing import Any
 import jsonschema
 
 from judge.errors import InputError
+from judge.keys import canonical_json
 from judge.rubrics import REASON_FIELD, Position, Rubric, RubricLabel, compile_regex
 from judge.types import Correctness, Frozen, Mode, Order, VerdictStatus, Winner
 
@@ -117,9 +119,16 @@ def _json_object(text: str) -> dict[str, Any] | None:
     return value if isinstance(value, dict) else None
 
 
+@functools.lru_cache(maxsize=64)
+def _validator(schema_json: str) -> jsonschema.protocols.Validator:
+    """A schema validator, built once per distinct schema (building one costs more than validating)."""
+    validator: jsonschema.protocols.Validator = jsonschema.Draft202012Validator(json.loads(schema_json))
+    return validator
+
+
 def _from_json(rubric: Rubric, text: str, obj: dict[str, Any]) -> ParsedOutput | str:
     """The verdict of a schema-valid JSON reply, or the reason it is not one."""
-    error = jsonschema.exceptions.best_match(jsonschema.Draft202012Validator(rubric.json_schema).iter_errors(obj))
+    error = jsonschema.exceptions.best_match(_validator(canonical_json(rubric.json_schema)).iter_errors(obj))
     if error is not None:
         where = "/".join(str(part) for part in error.absolute_path) or "object"
         return f"JSON reply does not match the rubric's schema at {where}: {error.message}"
