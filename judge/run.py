@@ -171,6 +171,7 @@ class _Executor:
         self.engine, self.context, self.client = engine, context, client
         self.progress, self.on_progress, self.max_cost = progress, on_progress, max_cost
         self.pending: list[dict[str, Any]] = []
+        self.write_lock = asyncio.Lock()
         self.last_write = time.monotonic()
         self.started = time.monotonic()
 
@@ -190,18 +191,32 @@ class _Executor:
             p.cost_usd += row["cost_usd"]
         self.pending.append(row)
 
-    def flush(self) -> None:
-        """Write pending verdicts; notice a cancellation made elsewhere (API, CLI)."""
-        rows, self.pending = self.pending, []
+    def _write(self, rows: list[dict[str, Any]]) -> bool:
+        """Store ``rows`` and add their cost to the run; True when the run was cancelled elsewhere (API, CLI)."""
         with session_scope(self.engine) as session:
             upsert_verdicts(session, rows)
             run = session.get(Run, self.context.run_id)
-            if run is not None:
-                run.cost_usd += sum(r["cost_usd"] or 0.0 for r in rows)
-                if run.status == "cancelled":
-                    self.progress.stopped = self.progress.stopped or "cancelled"
-        self.last_write = time.monotonic()
+            if run is None:
+                return False
+            run.cost_usd += sum(r["cost_usd"] or 0.0 for r in rows)
+            return run.status == "cancelled"
+
+    def _wrote(self, cancelled: bool) -> None:
+        if cancelled:
+            self.progress.stopped = self.progress.stopped or "cancelled"
         self._report()
+
+    def flush(self) -> None:
+        """Write pending verdicts now, in this thread (at the end of a run)."""
+        rows, self.pending = self.pending, []
+        self._wrote(self._write(rows))
+
+    async def _flush_in_background(self) -> None:
+        """Write pending verdicts in a worker thread, so judge calls in flight go on while the database commits."""
+        rows, self.pending = self.pending, []
+        self.last_write = time.monotonic()
+        async with self.write_lock:
+            self._wrote(await asyncio.to_thread(self._write, rows))
 
     def _report(self) -> None:
         self.progress.elapsed_s = time.monotonic() - self.started
@@ -220,7 +235,7 @@ class _Executor:
                 continue
             self._record(await self.context.judge(self.client, item))
             if len(self.pending) >= WRITE_BATCH or time.monotonic() - self.last_write >= WRITE_INTERVAL_S:
-                self.flush()
+                await self._flush_in_background()
             else:
                 self._report()
 
