@@ -77,8 +77,11 @@ class LeaderboardResult(BaseModel):
             if board is not None
         }
 
-    def to_json(self) -> dict[str, Any]:
-        return {"source": self.source, "n_votes": self.n_votes, "rows": self.rows, "method": self.cards()}
+    def to_json(self) -> list[dict[str, Any]]:
+        """A list of ``{model, rating, ci_low, ci_high, rank, n_battles, ci_level, ...}``, best first; every row
+        also carries the source, the number of votes and the method cards, so no row travels without its method."""
+        context = {"source": self.source, "n_votes": self.n_votes, "method": self.cards()}
+        return [{**row, **context} for row in self.rows]
 
 
 def _graded_votes(votes: list[PairVote], grades: dict[tuple[str, str, int], Correctness]) -> list[PairVote]:

@@ -50,8 +50,8 @@ def test_upload_run_and_results(api: Api, fake_provider: FakeProvider) -> None:
         "/v1/leaderboards",
         params={"prompt_set_id": set_id, "source": "judge:openai/fake-judge", "bootstrap": 20, "style_control": True},
     ).json()
-    assert [r["model"] for r in board["rows"]] == ["good", "bad"] and board["n_votes"] == PROMPTS
-    assert {"raw", "style_controlled"} <= set(board["method"]) and "style_rating" in board["rows"][0]
+    assert [r["model"] for r in board] == ["good", "bad"] and board[0]["n_votes"] == PROMPTS
+    assert {"raw", "style_controlled"} <= set(board[0]["method"]) and "style_rating" in board[0]
 
     agreement = api.get(
         "/v1/agreement", params={"prompt_set_id": set_id, "a": "judge:openai/fake-judge", "b": "human"}

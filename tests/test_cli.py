@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import re
 from pathlib import Path
@@ -61,6 +63,15 @@ def test_agreement_reproduces_the_published_mtbench_figure(cli_db: Path) -> None
     assert (data["with_ties"]["agree"], data["with_ties"]["total"]) == (454, 721)
     assert (data["without_ties"]["agree"], data["without_ties"]["total"]) == (388, 479)
     assert {"kappa", "confusion", "n_units", "method"} <= set(data)
+    csv_rows = list(
+        csv.DictReader(
+            io.StringIO(
+                judge("agreement", "--a", HUMAN_VOTES, "--b", HUMAN_VOTES, "--voters", "expert_*", "--format", "csv")
+            )
+        )
+    )
+    with_ties = next(r for r in csv_rows if r["metric"] == "with_ties")
+    assert (with_ties["count"], with_ties["total"], with_ties["group"]) == ("454", "721", "all")
     by_category = json.loads(
         judge(
             "agreement",
@@ -85,7 +96,7 @@ def test_leaderboard_json_rows(cli_db: Path) -> None:
     data = json.loads(
         judge("leaderboard", "--set", "mt_bench", "--voters", "expert_*", "--bootstrap", "50", "--format", "json")
     )
-    rows = data["rows"]
+    rows = data  # a list of rows, each with its method card
     assert {r["model"] for r in rows} == {
         "gpt-4",
         "gpt-3.5-turbo",
@@ -96,7 +107,7 @@ def test_leaderboard_json_rows(cli_db: Path) -> None:
     }
     assert rows[0]["model"] == "gpt-4" and rows[-1]["model"] == "llama-13b"
     assert all({"model", "rating", "ci_low", "ci_high", "rank", "n_battles"} <= set(r) for r in rows)
-    assert data["method"]["raw"]["bootstrap_rounds"] == 50
+    assert all(r["method"]["raw"]["bootstrap_rounds"] == 50 for r in rows)
 
 
 def test_run_export_agreement_and_audit_with_a_judge(cli_db: Path, fake_provider: FakeProvider) -> None:

@@ -44,7 +44,7 @@ def leaderboard(
     style_control: bool = False,
     correctness: bool = False,
     grader: Annotated[str | None, Query(description="With correctness: whose correctness verdicts")] = None,
-) -> dict[str, Any]:
+) -> list[dict[str, Any]]:
     """Raw, style-controlled and correctness-aware ratings side by side, each with its CI and method card."""
     with session_scope(state.engine) as session:
         prompt_set = tenant_set(session, prompt_set_id, tenant)
