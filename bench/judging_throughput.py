@@ -30,8 +30,8 @@ import litellm
 from sqlalchemy.engine import Engine
 
 from bench.report import write_section
-from judge.llm.client import LiteLLMClient, response_format_for
-from judge.render import render_messages
+from judge.llm.client import LiteLLMClient
+from judge.render import render_messages, response_format
 from judge.run import RunContext, create_run, execute_run
 from judge.run_config import JudgeSpec, RunConfig
 from judge.store.engine import make_engine, session_scope, upgrade_database
@@ -72,7 +72,7 @@ def prepare(url: str, n: int, concurrency: int, db: Path) -> tuple[Engine, int, 
             {
                 **config.sampling.recorded(),  # temperature 0, as judge sends it
                 "messages": [m.model_dump() for m in messages],
-                "response_format": response_format_for(rubric.json_schema, rubric.id.replace("-", "_"), "json_schema"),
+                "response_format": response_format(rubric),
             }
         )
     return engine, run.id, payloads

@@ -13,7 +13,7 @@ from judge.errors import ProviderError
 from judge.llm.client import Completion, CompletionRequest, JudgeClient, wants_structured_output
 from judge.parse import ParsedOutput, parse_output, to_winner
 from judge.plan import WorkItem
-from judge.render import render_messages, render_reask, render_request_hash
+from judge.render import render_messages, render_reask, render_request_hash, schema_name
 from judge.rubrics import Rubric
 from judge.run_config import RunConfig
 from judge.types import JudgeTask, Mode, VerdictStatus
@@ -95,7 +95,7 @@ async def judge_item(
             messages=tuple(msgs),
             sampling=config.sampling,
             json_schema=rubric.json_schema if structured else None,
-            schema_name=rubric.id.replace("-", "_"),
+            schema_name=schema_name(rubric),
             api_base=item.judge.api_base,
             response_format_style=item.judge.response_format_style,
             timeout_s=config.timeout_s,

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, Literal
 
 import jinja2
 
@@ -159,13 +159,27 @@ def render_reask(
     ]
 
 
-def response_format(rubric: Rubric) -> dict[str, Any]:
-    """The OpenAI-style ``response_format`` asking for the rubric's JSON schema (as LiteLLM passes it on)."""
-    name = "".join(ch if ch.isalnum() or ch in "_-" else "_" for ch in rubric.id)
-    return {
-        "type": "json_schema",
-        "json_schema": {"name": name, "schema": rubric.json_schema, "strict": True},
-    }
+ResponseFormatStyle = Literal["json_schema", "json_object"]
+
+
+def schema_name(rubric: Rubric) -> str:
+    """The rubric id as a structured-output schema name (letters, digits, ``_`` and ``-`` only)."""
+    return "".join(ch if ch.isalnum() or ch in "_-" else "_" for ch in rubric.id)
+
+
+def response_format_for(
+    schema: dict[str, Any], name: str, style: ResponseFormatStyle = "json_schema"
+) -> dict[str, Any]:
+    """The ``response_format`` asking for ``schema``: OpenAI's ``json_schema``, or ``json_object`` with a schema
+    (llama-cpp-python's server)."""
+    if style == "json_object":
+        return {"type": "json_object", "schema": schema}
+    return {"type": "json_schema", "json_schema": {"name": name, "schema": schema, "strict": True}}
+
+
+def response_format(rubric: Rubric, style: ResponseFormatStyle = "json_schema") -> dict[str, Any]:
+    """The ``response_format`` asking for the rubric's JSON schema (as LiteLLM passes it on)."""
+    return response_format_for(rubric.json_schema, schema_name(rubric), style)
 
 
 def render_request_hash(messages: Sequence[ChatMessage], model: str, sampling: Mapping[str, Any]) -> str:

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Literal
-
 from pydantic import Field, field_validator
 
 from judge.errors import InputError
 from judge.llm.client import SamplingParams
 from judge.protocols.pairwise import OrderMode
+from judge.render import ResponseFormatStyle
+from judge.settings import get_settings
 from judge.types import Frozen
 
 LOCAL_JUDGE = "local"
@@ -23,7 +23,7 @@ class JudgeSpec(Frozen):
 
     model: str = Field(min_length=1)
     api_base: str | None = None
-    response_format_style: Literal["json_schema", "json_object"] = "json_schema"
+    response_format_style: ResponseFormatStyle = "json_schema"
 
 
 class PairSelection(Frozen):
@@ -57,10 +57,10 @@ class RunConfig(Frozen):
     order: OrderMode = OrderMode.BOTH
     seed: int | None = None
     sampling: SamplingParams = Field(default_factory=SamplingParams)
-    timeout_s: float = Field(default=60.0, gt=0)
+    timeout_s: float = Field(default_factory=lambda: get_settings().request_timeout_s, gt=0)
     max_cost_usd: float | None = Field(default=None, ge=0)
     limit: int | None = Field(default=None, ge=1)
-    concurrency: int = Field(default=16, ge=1, le=1024)
+    concurrency: int = Field(default_factory=lambda: get_settings().concurrency, ge=1, le=1024)
     reask: bool = False
     voters: str | None = None
 

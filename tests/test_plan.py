@@ -112,3 +112,11 @@ def test_verdict_keys_ignore_what_does_not_decide_a_verdict() -> None:
     base = plan_run(load_rubric("pairwise"), config(), catalog(), [])
     other = plan_run(load_rubric("pairwise"), config(concurrency=3, max_cost_usd=1.0, timeout_s=5), catalog(), [])
     assert [i.verdict_key for i in base.items] == [i.verdict_key for i in other.items]
+
+
+def test_run_defaults_come_from_settings(judge_env: pytest.MonkeyPatch) -> None:
+    judge_env.setenv("JUDGE_CONCURRENCY", "3")
+    judge_env.setenv("JUDGE_REQUEST_TIMEOUT_S", "12.5")
+    defaults = RunConfig(set_name="s", judges=(JudgeSpec(model="openai/j"),), rubric="pairwise")
+    assert (defaults.concurrency, defaults.timeout_s) == (3, 12.5)
+    assert config(concurrency=7).concurrency == 7

@@ -143,13 +143,17 @@ def run(
     turn: Annotated[list[int], typer.Option("--turn", help="Turn(s) to judge (1-based).")] = [1],  # noqa: B006
     order: Annotated[OrderMode, typer.Option(help="both (default) or one seeded random order.")] = OrderMode.BOTH,
     seed: Annotated[int | None, typer.Option(help="Seed for --order random.")] = None,
-    concurrency: Annotated[int, typer.Option(help="Judge calls in flight.")] = 16,
+    concurrency: Annotated[
+        int | None, typer.Option(help="Judge calls in flight (default JUDGE_CONCURRENCY, 16).")
+    ] = None,
     max_cost: Annotated[float | None, typer.Option("--max-cost", help="Stop scheduling calls at this USD.")] = None,
     limit: Annotated[int | None, typer.Option(help="Judge at most this many units.")] = None,
     api_base: Annotated[str | None, typer.Option(help="Base URL of an OpenAI-compatible server.")] = None,
     temperature: Annotated[float, typer.Option(help="Sampling temperature (recorded).")] = 0.0,
     max_tokens: Annotated[int | None, typer.Option(help="Max tokens per judge answer (recorded).")] = None,
-    timeout: Annotated[float, typer.Option(help="Seconds per judge call.")] = 60.0,
+    timeout: Annotated[
+        float | None, typer.Option(help="Seconds per judge call (default JUDGE_REQUEST_TIMEOUT_S, 60).")
+    ] = None,
     reask: Annotated[bool, typer.Option(help="Re-ask once with a format reminder when unparseable.")] = False,
     voters: Annotated[str | None, typer.Option(help="With --pairs human-voted: only these voters' pairs.")] = None,
     backend: BackendOption = None,
@@ -159,7 +163,9 @@ def run(
     install_redaction()
     if order is OrderMode.RANDOM and seed is None:
         raise InputError("--order random needs --seed N", field="--seed")
+    overrides = {k: v for k, v in (("concurrency", concurrency), ("timeout_s", timeout)) if v is not None}
     config = RunConfig(
+        **overrides,
         set_name=set_name,
         judges=tuple(resolve_judge(j, api_base) for j in judge),
         rubric=rubric,
@@ -168,10 +174,8 @@ def run(
         turns=tuple(turn),
         order=order,
         seed=seed,
-        concurrency=concurrency,
         max_cost_usd=max_cost,
         limit=limit,
-        timeout_s=timeout,
         reask=reask,
         sampling=SamplingParams(temperature=temperature, max_tokens=max_tokens),
         voters=voters,

@@ -19,7 +19,7 @@ import functools
 import logging
 import os
 import time
-from typing import Any, Literal, Protocol
+from typing import Any, Protocol
 
 import litellm
 import openai
@@ -29,6 +29,7 @@ from pydantic import Field
 from judge.errors import FatalProviderError, ProviderError, RetryableProviderError
 from judge.llm.retry import RetryPolicy, call_with_retries
 from judge.logging import redact
+from judge.render import ResponseFormatStyle, response_format_for
 from judge.types import ChatMessage, Frozen
 
 litellm.suppress_debug_info = True
@@ -78,9 +79,6 @@ class SamplingParams(Frozen):
         return {k: v for k, v in self.model_dump().items() if v is not None}
 
 
-ResponseFormatStyle = Literal["json_schema", "json_object"]
-
-
 class CompletionRequest(Frozen):
     """One judge call. ``json_schema`` set: ask for structured output, as OpenAI's ``json_schema``
     response_format, or (``response_format_style="json_object"``, llama-cpp-python) ``json_object`` + schema."""
@@ -125,15 +123,6 @@ def wants_structured_output(model: str, api_base: str | None) -> bool:
         return bool(litellm.supports_response_schema(model=model))
     except Exception:  # unknown provider or model: do not ask
         return False
-
-
-def response_format_for(
-    schema: dict[str, Any], name: str, style: ResponseFormatStyle = "json_schema"
-) -> dict[str, Any]:
-    """The ``response_format`` asking for ``schema`` in the given style."""
-    if style == "json_object":
-        return {"type": "json_object", "schema": schema}
-    return {"type": "json_schema", "json_schema": {"name": name, "schema": schema, "strict": True}}
 
 
 def parse_retry_after(headers: Any) -> float | None:
