@@ -6,6 +6,8 @@ Each module below registers its commands on the shared ``app``.
 from judge.cli import (  # noqa: F401
     analysis_commands,
     api_commands,
+    arena_commands,
+    eval_commands,
     ratings_commands,
     run_commands,
     store_commands,

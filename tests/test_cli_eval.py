@@ -1,0 +1,65 @@
+"""The evaluation-format commands end to end on SQLite: imports of real excerpts, win rates, order rules."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from judge.cli import app
+from tests.paths import REPO
+
+runner = CliRunner()
+FORMATS = REPO / "tests" / "fixtures" / "formats"
+ALPACA_EXCERPT = FORMATS / "alpacaeval" / "annotations_alpaca-7b_excerpt.json"
+
+
+def judge(*args: str) -> str:
+    result = runner.invoke(app, list(args), catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+@pytest.fixture
+def empty_db(judge_env: pytest.MonkeyPatch, tmp_path: Path) -> Path:
+    db = tmp_path / "eval.db"
+    judge_env.setenv("JUDGE_DATABASE_URL", f"sqlite:///{db}")
+    judge_env.setenv("COLUMNS", "200")
+    judge("init")
+    return db
+
+
+def test_alpacaeval_import_is_idempotent_and_winrate_matches_hand_figures(empty_db: Path) -> None:
+    first = judge("import", "alpacaeval", str(ALPACA_EXCERPT), "--set", "ae")
+    assert "+4 prompts" in first and "+8 responses" in first and "+4 votes" in first
+    assert "+0 prompts, +0 references, +0 responses, +0 votes" in judge(
+        "import", "alpacaeval", str(ALPACA_EXCERPT), "--set", "ae"
+    )
+    rows = json.loads(judge("winrate", "--set", "ae", "--baseline", "text_davinci_003", "--format", "json"))
+    [row] = rows
+    # alpaca-7b won 1 of 4 items: 25 %; scores 0,0,0,1 have sample SD 0.5, so SE = 0.5 / 2 = 25 %
+    assert (row["model"], row["n"], row["wins"], row["draws"], row["losses"]) == ("alpaca-7b", 4, 1, 0, 3)
+    assert row["win_rate"] == pytest.approx(25.0) and row["standard_error"] == pytest.approx(25.0)
+    assert row["method"]["order_rule"] == "agree" and row["method"]["baseline"] == "text_davinci_003"
+    table = judge("winrate", "--set", "ae", "--baseline", "text_davinci_003", "--voters", "alpaca_eval_*")
+    assert "25.00" in table and "alpaca-7b" in table
+    parsed = list(
+        csv.DictReader(io.StringIO(judge("winrate", "--set", "ae", "--baseline", "alpaca-7b", "--format", "csv")))
+    )
+    assert parsed[0]["model"] == "text_davinci_003" and float(parsed[0]["win_rate"]) == pytest.approx(75.0)
+    missing = runner.invoke(app, ["winrate", "--set", "ae", "--baseline", "text_davinci_003", "--voters", "human*"])
+    assert missing.exit_code == 2 and "no votes involve the baseline" in missing.output
+
+
+def test_alpacaeval_bad_file_writes_nothing(empty_db: Path, tmp_path: Path) -> None:
+    items = json.loads(ALPACA_EXCERPT.read_text())
+    items[2]["preference"] = "2"
+    bad = tmp_path / "annotations.json"
+    bad.write_text(json.dumps(items, indent=2))
+    result = runner.invoke(app, ["import", "alpacaeval", str(bad), "--set", "ae"])
+    assert result.exit_code == 2 and "annotations.json:20: preference: expected a number or null" in result.output
+    assert "ae" not in judge("sets")
