@@ -8,6 +8,7 @@ or a resumed run pays only for what is missing. ``max_cost_usd`` stops schedulin
 from __future__ import annotations
 
 import asyncio
+import functools
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -18,12 +19,14 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from judge.errors import InputError, NotFoundError
+from judge.execution import Interrupt, KeyExecutor, retry_transient, store_recovered
 from judge.judging import judge_item
 from judge.llm.client import JudgeClient
 from judge.plan import Catalog, Plan, WorkItem, plan_run
 from judge.results import StoredVerdict, combine_run, diagnostics_by_judge
 from judge.rubrics import Rubric, load_rubric
 from judge.run_config import RunConfig
+from judge.settings import get_settings
 from judge.store.engine import session_scope
 from judge.store.queries import get_set
 from judge.store.tables import DEFAULT_TENANT, PromptSet, Run, utcnow
@@ -34,13 +37,9 @@ from judge.store.verdicts import (
     load_run_items,
     load_verdicts,
     load_voted_units,
-    upsert_verdicts,
+
 )
 from judge.types import VerdictStatus, Winner
-
-WRITE_BATCH = 64
-WRITE_INTERVAL_S = 0.5
-
 
 class RunProgress(BaseModel):
     """Live counters of an executing run."""
@@ -157,7 +156,8 @@ class RunContext:
 
 
 class _Executor:
-    """Bounded-concurrency execution with batched writes, a cost budget and cancellation checks."""
+    """In-process execution of a run's items through the shared core (:class:`judge.execution.KeyExecutor`:
+    claim -> judge -> write -> settle), with progress, the run's cost budget and cancellation checks."""
 
     def __init__(
         self,
@@ -167,16 +167,23 @@ class _Executor:
         progress: RunProgress,
         on_progress: ProgressCallback | None,
         max_cost: float | None,
+        interrupt: Interrupt | None = None,
     ) -> None:
         self.engine, self.context, self.client = engine, context, client
         self.progress, self.on_progress, self.max_cost = progress, on_progress, max_cost
-        self.pending: list[dict[str, Any]] = []
-        self.write_lock = asyncio.Lock()
-        self.last_write = time.monotonic()
+        self.interrupt = interrupt
+        self.cancelled = False
         self.started = time.monotonic()
 
     def _budget_reached(self) -> bool:
         return self.max_cost is not None and self.progress.cost_usd >= self.max_cost
+
+    def _stop_reason(self) -> str | None:
+        if self.cancelled:
+            return "cancelled"
+        if self._budget_reached():
+            return f"budget reached (${self.context.config.max_cost_usd:.4f} for the run)"
+        return None
 
     def _record(self, row: dict[str, Any]) -> None:
         p = self.progress
@@ -189,64 +196,33 @@ class _Executor:
             p.unknown_cost += status != VerdictStatus.ERROR.value
         else:
             p.cost_usd += row["cost_usd"]
-        self.pending.append(row)
-
-    def _write(self, rows: list[dict[str, Any]]) -> bool:
-        """Store ``rows`` and add their cost to the run; True when the run was cancelled elsewhere (API, CLI)."""
-        with session_scope(self.engine) as session:
-            upsert_verdicts(session, rows)
-            run = session.get(Run, self.context.run_id)
-            if run is None:
-                return False
-            run.cost_usd += sum(r["cost_usd"] or 0.0 for r in rows)
-            return run.status == "cancelled"
-
-    def _wrote(self, cancelled: bool) -> None:
-        if cancelled:
-            self.progress.stopped = self.progress.stopped or "cancelled"
         self._report()
 
-    def flush(self) -> None:
-        """Write pending verdicts now, in this thread (at the end of a run)."""
-        rows, self.pending = self.pending, []
-        self._wrote(self._write(rows))
-
-    async def _flush_in_background(self) -> None:
-        """Write pending verdicts in a worker thread, so judge calls in flight go on while the database commits."""
-        rows, self.pending = self.pending, []
-        self.last_write = time.monotonic()
-        async with self.write_lock:
-            self._wrote(await asyncio.to_thread(self._write, rows))
+    def _wrote(self, _rows: list[dict[str, Any]], run_status: str | None) -> None:
+        """After each write: the run was cancelled elsewhere (API, CLI) when its status says so."""
+        self.cancelled = self.cancelled or run_status == "cancelled"
+        self._report()
 
     def _report(self) -> None:
         self.progress.elapsed_s = time.monotonic() - self.started
         if self.on_progress is not None:
             self.on_progress(self.progress)
 
-    async def _worker(self, queue: asyncio.Queue[WorkItem]) -> None:
-        while True:
-            try:
-                item = queue.get_nowait()
-            except asyncio.QueueEmpty:
-                return
-            if self.progress.stopped is None and self._budget_reached():
-                self.progress.stopped = f"budget reached (${self.context.config.max_cost_usd:.4f} for the run)"
-            if self.progress.stopped is not None:
-                continue
-            self._record(await self.context.judge(self.client, item))
-            if len(self.pending) >= WRITE_BATCH or time.monotonic() - self.last_write >= WRITE_INTERVAL_S:
-                await self._flush_in_background()
-            else:
-                self._report()
-
     async def execute(self, todo: list[WorkItem], concurrency: int) -> None:
-        queue: asyncio.Queue[WorkItem] = asyncio.Queue()
-        for item in todo:
-            queue.put_nowait(item)
-        try:
-            await asyncio.gather(*(self._worker(queue) for _ in range(min(concurrency, max(len(todo), 1)))))
-        finally:
-            self.flush()
+        core = KeyExecutor(
+            self.engine,
+            self.context,
+            self.client,
+            concurrency=concurrency,
+            stop_reason=self._stop_reason,
+            on_row=self._record,
+            on_written=self._wrote,
+            interrupt=self.interrupt,
+        )
+        outcome = await core.execute(todo)
+        self.progress.cached += outcome.final  # done meanwhile by another executor (a concurrent run)
+        self.progress.stopped = outcome.stopped
+        self._report()
 
 
 async def execute_run(
@@ -256,8 +232,13 @@ async def execute_run(
     *,
     on_progress: ProgressCallback | None = None,
     tenant: str = DEFAULT_TENANT,
+    interrupt: Interrupt | None = None,
 ) -> RunProgress:
-    """Judge every item of run ``run_id`` that has no final verdict yet, in-process."""
+    """Judge every item of run ``run_id`` that has no final verdict yet, in-process; each verdict key is leased
+    before its call, so concurrent and resumed runs never pay twice for one key. Verdicts an earlier execution
+    saved to a recovery file are stored first. ``interrupt`` (the CLI's Ctrl-C) stops it: the run ends
+    ``stopped``."""
+    await asyncio.to_thread(store_recovered, engine, run_id)
     with session_scope(engine) as session:
         run = get_run(session, run_id=run_id, tenant=tenant)
         context = RunContext(session, run)
@@ -268,9 +249,17 @@ async def execute_run(
     progress = RunProgress(total=len(context.items), cached=len(context.items) - len(todo))
     budget = context.config.max_cost_usd
     remaining = None if budget is None else budget - spent_before  # the budget is the run's, across resumes
-    executor = _Executor(engine, context, client, progress, on_progress, remaining)
-    await executor.execute(todo, context.config.concurrency)
-    finish_run(engine, run_id, stopped=progress.stopped)
+    executor = _Executor(engine, context, client, progress, on_progress, remaining, interrupt)
+    if interrupt is None:
+        await executor.execute(todo, context.config.concurrency)
+    else:
+        with interrupt.handling_sigint():
+            await executor.execute(todo, context.config.concurrency)
+    await retry_transient(
+        functools.partial(finish_run, engine, run_id, stopped=progress.stopped),
+        f"record the end of run {run_id}",
+        max_s=get_settings().write_retry_max_s,
+    )
     return progress
 
 

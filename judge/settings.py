@@ -25,6 +25,11 @@ class Settings(BaseSettings):
     concurrency: int = 16
     local_judge_port: int = 8765
     local_judge_dir: str = "~/.cache/judge/local"
+    # pay once (judge/execution.py): verdict-key leases, and paid verdicts held until the database takes them
+    lease_ttl_s: float = 120.0  # a lease whose owner stops renewing it (every ttl/4) is retaken after this
+    write_retry_max_s: float = 300.0  # how long paid verdicts wait for a locked/unreachable database
+    recovery_dir: str = "judge-recovery"  # then they go to <dir>/run-<id>-<owner>.jsonl; resume loads them
+
 
 
 @lru_cache(maxsize=1)

@@ -18,6 +18,7 @@ from judge.backends.config import ScaleOutSettings
 from judge.backends.follow import Submission, follow_run, submit_run
 from judge.backends.unit import make_client
 from judge.errors import InputError
+from judge.execution import Interrupt
 from judge.run import ProgressCallback, RunProgress, execute_run, finish_run
 from judge.settings import get_settings
 from judge.store.tables import DEFAULT_TENANT
@@ -51,15 +52,18 @@ def execute_on(
     detach: bool = False,
     tenant: str = DEFAULT_TENANT,
     unless_cancelled: bool = False,
+    interrupt: Interrupt | None = None,
 ) -> RunProgress | Submission:
     """Judge what run ``run_id`` (of ``tenant``) is missing on ``backend``; with ``detach``, return once it is
     enqueued (the workers finish the run); with ``unless_cancelled``, a run cancelled before its keys are
-    enqueued is only finished (see :func:`submit_run`). Blocking: call it from a thread when an event loop
-    runs."""
+    enqueued is only finished (see :func:`submit_run`); ``interrupt`` (in-process) routes Ctrl-C to a stop.
+    Blocking: call it from a thread when an event loop runs."""
     scale = ScaleOutSettings()
     if backend is BackendName.INPROCESS:
         client = make_client(scale, shared=False)
-        return asyncio.run(execute_run(engine, run_id, client, on_progress=on_progress, tenant=tenant))
+        return asyncio.run(
+            execute_run(engine, run_id, client, on_progress=on_progress, tenant=tenant, interrupt=interrupt)
+        )
     broker = CeleryBroker(scale=scale)
     try:
         submission = submit_run(engine, run_id, broker, scale, tenant=tenant, unless_cancelled=unless_cancelled)

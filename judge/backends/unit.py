@@ -4,21 +4,22 @@ Idempotent by construction: keys that already have a final verdict are skipped b
 write is an upsert on the verdict key that never replaces a final verdict. A redelivered or duplicated task
 therefore never stores a verdict twice, and a task killed before its commit loses nothing that a redelivery
 does not redo. Per process (and per thread) it keeps one event loop, one judge client, one Redis client and the
-RunContext of the runs it has seen (the context loads the run's catalog once). Per task it opens two database
-transactions: one read (run status and cost, and which keys are already final) and one write (the upserts and
-the cost).
+RunContext of the runs it has seen (the context loads the run's catalog once). Per task it opens four database
+transactions: a read (run status and cost, which keys are already final), a claim (the keys' leases), a write
+(the upserts, their leases released, the cost) and a last release of any lease left (a stopped task).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import threading
 from collections import Counter, OrderedDict
 from collections.abc import Sequence
 
 import redis
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 from sqlmodel import col
 
@@ -26,13 +27,14 @@ from judge.backends.config import ScaleOutSettings
 from judge.backends.follow import budget_note, status_counts
 from judge.backends.tracking import untrack
 from judge.errors import NotFoundError
+from judge.execution import KeyExecutor, PayOnce
 from judge.llm.client import JudgeClient, LiteLLMClient
 from judge.ratelimit import MemoryRateLimiter, RateLimitedClient, RateLimiter, RateLimitSettings, RedisRateLimiter
 from judge.run import RunContext
 from judge.settings import get_settings
 from judge.store.engine import get_engine, session_scope
 from judge.store.tables import Run, RunItem, utcnow
-from judge.store.verdicts import final_keys, upsert_verdicts
+from judge.store.verdicts import final_keys
 from judge.types import Frozen, VerdictStatus
 
 CONTEXT_CACHE_SIZE = 8
@@ -120,25 +122,25 @@ def _read_state(engine: Engine, context: RunContext, keys: Sequence[str]) -> tup
 
 
 async def judge_keys(engine: Engine, context: RunContext, client: JudgeClient, keys: Sequence[str]) -> UnitResult:
-    """Judge the keys of ``context``'s run that have no final verdict yet, concurrently, and store them."""
+    """Judge the keys of ``context``'s run that have no final verdict yet, concurrently, and store them, through
+    the shared core (:class:`judge.execution.KeyExecutor`): each key is leased before its call, so a redelivered
+    task whose first delivery still runs waits for it instead of paying again."""
     skip, done = _read_state(engine, context, keys)
     if skip is not None:
         return UnitResult(judged=0, skipped=len(keys), statuses={})
     by_key = context.by_key
     items = [by_key[k] for k in sorted(set(keys)) if k not in done and k in by_key]
-    rows = await asyncio.gather(*(context.judge(client, item) for item in items))
-    stamped = [{**row, "created_at": utcnow()} for row in rows]
-    columns = sorted(set().union(*stamped)) if stamped else []
-    cost = sum(row.get("cost_usd") or 0.0 for row in rows)  # money spent, whether or not a rival wrote first
-    if stamped:
-        with session_scope(engine) as session:  # writes only, in key order: no lock upgrade, no deadlock
-            upsert_verdicts(session, [{c: row.get(c) for c in columns} for row in stamped])
-            if cost:
-                run_cost = col(Run.cost_usd) + cost
-                session.execute(update(Run).where(col(Run.id) == context.run_id).values(cost_usd=run_cost))
-    return UnitResult(
-        judged=len(rows), skipped=len(keys) - len(rows), statuses=dict(Counter(r["status"] for r in rows))
+    statuses: Counter[str] = Counter()
+    core = KeyExecutor(
+        engine,
+        context,
+        client,
+        concurrency=len(items),
+        policy=PayOnce.from_settings(write_batch=max(len(items), 1), write_interval_s=math.inf),
+        on_row=lambda row: statuses.update([row["status"]]),
     )
+    outcome = await core.execute(items)
+    return UnitResult(judged=outcome.judged, skipped=len(keys) - outcome.judged, statuses=dict(statuses))
 
 
 def finish_if_last(engine: Engine, run_id: int, keys: Sequence[str]) -> bool:

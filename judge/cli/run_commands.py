@@ -13,6 +13,7 @@ from judge.backends import BackendName, Submission, execute_on, resolve_backend
 from judge.cli.app import app, console, fmt_rate, reports_errors
 from judge.cli.store_commands import ExportFormat, FormatOption, OutOption, emit_rows, export_app
 from judge.errors import InputError
+from judge.execution import Interrupt
 from judge.llm.client import SamplingParams
 from judge.logging import install_redaction
 from judge.protocols.pairwise import OrderMode
@@ -80,8 +81,9 @@ def run_and_show(
         console.print(str(run_id), highlight=False)
         return None
     view = ProgressView(total)
+    interrupt = Interrupt(notify=_told_to_stop) if chosen is BackendName.INPROCESS else None
     with view.progress:
-        progress = execute_on(chosen, engine, run_id, on_progress=view.update)
+        progress = execute_on(chosen, engine, run_id, on_progress=view.update, interrupt=interrupt)
     assert isinstance(progress, RunProgress)
     if progress.stopped:
         console.print(f"[yellow]stopped:[/] {progress.stopped}; `judge runs resume {run_id}` continues")
@@ -90,7 +92,20 @@ def run_and_show(
         prompt_set = session.get(PromptSet, run.set_id)
         assert prompt_set is not None
         print_summary(summarize_run(session, run=run, prompt_set=prompt_set), progress)
+    if interrupt is not None and interrupt.level:
+        raise typer.Exit(code=130)  # like any program stopped by Ctrl-C, once what it had is written
     return progress
+
+
+def _told_to_stop(level: int) -> None:
+    """Ctrl-C during an in-process run: say what happens now."""
+    if level == 1:
+        console.print(
+            "[yellow]stopping:[/] no new judge calls; waiting for the calls in flight and writing their "
+            "verdicts (Ctrl-C again to abandon them)"
+        )
+    else:
+        console.print("[red]aborting:[/] abandoning the calls in flight; writing what was already paid")
 
 
 BackendOption = Annotated[

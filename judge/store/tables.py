@@ -155,6 +155,19 @@ class Verdict(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow)
 
 
+class VerdictLease(SQLModel, table=True):
+    """A claim on one verdict key: only its ``owner`` (``host:pid:uuid`` of one executor) may call the judge for
+    it until ``expires_at`` (unix seconds), renewed while its call is in flight, deleted once the verdict is
+    written. See :mod:`judge.store.leases`."""
+
+    __tablename__ = "verdict_lease"
+
+    verdict_key: str = Field(primary_key=True)
+    owner: str = Field(index=True)
+    run_id: int | None = None
+    expires_at: float
+
+
 class ApiKey(SQLModel, table=True):
     """An API key of a tenant, stored as its SHA-256 hex digest; ``prefix`` (its first 8 characters) names it."""
 

@@ -3,7 +3,9 @@
 Pure asyncio HTTP/1.1 with keep-alive, run in its own process so it never shares a GIL with the client
 (``python -m judge.testing.fake_provider --port 0`` prints ``PORT <n>``). Each request is answered by the
 first matching :class:`Rule` (or the default behaviour) and logged. Control: ``GET /_log``, ``POST /_script``
-(body ``{"rules": [...], "default": {...}}``), ``POST /_reset``; ``GET /v1/models`` for health.
+(body ``{"rules": [...], "default": {...}}``), ``POST /_reset``; ``GET /v1/models`` for health; ``GET /_count``:
+the chat calls received, answered (the reply went out) and aborted (the client had hung up before its reply),
+and how many distinct requests (model and messages) they were.
 
 Behaviours (``kind``): ``reply`` (fixed content), ``verdict`` (a fixed label in ``template``),
 ``position_biased`` (always the first label), ``prefer_marker`` (the label of the response containing
@@ -93,11 +95,12 @@ class Script(BaseModel):
 
 
 class Reply(BaseModel):
-    """An HTTP answer (``None`` status: hang up without answering)."""
+    """An HTTP answer (``None`` status: hang up without answering); ``call``: it answers a chat call."""
 
     status: int | None
     body: bytes = b""
     headers: dict[str, str] = Field(default_factory=dict)
+    call: bool = False
 
 
 def prompt_text(body: dict[str, Any]) -> str:
@@ -156,6 +159,20 @@ class FakeProviderState:
         self.fired: list[int] = []
         self.rngs: dict[int, random.Random] = {}
         self.log: list[dict[str, Any]] = []
+        self.answered = 0
+        self.aborted = 0
+
+    def counts(self) -> dict[str, int]:
+        """Chat calls received, answered, aborted, and the distinct requests among them."""
+        distinct = {
+            json.dumps([e.get("model"), (e.get("body") or {}).get("messages")], sort_keys=True) for e in self.log
+        }
+        return {
+            "received": len(self.log),
+            "answered": self.answered,
+            "aborted": self.aborted,
+            "distinct": len(distinct),
+        }
 
     def set_script(self, script: Script) -> None:
         self.script = script
@@ -199,16 +216,19 @@ class FakeProviderState:
             return Reply(status=200, body=b"<html>this is not json", headers={"Content-Type": "text/html"})
         return Reply(status=None)  # hang
 
-    async def handle(self, method: str, path: str, raw: bytes) -> Reply:
-        """Route one HTTP request."""
+    async def handle(self, method: str, path: str, raw: bytes, headers: dict[str, str] | None = None) -> Reply:
+        """Route one HTTP request (``headers``, lower-case names, are kept in the log entry)."""
         path = path.split("?", 1)[0]
         if method == "GET" and path in ("/_log", "/_log/"):
             return _json_reply(200, {"requests": self.log})
+        if method == "GET" and path == "/_count":
+            return _json_reply(200, self.counts())
         if method == "GET" and path in ("/v1/models", "/models", "/health"):
             return _json_reply(200, {"object": "list", "data": [{"id": "fake", "object": "model"}]})
         if method == "POST" and path == "/_reset":
             self.set_script(Script())
             self.log.clear()
+            self.answered = self.aborted = 0
             return _json_reply(200, {"ok": True})
         if method == "POST" and path == "/_script":
             try:
@@ -218,7 +238,7 @@ class FakeProviderState:
             return _json_reply(200, {"ok": True})
         if method != "POST" or path not in ("/v1/chat/completions", "/chat/completions"):
             return _error(404, f"no route {method} {path}")
-        entry: dict[str, Any] = {"seq": len(self.log), "t": time.time(), "path": path}
+        entry: dict[str, Any] = {"seq": len(self.log), "t": time.time(), "path": path, "headers": headers or {}}
         self.log.append(entry)
         try:
             body = json.loads(raw)
@@ -233,7 +253,7 @@ class FakeProviderState:
         delay = behaviour.hang_s if reply.status is None else behaviour.latency_ms / 1000.0
         if delay > 0:
             await asyncio.sleep(delay)
-        return reply
+        return reply.model_copy(update={"call": True})
 
 
 async def _read_request(reader: asyncio.StreamReader) -> tuple[str, str, dict[str, str], bytes] | None:
@@ -267,9 +287,13 @@ async def _serve_connection(
             if request is None:
                 break
             method, path, headers, raw = request
-            reply = await state.handle(method, path, raw)
+            reply = await state.handle(method, path, raw, headers)
             if reply.status is None:
                 break
+            if reply.call and reader.at_eof():  # the client hung up (killed) before its answer: it never got it
+                state.aborted += 1
+                break
+            state.answered += reply.call
             keep_alive = headers.get("connection", "").lower() != "close"
             head = [f"HTTP/1.1 {reply.status} {_STATUS_TEXT.get(reply.status, 'Error')}"]
             fields = {"Content-Type": "application/json", **reply.headers}
@@ -348,11 +372,18 @@ class FakeProvider:
         self._client().post("/_script", content=script.model_dump_json()).raise_for_status()
 
     def requests(self) -> list[dict[str, Any]]:
-        """The request log: ``seq``, ``t`` (unix s), ``path``, ``model``, ``body``, ``status``, ``kind``."""
+        """The request log: ``seq``, ``t`` (unix s), ``path``, ``headers`` (lower-case names), ``model``, ``body``,
+        ``status``, ``kind``."""
         response = self._client().get("/_log")
         response.raise_for_status()
         entries: list[dict[str, Any]] = response.json()["requests"]
         return entries
+
+    def counts(self) -> dict[str, int]:
+        """``received``, ``answered``, ``aborted`` chat calls and the ``distinct`` requests among them."""
+        response = self._client().get("/_count")
+        response.raise_for_status()
+        return {k: int(v) for k, v in response.json().items()}
 
     def reset(self) -> None:
         """Forget the script and the request log."""
