@@ -53,11 +53,16 @@ class VerdictStatus(StrEnum):
 
 
 class Correctness(StrEnum):
-    """Reference-graded correctness of one response."""
+    """Correctness of one response: graded against a reference or gold answer, or an imported label.
+
+    ``no_answer``: nothing answer-like could be extracted (a deterministic grader never guesses); it counts as
+    not correct wherever correctness is scored.
+    """
 
     CORRECT = "correct"
     PARTIALLY_CORRECT = "partially_correct"
     INCORRECT = "incorrect"
+    NO_ANSWER = "no_answer"
 
 
 class Frozen(BaseModel):

@@ -109,3 +109,41 @@ def test_empty_audit() -> None:
 )
 def test_shorten(text: str, limit: int, expected: str) -> None:
     assert shorten(text, limit) == expected
+
+
+def test_by_voter_and_ties_by_the_pairs_correctness() -> None:
+    report = audit_preferences(VOTES, GRADES, TEXTS, PROMPTS)
+    by_voter = {v: (p.count, p.n) for v, p in report.preferred_but_wrong_by_voter.items()}
+    assert by_voter == {"h1": (2, 2), "h2": (1, 2), "h3": (0, 1)}
+    ties = {kind: (p.count, p.n) for kind, p in report.ties_by_correctness.items()}
+    assert ties == {
+        "both_correct": (0, 1),
+        "correct_vs_not_correct": (1, 6),
+        "both_not_correct": (1, 2),
+        "partial_involved": (0, 1),
+    }
+    data = report.to_json()
+    assert {"count", "n"} <= set(data["preferred_but_wrong"]) and {"count", "n"} <= set(
+        data["both_incorrect_preferred"]
+    )
+
+
+def test_no_answer_counts_as_not_correct() -> None:
+    none = Correctness.NO_ANSWER
+    votes = [
+        vote("p8", "m1", "m2", B, "h1"),  # correct vs no answer: the empty one wins
+        vote("p9", "m1", "m2", A, "h1"),  # no answer vs incorrect: decisive between two wrong ones
+        vote("p9", "m1", "m2", TIE, "h2"),
+    ]
+    grades = {
+        ("p8", "m1", 1): CorrectnessGrade(label=OK),
+        ("p8", "m2", 1): CorrectnessGrade(label=none, extracted_answer=None),
+        ("p9", "m1", 1): CorrectnessGrade(label=none),
+        ("p9", "m2", 1): CorrectnessGrade(label=WRONG, extracted_answer="7", extraction_rule="strict:answer_is"),
+    }
+    report = audit_preferences(votes, grades, {})
+    assert (report.preferred_but_wrong.count, report.preferred_but_wrong.n) == (1, 1)
+    assert (report.both_incorrect_preferred.count, report.both_incorrect_preferred.n) == (1, 2)
+    assert {m: (p.count, p.n) for m, p in report.preferred_but_wrong_by_model.items()} == {"m2": (1, 1)}
+    assert (report.preferred_less_correct.count, report.preferred_less_correct.n) == (1, 1)
+    assert report.examples[0].winner_grade.label is none

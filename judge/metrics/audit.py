@@ -1,17 +1,20 @@
 """Audit of preferences against reference-graded correctness: are winners actually correct?
 
 Inputs: preference votes (human or judge), a correctness grade for each response (prompt_id, model, turn)
-from the ``correctness`` rubric, and the response texts. Votes whose two responses are not both graded are
-left out (``n_ungraded``).
+from any correctness source (an LLM grader, a deterministic grader, imported labels), and the response texts.
+Votes whose two responses are not both graded are left out (``n_ungraded``). *Not correct* below means
+``incorrect`` or ``no_answer`` (nothing extractable); ``partially_correct`` is neither.
 
-- preferred but wrong (strict): among decisive votes where one response is ``correct`` and the other
-  ``incorrect``, the share won by the incorrect one. ``partially_correct`` responses are excluded here.
-- by model: for each model, among those strict votes where *its* response was the incorrect one, the share it
-  still won. By category: the strict figure within each category.
-- preferred less correct (ordinal, partial included): with incorrect < partially_correct < correct, among
+- preferred but wrong (strict): among decisive votes where one response is ``correct`` and the other not
+  correct, the share won by the not-correct one. ``partially_correct`` responses are excluded here.
+- by model: for each model, among those strict votes where *its* response was the not-correct one, the share it
+  still won. By category and by voter: the strict figure within each category / each voter's votes.
+- preferred less correct (ordinal, partial included): with not correct < partially_correct < correct, among
   decisive votes whose two grades differ, the share won by the less correct response.
-- both incorrect yet preferred: among all votes (ties included) where both responses are incorrect, the share
-  that nevertheless picked a winner.
+- both incorrect yet preferred: among all votes (ties included) where both responses are not correct, the share
+  that nevertheless picked a winner (``count``: the decisive votes that fell between two wrong answers).
+- ties by correctness: for each kind of pair (both correct, correct vs not correct, both not correct, partial
+  involved), the share of its votes that were ties.
 - style: :func:`judge.metrics.style_effect.style_effect` over every decisive vote with both texts known.
 - examples: the most glaring strict preferred-but-wrong cases, one per (unit, wrong winner), ranked by votes
   for the wrong response minus votes for the correct one on that unit, then by votes for the wrong one.
@@ -29,14 +32,26 @@ from judge.metrics.style_effect import StyleEffect, style_effect
 from judge.metrics.units import UNCATEGORIZED, ResponseKey, UnitKey, canonical_winner_model, unit_key
 from judge.types import Correctness, Frozen, PairVote
 
-RANK = {Correctness.INCORRECT: 0, Correctness.PARTIALLY_CORRECT: 1, Correctness.CORRECT: 2}
+RANK = {Correctness.INCORRECT: 0, Correctness.NO_ANSWER: 0, Correctness.PARTIALLY_CORRECT: 1, Correctness.CORRECT: 2}
+NOT_CORRECT = frozenset({Correctness.INCORRECT, Correctness.NO_ANSWER})
+PAIR_KINDS = ("both_correct", "correct_vs_not_correct", "both_not_correct", "partial_involved")
 
 
 class CorrectnessGrade(Frozen):
-    """A response's reference-graded correctness and the grader's reason."""
+    """A response's correctness, the grader's reason, and (deterministic graders) the extracted answer and rule."""
 
     label: Correctness
     reason: str = ""
+    extracted_answer: str | None = None
+    extraction_rule: str | None = None
+
+
+def pair_kind(a: Correctness, b: Correctness) -> str:
+    """Which of :data:`PAIR_KINDS` a pair of grades is."""
+    if Correctness.PARTIALLY_CORRECT in (a, b):
+        return "partial_involved"
+    correct = (a is Correctness.CORRECT) + (b is Correctness.CORRECT)
+    return ("both_not_correct", "correct_vs_not_correct", "both_correct")[correct]
 
 
 class AuditExample(Frozen):
@@ -62,8 +77,10 @@ class AuditReport(Frozen):
     preferred_but_wrong: Proportion
     preferred_but_wrong_by_model: dict[str, Proportion]
     preferred_but_wrong_by_category: dict[str, Proportion]
+    preferred_but_wrong_by_voter: dict[str, Proportion]
     preferred_less_correct: Proportion
     both_incorrect_preferred: Proportion
+    ties_by_correctness: dict[str, Proportion]
     style: StyleEffect
     examples: tuple[AuditExample, ...]
     n_votes: int
@@ -97,12 +114,11 @@ class _GradedVote(Frozen):
 
     @property
     def strict(self) -> bool:
-        labels = {self.grade_a.label, self.grade_b.label}
-        return self.winner is not None and labels == {Correctness.CORRECT, Correctness.INCORRECT}
+        return self.winner is not None and pair_kind(self.grade_a.label, self.grade_b.label) == "correct_vs_not_correct"
 
     @property
     def wrong_won(self) -> bool:
-        return self.winner is not None and self.grade_of(self.winner).label is Correctness.INCORRECT
+        return self.winner is not None and self.grade_of(self.winner).label in NOT_CORRECT
 
 
 def _graded(votes: Sequence[PairVote], grades: Mapping[ResponseKey, CorrectnessGrade]) -> list[_GradedVote]:
@@ -177,24 +193,29 @@ def audit_preferences(
     strict = [g for g in graded if g.strict]
     by_model: dict[str, list[bool]] = defaultdict(list)
     by_category: dict[str, list[bool]] = defaultdict(list)
+    by_voter: dict[str, list[bool]] = defaultdict(list)
     for item in strict:
-        wrong_model = item.vote.model_a if item.grade_a.label is Correctness.INCORRECT else item.vote.model_b
+        wrong_model = item.vote.model_a if item.grade_a.label in NOT_CORRECT else item.vote.model_b
         by_model[wrong_model].append(item.wrong_won)
         by_category[item.vote.category or UNCATEGORIZED].append(item.wrong_won)
+        by_voter[item.vote.voter].append(item.wrong_won)
+    ties: dict[str, list[bool]] = {kind: [] for kind in PAIR_KINDS}
+    for item in graded:
+        ties[pair_kind(item.grade_a.label, item.grade_b.label)].append(item.winner is None)
     ordinal = [g for g in graded if g.winner is not None and RANK[g.grade_a.label] != RANK[g.grade_b.label]]
     less_correct_won = sum(
         g.winner is not None and RANK[g.grade_of(g.winner).label] < RANK[g.grade_of(g.other(g.winner)).label]
         for g in ordinal
     )
-    both_wrong = [
-        g for g in graded if g.grade_a.label is Correctness.INCORRECT and g.grade_b.label is Correctness.INCORRECT
-    ]
+    both_wrong = [g for g in graded if g.grade_a.label in NOT_CORRECT and g.grade_b.label in NOT_CORRECT]
     return AuditReport(
         preferred_but_wrong=proportion(sum(g.wrong_won for g in strict), len(strict), confidence),
         preferred_but_wrong_by_model=_grouped_rates(by_model, confidence),
         preferred_but_wrong_by_category=_grouped_rates(by_category, confidence),
+        preferred_but_wrong_by_voter=_grouped_rates(by_voter, confidence),
         preferred_less_correct=proportion(less_correct_won, len(ordinal), confidence),
         both_incorrect_preferred=proportion(sum(g.winner is not None for g in both_wrong), len(both_wrong), confidence),
+        ties_by_correctness={kind: proportion(sum(flags), len(flags), confidence) for kind, flags in ties.items()},
         style=style_effect(votes, texts, featurize=featurize, confidence=confidence),
         examples=_examples(graded, texts, prompts or {}, n_examples, shorten_to),
         n_votes=len(votes),

@@ -23,7 +23,12 @@ from judge.types import Correctness, PairVote
 FloatArray = NDArray[np.float64]
 Unit = tuple[str, str, int]  # (prompt_id, model, turn)
 
-CORRECTNESS_SCORE = {Correctness.CORRECT: 1.0, Correctness.PARTIALLY_CORRECT: 0.5, Correctness.INCORRECT: 0.0}
+CORRECTNESS_SCORE = {
+    Correctness.CORRECT: 1.0,
+    Correctness.PARTIALLY_CORRECT: 0.5,
+    Correctness.INCORRECT: 0.0,
+    Correctness.NO_ANSWER: 0.0,
+}
 
 
 def _check_scores(*columns: FloatArray) -> None:

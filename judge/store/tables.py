@@ -152,6 +152,44 @@ class Verdict(SQLModel, table=True):
     completion_tokens: int | None = None
     cost_usd: float | None = None
     latency_ms: float | None = None
+    extracted_answer: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    extraction_rule: str | None = None
+    answer_span_start: int | None = None
+    answer_span_end: int | None = None
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class GoldAnswer(SQLModel, table=True):
+    """A verified short answer to one prompt turn (``spec``: the gold answer's JSON, type and options included)."""
+
+    __tablename__ = "gold_answer"
+    __table_args__ = (UniqueConstraint("prompt_id", "turn", name="uq_gold_answer_prompt_turn"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    prompt_id: int = Field(foreign_key="prompt.id", index=True)
+    turn: int = 1
+    answer_type: str
+    spec: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+    content_hash: str
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class CorrectnessLabel(SQLModel, table=True):
+    """An imported correctness label of one response turn (unit tests, people), named by its ``source``."""
+
+    __tablename__ = "correctness_label"
+    __table_args__ = (
+        UniqueConstraint("prompt_id", "model", "turn", "source", name="uq_correctness_label_response_source"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    set_id: int = Field(foreign_key="prompt_set.id", index=True)
+    prompt_id: int = Field(foreign_key="prompt.id")
+    model: str
+    turn: int = 1
+    source: str = Field(index=True)
+    label: str
+    note: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     created_at: datetime = Field(default_factory=utcnow)
 
 
