@@ -165,7 +165,7 @@ def classify_failure(exc: BaseException) -> str:
     if database is not None:
         return database
     if isinstance(exc, StoreError):
-        return "database error"
+        return "database unavailable"
     for cls in type(exc).__mro__:
         if cls.__name__ in _BY_CLASS_NAME:
             return _BY_CLASS_NAME[cls.__name__]

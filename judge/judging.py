@@ -1,15 +1,17 @@
 """Judge one work item: render, call the judge model, parse; the result is a verdict row (no I/O but the call).
 
-Failures are data: a call that finally fails becomes a verdict with status ``error`` and its reason, an
+Failures are data: a call that finally fails becomes a verdict with status ``error`` and its short classified
+reason (:func:`judge.errors.classify_failure`; the full detail goes to the log), an
 answer that cannot be read one with status ``unparseable`` and its raw text. Nothing is coerced into a verdict.
 """
 
 from __future__ import annotations
 
+import logging
 import time
 from typing import Any
 
-from judge.errors import ProviderError
+from judge.errors import ProviderError, classify_failure
 from judge.llm.client import Completion, CompletionRequest, JudgeClient, wants_structured_output
 from judge.parse import ParsedOutput, parse_output, to_winner
 from judge.plan import WorkItem
@@ -17,6 +19,8 @@ from judge.render import render_messages, render_reask, render_request_hash, sch
 from judge.rubrics import Rubric
 from judge.run_config import RunConfig
 from judge.types import JudgeTask, Mode, VerdictStatus
+
+log = logging.getLogger("judge.judging")
 
 
 def _sum_optional(values: list[int | None]) -> int | None:
@@ -111,9 +115,10 @@ async def judge_item(
             completions.append(await client.complete(request(reask)))
             parsed = parse_output(rubric, completions[-1].text, completions[-1].structured_output_used)
     except ProviderError as exc:
+        log.info("verdict %s of %s failed: %s: %s", item.verdict_key[:12], item.judge.model, type(exc).__name__, exc)
         row.update(
             status=VerdictStatus.ERROR.value,
-            error=f"{type(exc).__name__}: {exc}",
+            error=classify_failure(exc),  # the short reason a tenant sees; the detail is in the server log
             raw_output=completions[-1].text if completions else None,
         )
     else:

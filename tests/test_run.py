@@ -90,7 +90,7 @@ def test_failed_calls_are_stored_as_errors_and_resume_retries_only_them(
     run_id, progress = run(sqlite_store, config(fake_provider))
     assert (progress.ok, progress.error) == (2 * PROMPTS - 2, 2)
     errors = [v for v in verdicts(sqlite_store) if v.status == "error"]
-    assert len(errors) == 2 and all("FatalProviderError" in (e.error or "") for e in errors)
+    assert len(errors) == 2 and all(e.error == "auth failed" for e in errors)  # the classified reason only
     assert summary(sqlite_store, run_id).status == "completed"
 
     fake_provider.script(default=PREFER_GOOD)  # type: ignore[arg-type]

@@ -2,15 +2,27 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import ValidationError
+from sqlalchemy.exc import SQLAlchemyError
 
-from judge.errors import BrokerError, InputError, NotFoundError, RubricError, StatisticsError, StoreError
+from judge.errors import (
+    BrokerError,
+    InputError,
+    NotFoundError,
+    RubricError,
+    StatisticsError,
+    StoreError,
+    classify_failure,
+)
 from judge.logging import redact
+
+log = logging.getLogger("judge.api")
 
 
 def _path_part(part: str) -> str | int:
@@ -57,7 +69,9 @@ async def _unprocessable(_request: Request, exc: Exception) -> JSONResponse:
 
 
 async def _unavailable(_request: Request, exc: Exception) -> JSONResponse:
-    return JSONResponse(_detail(str(exc)), status_code=503)
+    """Store, broker or database down or busy: a short classified reason; the detail goes to the server log."""
+    log.error("service unavailable: %s", redact(f"{type(exc).__name__}: {exc}"))
+    return JSONResponse(_detail(classify_failure(exc)), status_code=503)
 
 
 async def _request_invalid(_request: Request, exc: Exception) -> JSONResponse:
@@ -76,3 +90,4 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RubricError, _unprocessable)
     app.add_exception_handler(StoreError, _unavailable)
     app.add_exception_handler(BrokerError, _unavailable)
+    app.add_exception_handler(SQLAlchemyError, _unavailable)  # e.g. SQLite locked: 503 "database busy", no SQL

@@ -17,6 +17,7 @@ from collections.abc import Callable
 from sqlalchemy.engine import Engine
 
 from judge.backends import BackendName, execute_on, resolve_backend
+from judge.errors import classify_failure
 from judge.llm.client import JudgeClient
 from judge.logging import redact
 from judge.run import execute_run, finish_run
@@ -72,13 +73,14 @@ class InProcessLauncher:
             self.record_failure(run_id, exc)
 
     def record_failure(self, run_id: int, exc: Exception) -> None:
-        """Mark run ``run_id`` failed with the (redacted) reason, so it does not stay 'running' forever."""
+        """Mark run ``run_id`` failed with a short classified reason (the detail goes to the log only), so it does
+        not stay 'running' forever."""
         log.error("run %s failed: %s", run_id, redact(f"{type(exc).__name__}: {exc}"))
         with session_scope(self.engine) as session:
             failed = session.get(Run, run_id)
             if failed is not None:
                 failed.status = "failed"
-                failed.note = redact(f"{type(exc).__name__}: {exc}")
+                failed.note = classify_failure(exc)
                 failed.finished_at = utcnow()
 
     async def shutdown(self) -> None:

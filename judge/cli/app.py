@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import functools
+import logging
 import sys
 from collections.abc import Callable
 from typing import Any, ParamSpec, TypeVar
 
 import typer
 from rich.console import Console
+from sqlalchemy.exc import SQLAlchemyError
 
-from judge.errors import JudgeError
+from judge.errors import JudgeError, classify_failure
+
+log = logging.getLogger("judge.cli")
 
 app = typer.Typer(
     name="judge",
@@ -34,7 +38,8 @@ R = TypeVar("R")
 
 
 def reports_errors(func: Callable[P, R]) -> Callable[P, R]:
-    """Turn a JudgeError into a one-line message on stderr and exit status 2 (no traceback)."""
+    """Turn a JudgeError into a one-line message on stderr and exit status 2 (no traceback); a database error
+    into its classified reason (``database busy``...), the SQL and its parameters going to the log only."""
 
     @functools.wraps(func)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
@@ -42,6 +47,10 @@ def reports_errors(func: Callable[P, R]) -> Callable[P, R]:
             return func(*args, **kwargs)
         except JudgeError as exc:
             err_console.print(f"[bold red]error:[/] {exc}", highlight=False, markup=True)
+            raise typer.Exit(code=2) from exc
+        except SQLAlchemyError as exc:
+            log.info("database error: %s: %s", type(exc).__name__, exc)  # detail for the log, never the terminal
+            err_console.print(f"[bold red]error:[/] {classify_failure(exc)}", highlight=False, markup=True)
             raise typer.Exit(code=2) from exc
 
     return wrapper

@@ -26,7 +26,7 @@ import openai
 from litellm import exceptions as llm_errors
 from pydantic import Field
 
-from judge.errors import FatalProviderError, ProviderError, RetryableProviderError
+from judge.errors import FatalProviderError, ProviderError, RetryableProviderError, classify_failure
 from judge.llm.retry import RetryPolicy, call_with_retries
 from judge.logging import redact
 from judge.render import ResponseFormatStyle, response_format_for
@@ -151,15 +151,16 @@ def classify_error(exc: Exception) -> ProviderError:
     status = getattr(exc, "status_code", None)
     status = status if isinstance(status, int) else None
     reason = redact(f"{type(exc).__name__}: {getattr(exc, 'message', None) or exc}")
+    short = classify_failure(exc)  # what a tenant may see; ``reason`` (the detail) is for the server log
     if isinstance(exc, _FATAL):
-        return FatalProviderError(reason, status_code=status)
+        return FatalProviderError(reason, status_code=status, reason=short)
     if isinstance(exc, _RETRYABLE):
         response = getattr(exc, "response", None)
         retry_after = parse_retry_after(getattr(response, "headers", None))
-        return RetryableProviderError(reason, status_code=status, retry_after=retry_after)
+        return RetryableProviderError(reason, status_code=status, retry_after=retry_after, reason=short)
     if status is not None and (status >= 500 or status in (408, 409, 429)):
-        return RetryableProviderError(reason, status_code=status)
-    return FatalProviderError(reason, status_code=status)
+        return RetryableProviderError(reason, status_code=status, reason=short)
+    return FatalProviderError(reason, status_code=status, reason=short)
 
 
 def compute_cost(response: Any) -> float | None:

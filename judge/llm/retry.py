@@ -85,4 +85,5 @@ async def call_with_retries(
             f"gave up after {policy.max_attempts} attempts; last error: {exc}",
             status_code=exc.status_code,
             retry_after=exc.retry_after,
+            reason=exc.reason,
         ) from exc
