@@ -9,7 +9,7 @@ from typing import Any
 from fastapi import FastAPI
 from sqlalchemy.engine import Engine
 
-from judge.api import analysis, health, runs, sets
+from judge.api import analysis, arena, health, runs, sets
 from judge.api.deps import AppState, State, Tenant
 from judge.api.errors import install_error_handlers
 from judge.api.launcher import ClientFactory, default_client, make_launcher
@@ -52,6 +52,7 @@ def create_app(
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     for module in (sets, runs, analysis, health):
         app.include_router(module.router)
+    arena.install(app, engine)
 
     @app.get("/v1/rubrics", tags=["runs"])
     def rubrics(_state: State, _tenant: Tenant) -> list[dict[str, Any]]:

@@ -79,6 +79,9 @@ class Vote(SQLModel, table=True):
     turn: int = 1
     source: str = "import"
     tstamp: float | None = None
+    presented_order: str | None = None
+    shown_at: float | None = None
+    time_to_vote_s: float | None = None
 
 
 class Run(SQLModel, table=True):
@@ -218,3 +221,73 @@ class ApiKey(SQLModel, table=True):
     prefix: str
     created_at: datetime = Field(default_factory=utcnow)
     revoked_at: datetime | None = None
+
+
+class ArenaVoter(SQLModel, table=True):
+    """An arena invitation: a voter token (stored as its SHA-256) that opens one prompt set's arena, nothing else."""
+
+    __tablename__ = "arena_voter"
+
+    id: int | None = Field(default=None, primary_key=True)
+    tenant: str = Field(index=True)
+    set_id: int = Field(foreign_key="prompt_set.id", index=True)
+    voter: str
+    token_hash: str = Field(unique=True)
+    prefix: str
+    created_at: datetime = Field(default_factory=utcnow)
+    expires_at: datetime | None = None
+    revoked_at: datetime | None = None
+
+
+class ArenaConfig(SQLModel, table=True):
+    """A prompt set's arena settings: pair selection, and the models that answer live prompts (none: off)."""
+
+    __tablename__ = "arena_config"
+
+    set_id: int = Field(foreign_key="prompt_set.id", primary_key=True)
+    selection: str = "active"
+    live_models: list[dict[str, Any]] | None = Field(default=None, sa_column=Column(JSON(none_as_null=True)))
+    max_cost_usd: float | None = None
+    spent_usd: float = 0.0
+
+
+class ArenaUnit(SQLModel, table=True):
+    """One (prompt, pair, turn) served to one voter, under an opaque random id; ``first`` is the model shown as A.
+
+    ``status`` is ``served``, ``voted`` or ``skipped``; a voter is never served the same unit twice.
+    """
+
+    __tablename__ = "arena_unit"
+    __table_args__ = (
+        UniqueConstraint("voter_id", "prompt_id", "model_a", "model_b", "turn", name="uq_arena_unit_voter_unit"),
+    )
+
+    id: str = Field(primary_key=True)
+    set_id: int = Field(foreign_key="prompt_set.id", index=True)
+    voter_id: int = Field(foreign_key="arena_voter.id", index=True)
+    prompt_id: int = Field(foreign_key="prompt.id")
+    model_a: str
+    model_b: str
+    turn: int = 1
+    first: str
+    status: str = "served"
+    choice: str | None = None
+    shown_at: float
+    voted_at: float | None = None
+
+
+class ArenaAnswer(SQLModel, table=True):
+    """Provenance of a live answer (a response written by the arena for a voter's own prompt)."""
+
+    __tablename__ = "arena_answer"
+
+    response_id: int = Field(foreign_key="response.id", primary_key=True)
+    model: str
+    api_base: str | None = None
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+    cost_usd: float | None = None
+    latency_ms: float
+    attempts: int
+    finish_reason: str | None = None
+    created_at: datetime = Field(default_factory=utcnow)
