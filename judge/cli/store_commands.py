@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import io
 import json
 import sys
@@ -14,6 +13,7 @@ import typer
 from rich.table import Table
 
 from judge.cli.app import app, console, reports_errors
+from judge.exports import csv_text
 from judge.importers.bundle import ImportBundle
 from judge.importers.generic import read_prompts, read_responses, read_votes
 from judge.importers.llmbar import read_llmbar
@@ -128,17 +128,14 @@ def import_llmbar(file: Path, set_name: SetOption) -> None:
 
 
 def emit_rows(rows: list[dict[str, Any]], fmt: ExportFormat, out: Path | None) -> None:
-    """Write rows as JSONL or CSV to ``out`` (or stdout)."""
+    """Write rows as JSONL (the exact text) or CSV (formula-safe cells, :func:`judge.exports.csv_text`) to ``out``
+    (or stdout)."""
     buffer = io.StringIO()
     if fmt is ExportFormat.JSONL:
         for row in rows:
             buffer.write(json.dumps(row, ensure_ascii=False, default=str) + "\n")
     else:
-        fields = list(dict.fromkeys(k for row in rows for k in row))
-        writer = csv.DictWriter(buffer, fieldnames=fields, lineterminator="\n")
-        writer.writeheader()
-        for row in rows:
-            writer.writerow({k: json.dumps(v) if isinstance(v, list | dict) else v for k, v in row.items()})
+        buffer.write(csv_text(rows))
     if out is None:
         sys.stdout.write(buffer.getvalue())
     else:
