@@ -60,6 +60,6 @@ def test_alpacaeval_bad_file_writes_nothing(empty_db: Path, tmp_path: Path) -> N
     items[2]["preference"] = "2"
     bad = tmp_path / "annotations.json"
     bad.write_text(json.dumps(items, indent=2))
-    result = runner.invoke(app, ["import", "alpacaeval", str(bad), "--set", "ae"])
-    assert result.exit_code == 2 and "annotations.json:20: preference: expected a number or null" in result.output
-    assert "ae" not in judge("sets")
+    result = runner.invoke(app, ["import", "alpacaeval", str(bad), "--set", "alpaca-bad"])
+    assert result.exit_code == 2 and "annotations.json:26: preference: expected a number or null" in result.output
+    assert "alpaca-bad" not in judge("sets")

@@ -9,10 +9,12 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from judge.analysis import agreement_report, audit_report, gold_report
+from judge.analysis import agreement_report, audit_report
 from judge.cli.app import app, console, fmt_rate, reports_errors
 from judge.cli.store_commands import ExportFormat, emit_rows
 from judge.errors import InputError
+from judge.protocols.order_rules import OrderRule
+from judge.rule_votes import gold_report_by_rule
 from judge.store import open_store, session_scope
 
 
@@ -92,11 +94,15 @@ def agreement(
     by: Annotated[Breakdown | None, typer.Option(help="Break down by category, turn or pair.")] = None,
     gold: Annotated[str | None, typer.Option(help="Gold-labelled set: report --a's accuracy on it.")] = None,
     fmt: Annotated[OutputFormat, typer.Option("--format", help="table, json or csv.")] = OutputFormat.TABLE,
+    order_rule: Annotated[
+        OrderRule,
+        typer.Option("--order-rule", help="With --gold: how a judge's two orders combine (agree, sum, separate)."),
+    ] = OrderRule.AGREE,
 ) -> None:
     """How often two vote sources agree (with n, CIs, kappa, confusion), or a judge's accuracy on gold labels."""
     with session_scope(open_store()) as session:
         if gold is not None:
-            data = gold_report(session, gold_set=gold, judge=a)
+            data = gold_report_by_rule(session, gold_set=gold, judge=a, rule=order_rule)
         elif b is None:
             raise InputError("give --b (or --gold SET)", field="--b")
         else:
@@ -110,6 +116,13 @@ def agreement(
     elif gold is not None:
         for key in ("accuracy", "inconsistent_rate", "tie_rate", "no_verdict_rate", "accuracy_consistent"):
             console.print(f"{key}: {fmt_rate(data[key])}", highlight=False)
+        for name, block in data.get("categories", {}).items():
+            console.print(f"  category {name}: {fmt_rate(block)}", highlight=False)
+        if data.get("macro_accuracy") is not None and data["macro_accuracy"] != data.get("micro_accuracy"):
+            console.print(
+                f"micro accuracy {data['micro_accuracy']:.1%}, macro accuracy {data['macro_accuracy']:.1%}",
+                highlight=False,
+            )
         console.print("method: " + json.dumps(data["method"]), highlight=False)
     else:
         print_agreement(data)

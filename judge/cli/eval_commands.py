@@ -15,6 +15,7 @@ from judge.cli.store_commands import ExportFormat, _write, emit_rows, import_app
 from judge.errors import InputError
 from judge.importers.alpacaeval import SOURCE as ALPACAEVAL_SOURCE
 from judge.importers.alpacaeval import read_alpacaeval
+from judge.importers.judgebench import read_judgebench
 from judge.metrics.winrate import method_card, win_rates_vs_baseline
 from judge.protocols.order_rules import DESCRIPTIONS, OrderRule
 from judge.rule_votes import votes_by_rule
@@ -95,3 +96,13 @@ def winrate(
     else:
         _print_winrates(rows, f"win rate vs {baseline} ({source}, set {set_name!r})")
         console.print("method: " + json.dumps(card, default=str), highlight=False)
+
+
+@import_app.command("judgebench")
+@reports_errors
+def import_judgebench(
+    file: Annotated[Path, typer.Argument(help="JudgeBench pairs (.jsonl), e.g. data/dataset=judgebench,...jsonl.")],
+    set_name: SetOption = "judgebench",
+) -> None:
+    """Import JudgeBench pairs as a gold set: question, response_A, response_B, a gold vote; category = source."""
+    _write(read_judgebench(file), set_name, create_missing=False, source="gold")

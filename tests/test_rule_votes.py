@@ -1,0 +1,77 @@
+"""Order rules over stored verdicts: gold accuracy on real JudgeBench pairs, judged through the fake provider."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from sqlalchemy.engine import Engine
+
+from judge.importers.judgebench import read_judgebench
+from judge.protocols.order_rules import OrderRule
+from judge.rule_votes import gold_report_by_rule, judge_votes_by_rule
+from judge.store.engine import session_scope
+from judge.store.ingest import write_bundle
+from judge.store.queries import get_set
+from judge.testing.fake_provider import FakeProvider
+from tests.test_importers_judgebench import EXCERPT
+from tests.toy import config, run
+
+TIE_REPLY = {"kind": "reply", "content": '{"reason": "cannot tell", "verdict": "tie"}'}
+
+
+@pytest.fixture
+def judged(sqlite_store: Engine, fake_provider: FakeProvider) -> Engine:
+    """Pair 1 (gold A): one order says tie, the other picks A. Pair 2 (gold A): both orders pick B."""
+    with session_scope(sqlite_store) as session:
+        write_bundle(session, set_name="jb", bundle=read_judgebench(EXCERPT), source="gold")
+    fake_provider.script(  # type: ignore[arg-type]
+        rules=[
+            {"contains": "malicious prosecution", "times": 1, "behaviour": TIE_REPLY},
+            {
+                "contains": "malicious prosecution",
+                "behaviour": {"kind": "prefer_marker", "marker": "FFFFF", "rival": "AAAAA"},
+            },
+            {
+                "contains": "ceramics studio",
+                "behaviour": {"kind": "prefer_marker", "marker": "JJJJJ", "rival": "DDDDD"},
+            },
+        ],
+    )
+    run(sqlite_store, config(fake_provider, set_name="jb", concurrency=1))
+    return sqlite_store
+
+
+@pytest.mark.parametrize(("rule", "correct", "n"), [("agree", 0, 2), ("sum", 1, 2), ("separate", 1, 4)])
+def test_gold_accuracy_under_each_order_rule(judged: Engine, rule: str, correct: int, n: int) -> None:
+    with session_scope(judged) as session:
+        report = gold_report_by_rule(session, gold_set="jb", judge="judge:openai/fake-judge", rule=OrderRule(rule))
+    assert (report["accuracy"]["count"], report["accuracy"]["n"]) == (correct, n)
+    assert report["method"]["order_rule"] == rule
+    assert report["categories"]["mmlu-pro-law"]["n"] == n
+
+
+def test_separate_rule_makes_one_vote_per_order(judged: Engine) -> None:
+    with session_scope(judged) as session:
+        prompt_set = get_set(session, name="jb")
+        separate = judge_votes_by_rule(
+            session, prompt_set=prompt_set, model="openai/fake-judge", rubric=None, rule=OrderRule.SEPARATE
+        )
+        summed = judge_votes_by_rule(
+            session, prompt_set=prompt_set, model="openai/fake-judge", rubric=None, rule=OrderRule.SUM
+        )
+    assert len(separate) == 4 and len(summed) == 2
+    assert sorted(v.winner.value for v in summed) == ["model_a", "model_b"]
+
+
+def test_agreement_cli_takes_the_order_rule(judged: Engine, sqlite_url: str, judge_env: pytest.MonkeyPatch) -> None:
+    from typer.testing import CliRunner
+
+    from judge.cli import app
+
+    judge_env.setenv("JUDGE_DATABASE_URL", sqlite_url)
+    args = ["agreement", "--gold", "jb", "--a", "judge:openai/fake-judge", "--format", "json", "--order-rule", "sum"]
+    result = CliRunner().invoke(app, args, catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output)
+    assert (data["accuracy"]["count"], data["accuracy"]["n"], data["method"]["order_rule"]) == (1, 2, "sum")
