@@ -18,6 +18,7 @@ from pydantic import BaseModel
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
+from judge import grader_runs
 from judge.errors import InputError, NotFoundError
 from judge.execution import Interrupt, KeyExecutor, retry_transient, store_recovered
 from judge.judging import judge_item
@@ -27,6 +28,7 @@ from judge.results import StoredVerdict, combine_run, diagnostics_by_judge
 from judge.rubrics import Rubric, load_rubric
 from judge.run_config import RunConfig
 from judge.settings import get_settings
+from judge.store.correctness import load_gold
 from judge.store.engine import session_scope
 from judge.store.queries import get_set
 from judge.store.tables import DEFAULT_TENANT, PromptSet, Run, utcnow
@@ -101,15 +103,21 @@ def create_run(session: Session, *, config: RunConfig, tenant: str = DEFAULT_TEN
             f"baseline model {selection.baseline!r} has no responses in set {config.set_name!r}", field="--pairs"
         )
     voted = load_voted_units(session, set_id=prompt_set.id, voters=config.voters)
-    if selection.kind == "human-voted" and not voted:
+    if selection.kind == "human-voted" and not voted and grader_runs.grader_specs(config) is None:
         raise InputError(
             f"set {config.set_name!r} has no votes to take pairs from; use --pairs all or baseline:MODEL",
             field="--pairs",
         )
-    plan = plan_run(rubric, config, catalog, voted)
+    graders = grader_runs.grader_specs(config)
+    if graders is not None:
+        golds = load_gold(session, set_id=prompt_set.id)
+        typed = {key: (stored.content_hash, stored.gold.type) for key, stored in golds.items()}
+        plan = grader_runs.plan_grading(graders, config, catalog, typed)
+    else:
+        plan = plan_run(rubric, config, catalog, voted)
     stored_config = {
         **config.model_dump(mode="json"),
-        "method": method_card(config, rubric),
+        "method": method_card(config, rubric) if graders is None else grader_runs.method_card(graders),
         "skipped": plan.skipped,
         "n_units": plan.n_units,
     }
@@ -146,9 +154,16 @@ class RunContext:
         self.catalog: Catalog = load_catalog(session, set_id=run.set_id)
         self.items = load_run_items(session, run_id=self.run_id)
         self.by_key = {item.verdict_key: item for item in self.items}
+        graders = grader_runs.grader_specs(self.config)
+        self.golds = load_gold(session, set_id=run.set_id) if graders is not None else {}
 
     async def judge(self, client: JudgeClient, item: WorkItem) -> dict[str, Any]:
-        """Judge one item of this run."""
+        """Judge one item of this run (a deterministic grader grades it without calling any model)."""
+        if grader_runs.is_grader(item.judge.model):
+            gold = self.golds[(item.prompt_id, item.turn)]
+            text = self.catalog.responses[(item.prompt_id, item.model_a)].turns[item.turn - 1]
+            prompt = self.catalog.prompts[item.prompt_id].turns[item.turn - 1]
+            return grader_runs.grade_row(item, text, gold.gold, gold.content_hash, prompt, run_id=self.run_id)
         task = self.catalog.task(self.rubric.mode, item.prompt_id, item.turn, item.model_a, item.model_b)
         return await judge_item(
             client, self.rubric, task, item, self.config, run_id=self.run_id, rubric_hash=self.rubric_hash

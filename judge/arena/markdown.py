@@ -16,6 +16,7 @@ _NUMBERED = re.compile(r"^\s*\d{1,9}[.)]\s+(.*)$")
 _QUOTE = re.compile(r"^\s*&gt;\s?(.*)$")
 _BOLD = re.compile(r"\*\*(?=\S)(.+?)(?<=\S)\*\*|__(?=\S)(.+?)(?<=\S)__")
 _ITALIC = re.compile(r"(?<![\w*])\*(?=\S)([^*]+?)(?<=\S)\*(?![\w*])|(?<![\w_])_(?=\S)([^_]+?)(?<=\S)_(?![\w_])")
+_CODE = re.compile(r"(`+)(?!`)(.+?)(?<!`)\1(?!`)")
 _LINK = re.compile(r"!?\[([^\]]*)\]\(([^)\s]*)\)")
 
 
@@ -27,10 +28,14 @@ def _emphasis(text: str) -> str:
 
 def render_inline(escaped: str) -> str:
     """Inline markup of one already-escaped line: code spans first (left verbatim), then emphasis."""
-    parts = escaped.split("`")
-    if len(parts) % 2 == 0:  # an unmatched backtick stays a backtick
-        parts[-2] = parts[-2] + "`" + parts.pop()
-    return "".join(f"<code>{p}</code>" if i % 2 else _emphasis(p) for i, p in enumerate(parts))
+    out: list[str] = []
+    position = 0
+    for match in _CODE.finditer(escaped):
+        out.append(_emphasis(escaped[position : match.start()]))
+        out.append(f"<code>{match.group(2)}</code>")
+        position = match.end()
+    out.append(_emphasis(escaped[position:]))
+    return "".join(out)
 
 
 def render_markdown(text: str) -> str:
