@@ -63,3 +63,20 @@ def test_alpacaeval_bad_file_writes_nothing(empty_db: Path, tmp_path: Path) -> N
     result = runner.invoke(app, ["import", "alpacaeval", str(bad), "--set", "alpaca-bad"])
     assert result.exit_code == 2 and "annotations.json:26: preference: expected a number or null" in result.output
     assert "alpaca-bad" not in judge("sets")
+
+
+def test_arenahard_import_and_score(empty_db: Path) -> None:
+    bench = str(FORMATS / "arenahard" / "bench")
+    assert "+3 prompts" in judge("import", "arenahard", bench, "--baseline", "base", "--set", "ah")
+    assert "+0 votes" in judge("import", "arenahard", bench, "--baseline", "base", "--set", "ah")
+    rows = {r["model"]: r for r in json.loads(judge("arenahard", bench, "--baseline", "base", "--format", "json"))}
+    assert rows["m1"]["score"] == pytest.approx(75.0) and rows["m2"]["score"] == pytest.approx(37.5)
+    assert rows["m1"]["method"]["order_rule"] == "separate"
+    # the imported games as plain votes (no 3x weight): m1 won q1 g1, q1 g2, q3 g2, tied q2 g1, lost q2 g2
+    plain = {
+        r["model"]: r for r in json.loads(judge("winrate", "--set", "ah", "--baseline", "base", "--format", "json"))
+    }
+    assert (plain["m1"]["n"], plain["m1"]["wins"], plain["m1"]["draws"]) == (5, 3, 1)
+    assert plain["m1"]["win_rate"] == pytest.approx(70.0)
+    game2 = json.loads(judge("winrate", "--set", "ah", "--baseline", "base", "--voters", "*/game2", "--format", "json"))
+    assert {r["model"]: r["n"] for r in game2} == {"m1": 3, "m2": 3}

@@ -15,14 +15,18 @@ from judge.cli.store_commands import ExportFormat, _write, emit_rows, import_app
 from judge.errors import InputError
 from judge.importers.alpacaeval import SOURCE as ALPACAEVAL_SOURCE
 from judge.importers.alpacaeval import read_alpacaeval
+from judge.importers.arenahard import read_arenahard
 from judge.importers.judgebench import read_judgebench
 from judge.metrics.winrate import method_card, win_rates_vs_baseline
 from judge.protocols.order_rules import DESCRIPTIONS, OrderRule
+from judge.ratings.arenahard import STRONG_WEIGHT, arenahard_scores
+from judge.ratings.arenahard import method_card as arenahard_card
 from judge.rule_votes import votes_by_rule
 from judge.sources import Source
 from judge.store import open_store, session_scope
 from judge.store.queries import get_set
 
+ARENAHARD_SOURCE = "arenahard"
 SetOption = Annotated[str, typer.Option("--set", help="Name of the prompt set.")]
 OrderRuleOption = Annotated[
     OrderRule,
@@ -106,3 +110,56 @@ def import_judgebench(
 ) -> None:
     """Import JudgeBench pairs as a gold set: question, response_A, response_B, a gold vote; category = source."""
     _write(read_judgebench(file), set_name, create_missing=False, source="gold")
+
+
+@import_app.command("arenahard")
+@reports_errors
+def import_arenahard(
+    directory: Annotated[Path, typer.Argument(help="Arena-Hard-Auto benchmark directory (question.jsonl, ...).")],
+    baseline: Annotated[str, typer.Option(help="The baseline model (for records that do not name it).")],
+    set_name: SetOption = "arena_hard",
+    judge_name: Annotated[str | None, typer.Option("--judge", help="Only model_judgment/JUDGE/.")] = None,
+) -> None:
+    """Import Arena-Hard questions, answers and judgments (each game a vote by JUDGE/game1 or JUDGE/game2)."""
+    found = read_arenahard(directory, baseline=baseline, judge=judge_name)
+    _write(found.bundle, set_name, create_missing=False, source=ARENAHARD_SOURCE)
+
+
+@app.command("arenahard")
+@reports_errors
+def arenahard(
+    directory: Annotated[Path, typer.Argument(help="Arena-Hard-Auto benchmark directory.")],
+    baseline: Annotated[str, typer.Option(help="The baseline model.")],
+    judge_name: Annotated[str | None, typer.Option("--judge", help="Only model_judgment/JUDGE/.")] = None,
+    category: Annotated[str | None, typer.Option(help="Only questions of this category.")] = None,
+    rounds: Annotated[int, typer.Option(help="Bootstrap rounds.")] = 100,
+    seed: Annotated[int, typer.Option(help="Bootstrap seed.")] = 0,
+    weight: Annotated[int, typer.Option(help="Battles a strong verdict (>>) counts as.")] = STRONG_WEIGHT,
+    fmt: Annotated[OutputFormat, typer.Option("--format", help="table, json or csv.")] = OutputFormat.TABLE,
+) -> None:
+    """Arena-Hard-Auto's score of each model vs BASELINE from its judgment files (order rule: separate)."""
+    found = read_arenahard(directory, baseline=baseline, judge=judge_name)
+    scores = arenahard_scores(
+        found.games, baseline=baseline, weight=weight, rounds=rounds, seed=seed, category=category
+    )
+    rows = [s.to_json() for s in scores]
+    card = {**arenahard_card(weight, rounds, (0.05, 0.95), seed), "judge": judge_name, "category": category}
+    if fmt is OutputFormat.JSON:
+        console.print_json(json.dumps([{**r, "method": card} for r in rows], default=str))
+    elif fmt is OutputFormat.CSV:
+        emit_rows(rows, ExportFormat.CSV, None)
+    else:
+        table = Table(title=f"Arena-Hard score vs {baseline}" + (f" ({category})" if category else ""))
+        for column in ("model", "score", "90% CI", "questions", "battles", "dropped"):
+            table.add_column(column, justify="left" if column == "model" else "right")
+        for r in rows:
+            table.add_row(
+                r["model"],
+                f"{r['score']:.1f}",
+                f"[{r['ci_low']:.1f}, {r['ci_high']:.1f}]",
+                str(r["n_questions"]),
+                str(r["n_battles"]),
+                str(r["n_dropped"]),
+            )
+        console.print(table)
+        console.print("method: " + json.dumps(card, default=str), highlight=False)
