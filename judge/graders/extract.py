@@ -44,7 +44,7 @@ CONCLUSION = re.compile(
 )
 _LIST_MARKER = re.compile(r"^[ \t]*(?:[-*•][ \t]+|\d+[.)][ \t]+)?")
 _SENTENCE_END = re.compile(r"[.!?](?=\s|$)|\n")
-_PARAGRAPH_BREAK = re.compile(r"\n[ \t]*\n")
+_PARAGRAPH_BREAK = re.compile(r"\n[ \t\r]*\n")
 _PLEASANTRY = re.compile(
     r"\b(?:let me know|hope (?:this|that) helps|feel free|any (?:other|more|further) questions|"
     r"does (?:this|that) make sense)\b",

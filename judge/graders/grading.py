@@ -112,6 +112,12 @@ _STOPWORDS = frozenset(
         "into",
     ]
 )
+_ABSTAIN = re.compile(
+    r"\b(?:not\s+sure|(?:don't|do\s+not)\s+know|(?:cannot|can't|can\s+not)\s+(?:be\s+)?(?:determined?|answer|tell|say)|"
+    r"unable\s+to\s+(?:determine|answer|tell|say)|not\s+enough\s+information|insufficient\s+information|"
+    r"impossible\s+to\s+(?:determine|tell|say))\b",
+    re.IGNORECASE,
+)
 _PUNCTUATION = re.compile(r"[\s*_`\"'.,;:!?()\[\]{}]+")
 
 
@@ -146,6 +152,7 @@ def _code_version() -> str:
         _COPULA.pattern,
         _NEGATION.pattern,
         _EXPRESSION_END.pattern,
+        _ABSTAIN.pattern,
         *(p.pattern for p in _LETTER_FORMS),
         _BARE_LETTER.pattern,
         _PROMPT_OPTION.pattern,
@@ -181,7 +188,7 @@ def grade(spec: GraderSpec, response: str, gold: GoldAnswer, *, prompt: str | No
             hit = matcher.phrase(prepared.text, region.start, region.end)
             if hit is None:
                 continue
-            key = (region.end, -extract.STRICT_RULES.index(region.rule), hit.start, region.rule, hit)
+            key = (hit.end, -extract.STRICT_RULES.index(region.rule), hit.start, region.rule, hit)
             if best is None or key[:3] > best[:3]:
                 best = key
         if best is not None:
@@ -295,9 +302,8 @@ def _number_matcher(gold: GoldAnswer) -> Matcher:
                 last = standalone[-1]
                 return Found(last.start, last.end, text[last.start : last.end], _number_correct(last, gold))
             for s_start, s_end in extract.sentences(text, p_start, p_end):
-                hit = phrase(text, s_start, s_end)
-                if hit is not None:
-                    return hit
+                if any(s_start <= n.start < s_end for n in numerals):
+                    return phrase(text, s_start, s_end)
         return None
 
     return Matcher(phrase, final, "last_number")
@@ -446,6 +452,8 @@ def _word_matcher(gold: GoldAnswer, prompt: str) -> Matcher:
         hits = _word_hits(text, start, end, accepted)
         if hits:
             return Found(hits[0][0], hits[0][1], text[hits[0][0] : hits[0][1]], True)
+        if _ABSTAIN.search(text, start, end):
+            return None
         shown = _statement(text, start, end)
         if not shown:
             return None
@@ -474,7 +482,7 @@ def _all_of_matcher(gold: GoldAnswer) -> Matcher:
     folded = {p.strip().casefold(): p for p in parts}
 
     def phrase(text: str, start: int, end: int) -> Found | None:
-        if not text[start:end].strip():
+        if not text[start:end].strip() or _ABSTAIN.search(text, start, end):
             return None
         hits = _word_hits(text, start, end, {k: k for k in folded})
         present = {h[2] for h in hits}
@@ -483,6 +491,10 @@ def _all_of_matcher(gold: GoldAnswer) -> Matcher:
             last = max(h[1] for h in hits)
             shown = "; ".join(text[h[0] : h[1]] for h in _first_each(hits))
             return Found(first, last, shown, True)
+        if hits:
+            parts = _first_each(hits)
+            shown = "; ".join(text[h[0] : h[1]] for h in parts)
+            return Found(parts[0][0], parts[-1][1], shown, False)
         stripped = text[start:end].strip()
         begin = start + text[start:end].find(stripped[:1])
         return Found(begin, begin + len(stripped), " ".join(stripped.split())[:120], False)
@@ -514,7 +526,7 @@ def _exact_matcher(gold: GoldAnswer) -> Matcher:
 
     def phrase(text: str, start: int, end: int) -> Found | None:
         stripped = text[start:end].strip()
-        if not _normal(stripped):
+        if not _normal(stripped) or _ABSTAIN.search(stripped):
             return None
         begin = start + text[start:end].find(stripped[:1])
         return Found(begin, begin + len(stripped), stripped, _normal(stripped) in accepted)
@@ -541,6 +553,8 @@ def _regex_matcher(gold: GoldAnswer) -> Matcher:
         match = pattern.search(text, start, end)
         if match is not None:
             return Found(match.start(), match.end(), match.group(0), True)
+        if _ABSTAIN.search(text, start, end):
+            return None
         begin = start + text[start:end].find(stripped[:1])
         return Found(begin, begin + len(stripped), " ".join(stripped.split())[:120], False)
 

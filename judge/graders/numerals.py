@@ -42,7 +42,7 @@ NUMBER_PATTERN = re.compile(
     rf"(?P<latex>\\[dt]?frac\s*\{{\s*(?P<ln>-?(?:{_BODY}))\s*\}}\s*\{{\s*(?P<ld>-?(?:{_BODY}))\s*\}})"
     rf"|(?P<frac>(?P<fn>{_BODY})[ \t]?/[ \t]?(?P<fd>{_BODY}))(?P<fpct>[ \t]?(?:\\?%|percent\b))?"
     rf"|(?P<num>{_BODY})(?P<pct>[ \t]?(?:\\?%|percent\b))?"
-    rf"|\b(?:has|have|had|are|is|was|were|with)\s(?P<none>no)(?=\s+[a-z])"
+    rf"|\b(?:has|have|had|are|were)\s(?P<none>no)(?=\s+[a-z])"
     rf"|(?P<word>\b(?:{_WORDS})\b)",
     re.IGNORECASE,
 )
@@ -82,7 +82,9 @@ _WORD_STOP_AFTER = frozenset(
         "after",
     ]
 )
-_WORD_STOP_BEFORE = frozenset(["no", "each", "any", "every", "which", "this", "that", "someone", "anyone"])
+_WORD_STOP_BEFORE = frozenset(
+    ["no", "each", "any", "every", "which", "this", "that", "someone", "anyone", "the", "these", "those", "all", "both"]
+)
 _NEXT_WORD = re.compile(r"\s+([A-Za-z]+)")
 _PREV_WORD = re.compile(r"([A-Za-z]+)\s+$")
 
@@ -202,7 +204,8 @@ def _role(text: str, start: int, end: int, kind: str, tuple_spans: list[tuple[in
 
 
 def _word_number_stands(text: str, start: int, end: int) -> bool:
-    """A number word counts only where it reads as a count: not ``one of``, ``one-on-one``, ``each one``."""
+    """A number word counts only where it reads as a count: not ``one of``, ``one-on-one``, ``each one``, nor
+    ``the three points`` (a set the question already named)."""
     after = text[end:]
     if after[:1] == "-":
         return False
