@@ -1,15 +1,20 @@
 """Plan a run: which verdicts it needs, each with its content-addressed verdict key (pure).
 
-A verdict key hashes everything that decides a verdict: the judge model, the rubric's content hash, the mode,
-the prompt (id and content), the turn, both responses (model and content hash), the presentation order and the
+A verdict key hashes everything that decides a verdict: the judge (model and, when given, its normalised
+api_base: two servers answering to one model name are two judges), the rubric's content hash, the mode, the
+prompt (id and content), the turn, both responses (model and content hash), the presentation order and the
 sampling parameters. Same key, same verdict: a rerun pays nothing; changing any of these makes a new one.
+A judge without an api_base keeps the key it had before api_bases were part of it, so stored verdicts stay reused.
+A panel naming one judge twice (same model, same normalised api_base) is refused.
 """
 
 from __future__ import annotations
 
 import itertools
 from collections.abc import Iterable, Sequence
+from urllib.parse import urlsplit
 
+from judge.errors import InputError
 from judge.keys import content_hash
 from judge.protocols.pairwise import pair_unit_key, plan_orders
 from judge.rubrics import Rubric
@@ -95,6 +100,52 @@ class Catalog:
         )
 
 
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def normalise_api_base(api_base: str | None) -> str | None:
+    """One spelling per server: scheme and host lower-cased, a default port dropped, empty path segments (``//``,
+    a trailing ``/``) removed. None (the provider's default endpoint) stays None."""
+    if api_base is None:
+        return None
+    text = api_base.strip()
+    try:
+        parts = urlsplit(text)
+        port = parts.port
+    except ValueError:
+        return text  # not a URL we can read: keep it as written (the client will fail on it, visibly)
+    scheme = parts.scheme.lower()
+    host = (parts.hostname or "").rstrip(".")
+    if not scheme or not host:
+        return text.rstrip("/")
+    if ":" in host:
+        host = f"[{host}]"
+    netloc = host if port is None or _DEFAULT_PORTS.get(scheme) == port else f"{host}:{port}"
+    path = "".join(f"/{segment}" for segment in parts.path.split("/") if segment)
+    query = f"?{parts.query}" if parts.query else ""
+    return f"{scheme}://{netloc}{path}{query}"
+
+
+def judge_identity(judge: JudgeSpec) -> tuple[str, str | None]:
+    """What makes two judges the same judge: the model string and the normalised api_base."""
+    return judge.model, normalise_api_base(judge.api_base)
+
+
+def check_panel(judges: Sequence[JudgeSpec]) -> None:
+    """Refuse a panel that names the same judge (model and normalised api_base) twice."""
+    seen: dict[tuple[str, str | None], int] = {}
+    for index, judge in enumerate(judges):
+        identity = judge_identity(judge)
+        if identity in seen:
+            where = f" at {identity[1]}" if identity[1] else ""
+            raise InputError(
+                f"judge {identity[0]}{where} is named twice in the panel (judges {seen[identity] + 1} and "
+                f"{index + 1}); one judge votes once",
+                field=f"judges.{index}",
+            )
+        seen[identity] = index
+
+
 def verdict_key(
     rubric: Rubric,
     rubric_hash: str,
@@ -106,10 +157,12 @@ def verdict_key(
     order: Order,
     config: RunConfig,
 ) -> str:
-    """The content-addressed identity of one verdict."""
+    """The content-addressed identity of one verdict (``api_base`` only hashed when the judge has one)."""
+    api_base = normalise_api_base(judge.api_base)
     return content_hash(
         {
             "judge": judge.model,
+            **({"api_base": api_base} if api_base is not None else {}),
             "rubric": rubric_hash,
             "mode": rubric.mode.value,
             "prompt": [prompt.id, content_hash([prompt.turns, prompt.reference_turns])],
@@ -160,7 +213,8 @@ def _spread(units: list[VotedUnit], limit: int | None) -> list[VotedUnit]:
 
 
 def plan_run(rubric: Rubric, config: RunConfig, catalog: Catalog, voted: Sequence[VotedUnit]) -> Plan:
-    """Every verdict ``config`` needs under ``rubric``, for every judge."""
+    """Every verdict ``config`` needs under ``rubric``, for every judge; InputError when a judge is named twice."""
+    check_panel(config.judges)
     skipped: dict[str, int] = {}
 
     def skip(reason: str) -> None:

@@ -1,4 +1,8 @@
-"""Combine a run's per-order verdicts into one outcome per judge and unit, then across a panel (pure)."""
+"""Combine a run's per-order verdicts into one outcome per judge and unit, then across a panel (pure).
+
+A judge is named by its model string; when one model answers from two api_bases in the same verdicts, each is
+its own judge, named ``MODEL @ BASE`` (the normalised api_base).
+"""
 
 from __future__ import annotations
 
@@ -6,7 +10,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 
 from judge.metrics.diagnostics import JudgeDiagnostics, OrderedVerdict, judge_diagnostics
-from judge.plan import WorkItem
+from judge.plan import WorkItem, normalise_api_base
 from judge.protocols.pairwise import CombinedOutcome, combine_orders, panel_majority
 from judge.types import Frozen, Order, VerdictStatus, Winner
 
@@ -30,14 +34,35 @@ class UnitOutcome(Frozen):
     panel: CombinedOutcome
 
 
+def judge_names(verdicts: Sequence[StoredVerdict]) -> dict[tuple[str, str | None], str]:
+    """The name of each (model, normalised api_base) judge among ``verdicts``: the model string, or
+    ``MODEL @ BASE`` when the model answers from more than one api_base."""
+    identities = {(v.item.judge.model, normalise_api_base(v.item.judge.api_base)) for v in verdicts}
+    bases: dict[str, int] = defaultdict(int)
+    for model, _ in identities:
+        bases[model] += 1
+    return {(m, b): f"{m} @ {b or 'default'}" if bases[m] > 1 else m for m, b in identities}
+
+
+def _name(names: dict[tuple[str, str | None], str], item: WorkItem) -> str:
+    return names[(item.judge.model, normalise_api_base(item.judge.api_base))]
+
+
 def combine_run(verdicts: Sequence[StoredVerdict], judges: Sequence[str]) -> list[UnitOutcome]:
-    """Every pairwise unit's combined outcome; a missing order or judge leaves the outcome incomplete."""
+    """Every pairwise unit's combined outcome; a missing order or judge leaves the outcome incomplete.
+
+    ``judges`` are the panel's model strings; a model answering from several api_bases counts once per base."""
+    names = judge_names(verdicts)
+    by_model: dict[str, list[str]] = defaultdict(list)
+    for (model, _), name in sorted(names.items(), key=lambda kv: (kv[0][0], kv[0][1] or "")):
+        by_model[model].append(name)
+    judges = list(dict.fromkeys(name for j in judges for name in by_model.get(j, [j])))
     grouped: dict[Unit, dict[str, dict[Order, Winner | None]]] = defaultdict(lambda: defaultdict(dict))
     for verdict in verdicts:
         if verdict.item.model_b is None:
             continue
         winner = verdict.winner if verdict.status is VerdictStatus.OK else None
-        grouped[verdict.item.unit()][verdict.item.judge.model][verdict.item.order] = winner
+        grouped[verdict.item.unit()][_name(names, verdict.item)][verdict.item.order] = winner
     outcomes = []
     for unit in sorted(grouped, key=lambda u: (u[0], u[1], u[2] or "", u[3])):
         by_judge = {judge: combine_orders(orders) for judge, orders in grouped[unit].items()}
@@ -55,11 +80,12 @@ def combine_run(verdicts: Sequence[StoredVerdict], judges: Sequence[str]) -> lis
 def diagnostics_by_judge(verdicts: Sequence[StoredVerdict]) -> dict[str, JudgeDiagnostics]:
     """Position consistency, first-position preference, tie and unparseable rates of each judge."""
     per_judge: dict[str, list[OrderedVerdict]] = defaultdict(list)
+    names = judge_names(verdicts)
     for verdict in verdicts:
         if verdict.item.model_b is None:
             continue
         unit = "|".join(str(part) for part in verdict.item.unit())
-        per_judge[verdict.item.judge.model].append(
+        per_judge[_name(names, verdict.item)].append(
             OrderedVerdict(
                 unit=unit,
                 order=verdict.item.order,

@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 
+from judge.errors import InputError
 from judge.keys import content_hash
 from judge.plan import Catalog, PromptRow, ResponseRow, VotedUnit, plan_run
 from judge.rubrics import load_rubric
@@ -120,3 +121,61 @@ def test_run_defaults_come_from_settings(judge_env: pytest.MonkeyPatch) -> None:
     defaults = RunConfig(set_name="s", judges=(JudgeSpec(model="openai/j"),), rubric="pairwise")
     assert (defaults.concurrency, defaults.timeout_s) == (3, 12.5)
     assert config(concurrency=7).concurrency == 7
+
+
+def test_keys_of_judges_without_api_base_are_what_they_were() -> None:
+    """The key formula before api_bases were hashed, for a judge without one: stored verdicts stay reused."""
+    rubric, cfg = load_rubric("pairwise"), config()
+    plan = plan_run(rubric, cfg, catalog(), [])
+    item = plan.items[0]
+    prompt, cat = catalog().prompts[item.prompt_id], catalog()
+    a, b = cat.responses[(item.prompt_id, item.model_a)], cat.responses[(item.prompt_id, item.model_b or "")]
+    before = content_hash(
+        {
+            "judge": "openai/j",
+            "rubric": rubric.content_hash,
+            "mode": "pairwise",
+            "prompt": [prompt.id, content_hash([prompt.turns, prompt.reference_turns])],
+            "turn": item.turn,
+            "a": [a.model, a.content_hash],
+            "b": [b.model, b.content_hash],
+            "order": item.order.value,
+            "sampling": {"temperature": 0.0},
+            "reask": False,
+        }
+    )
+    assert item.verdict_key == before
+
+
+def keys(*judges: JudgeSpec) -> set[str]:
+    return {i.verdict_key for i in plan_run(load_rubric("pairwise"), config(judges=judges), catalog(), []).items}
+
+
+def test_two_servers_answering_to_one_model_name_are_two_judges() -> None:
+    here, there = (
+        JudgeSpec(model="openai/j", api_base="http://a:8000/v1"),
+        JudgeSpec(model="openai/j", api_base="http://b:8000/v1"),
+    )
+    assert not keys(here) & keys(there)
+    assert not keys(here) & keys(JudgeSpec(model="openai/j"))
+    assert keys(here) == keys(JudgeSpec(model="openai/j", api_base="HTTP://A:8000//v1/"))
+    assert keys(JudgeSpec(model="openai/j", api_base="https://h/v1")) == keys(
+        JudgeSpec(model="openai/j", api_base="https://H:443/v1/")
+    )
+    assert keys(here, there) == keys(here) | keys(there)  # one panel, two judges
+
+
+@pytest.mark.parametrize(
+    "panel",
+    [
+        (JudgeSpec(model="openai/j"), JudgeSpec(model="openai/j")),
+        (
+            JudgeSpec(model="openai/j", api_base="http://a:8000/v1"),
+            JudgeSpec(model="openai/j", api_base="http://A:8000/v1/"),
+        ),
+    ],
+)
+def test_a_panel_naming_one_judge_twice_is_refused(panel: tuple[JudgeSpec, ...]) -> None:
+    with pytest.raises(InputError, match="named twice in the panel") as caught:
+        plan_run(load_rubric("pairwise"), config(judges=panel), catalog(), [])
+    assert caught.value.field == "judges.1"
