@@ -101,6 +101,7 @@ async def judge_item(
             json_schema=rubric.json_schema if structured else None,
             schema_name=schema_name(rubric),
             api_base=item.judge.api_base,
+            tenant_base=config.tenant_api_bases and item.judge.api_base is not None,
             response_format_style=item.judge.response_format_style,
             timeout_s=config.timeout_s,
         )

@@ -3,7 +3,8 @@
 Provider API keys live only in the environment (LiteLLM reads them there); this module makes sure they never
 reach a log line, whoever logs them: values of environment variables whose names end with
 ``_API_KEY``, ``_TOKEN``, ``_SECRET``, ``_PASSWORD`` or ``_KEY``, anything shaped like an ``sk-...`` key,
-``Bearer`` tokens and passwords in URLs are replaced by ``***``.
+``Bearer`` tokens, judge's own ``jk_...`` API keys, passwords in URLs and key/token query parameters are
+replaced by ``***``.
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ _PATTERNS = (
     (re.compile(r"\bsk-[A-Za-z0-9_\-]{6,}"), "sk-" + REDACTED),
     (re.compile(r"(?i)\b(bearer)\s+[A-Za-z0-9_\-\.=:/+]{6,}"), r"\1 " + REDACTED),
     (re.compile(r"(://[^/\s:@]*:)[^@\s/]+@"), r"\1" + REDACTED + "@"),
+    (re.compile(r"\bjk_[A-Za-z0-9_\-]{8,}"), "jk_" + REDACTED),  # judge's own API keys
+    (re.compile(r"(?i)([?&](?:api[_-]?key|key|token|access_token|secret|password)=)[^&\s\"]+"), r"\1" + REDACTED),
 )
 LOGGER_NAMES = ("LiteLLM", "LiteLLM Router", "LiteLLM Proxy", "httpx", "httpcore", "openai", "judge")
 
@@ -41,18 +44,59 @@ def redact(text: str, environ: Mapping[str, str] | None = None) -> str:
     return text
 
 
+def _redacted_arg(value: object) -> object:
+    """A log argument with secrets redacted: numbers and None as they are (``%d`` still formats), strings
+    redacted, any other object kept when neither its str nor its repr holds a secret, else its redacted str."""
+    if value is None or isinstance(value, (bool, int, float)):
+        return value
+    if isinstance(value, str):
+        return redact(value)
+    text, shown = str(value), repr(value)
+    return value if redact(text) == text and redact(shown) == shown else redact(text)
+
+
+def _blanked_arg(value: object) -> object:
+    return value if value is None or isinstance(value, (bool, int, float)) else REDACTED
+
+
+def _redact_args(record: logging.LogRecord) -> None:
+    """Redact the template and each argument, keeping ``record.args`` in shape: formatters such as uvicorn's
+    access log unpack them. When a secret only shows once the arguments are in the template (``"Bearer %s"``),
+    every non-numeric argument is blanked; a record whose arguments do not format is flattened to its text."""
+    msg, args = record.msg, record.args
+    if isinstance(args, Mapping):
+        record.args = {k: _redacted_arg(v) for k, v in args.items()}
+    elif isinstance(args, tuple):
+        record.args = tuple(_redacted_arg(v) for v in args)
+    if isinstance(record.msg, str):
+        record.msg = redact(record.msg)
+    try:
+        message = record.getMessage()
+        if redact(message) != message and record.args:
+            if isinstance(record.args, Mapping):
+                record.args = {k: _blanked_arg(v) for k, v in record.args.items()}
+            else:
+                record.args = tuple(_blanked_arg(v) for v in record.args)
+            message = record.getMessage()
+        if redact(message) != message:
+            raise ValueError("a secret survives in the formatted message")
+    except (TypeError, ValueError, KeyError):
+        try:
+            text = str(msg) % args if args else str(msg)
+        except (TypeError, ValueError, KeyError):
+            text = f"{msg!s} {args!r}"
+        record.msg = redact(text)
+        record.args = None
+
+
 class RedactionFilter(logging.Filter):
-    """Rewrites a record's message, exception text and stack text with secrets redacted; never drops it."""
+    """Rewrites a record's message, arguments, exception text and stack text with secrets redacted; never
+    drops it. The arguments keep their shape (uvicorn's access formatter unpacks them)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         if getattr(record, "_judge_redacted", False):
             return True
-        try:
-            message = record.getMessage()
-        except (TypeError, ValueError):
-            message = f"{record.msg!s} {record.args!r}"
-        record.msg = redact(message)
-        record.args = None
+        _redact_args(record)
         if record.exc_info and not record.exc_text:
             record.exc_text = logging.Formatter().formatException(record.exc_info)
         if record.exc_text:

@@ -83,8 +83,11 @@ def method_card(config: RunConfig, rubric: Rubric) -> dict[str, Any]:
     }
 
 
-def create_run(session: Session, *, config: RunConfig, tenant: str = DEFAULT_TENANT) -> tuple[Run, Plan]:
-    """Plan ``config`` and store the run with its items (status ``created``)."""
+def create_run(
+    session: Session, *, config: RunConfig, tenant: str = DEFAULT_TENANT, max_planned: int | None = None
+) -> tuple[Run, Plan]:
+    """Plan ``config`` and store the run with its items (status ``created``); a plan of more than
+    ``max_planned`` verdicts is refused (InputError) before anything is written."""
     rubric = load_rubric(config.rubric)
     prompt_set = get_set(session, name=config.set_name, tenant=tenant)
     assert prompt_set.id is not None
@@ -115,6 +118,12 @@ def create_run(session: Session, *, config: RunConfig, tenant: str = DEFAULT_TEN
         plan = grader_runs.plan_grading(graders, config, catalog, typed)
     else:
         plan = plan_run(rubric, config, catalog, voted)
+    if max_planned is not None and len(plan.items) > max_planned:
+        raise InputError(
+            f"this run would plan {len(plan.items):,} verdicts, more than the {max_planned:,} one request may plan "
+            "(JUDGE_API_MAX_PLANNED_VERDICTS); narrow it with limit, models, turns or fewer judges",
+            field="limit",
+        )
     stored_config = {
         **config.model_dump(mode="json"),
         "method": method_card(config, rubric) if graders is None else grader_runs.method_card(graders),

@@ -63,6 +63,9 @@ class RunConfig(Frozen):
     concurrency: int = Field(default_factory=lambda: get_settings().concurrency, ge=1, le=1024)
     reask: bool = False
     voters: str | None = None
+    tenant_api_bases: bool = False
+    """Set on runs created through the API: the judges' api_bases were chosen by a tenant, so calls to them
+    follow no redirect and carry no operator key (:class:`judge.llm.client.CompletionRequest`)."""
 
     @field_validator("pairs")
     @classmethod

@@ -13,6 +13,7 @@ from judge.api.deps import MAX_ID, AppState, RowId, State, Tenant, tenant_set
 from judge.api.errors import validation_error
 from judge.errors import InputError
 from judge.llm.client import SamplingParams
+from judge.llm.endpoints import OPENAI_COMPATIBLE, UrlError, provider_of
 from judge.logging import redact
 from judge.protocols.pairwise import OrderMode
 from judge.rubrics import list_rubrics
@@ -47,31 +48,55 @@ class RunRequest(Frozen):
     voters: str | None = None
 
 
-def _check(request: RunRequest, state: AppState) -> None:
+def _check(request: RunRequest, state: AppState) -> tuple[JudgeSpec, ...]:
     rubrics = {r.id for r in list_rubrics()}
     if request.rubric not in rubrics:
         raise InputError(f"unknown rubric {request.rubric!r} (available: {', '.join(sorted(rubrics))})", field="rubric")
     PairSelection.parse(request.pairs)
     if request.order is OrderMode.RANDOM and request.seed is None:
         raise InputError("order random needs a seed", field="seed")
-    for index, judge in enumerate(request.judges):
-        if judge.api_base is not None and not state.settings.api_base_allowed(judge.api_base):
+    return tuple(_checked_judge(index, judge, state) for index, judge in enumerate(request.judges))
+
+
+def _checked_judge(index: int, judge: JudgeSpec, state: AppState) -> JudgeSpec:
+    """``judge`` with its api_base normalised, when this server may call it (see the README's Security)."""
+    settings = state.settings
+    if judge.api_base is None:
+        provider = provider_of(judge.model)
+        if provider is None or provider not in settings.allowed_providers:
+            allowed = ", ".join(settings.allowed_providers) or "none"
             raise InputError(
-                "this server does not send judge calls to that api_base (JUDGE_API_ALLOWED_API_BASES)",
-                field=f"judges.{index}.api_base",
+                f"this server does not call provider {provider or 'unknown'!r} without an allowed api_base "
+                f"(JUDGE_API_ALLOWED_PROVIDERS: {allowed})",
+                field=f"judges.{index}.model",
             )
+        return judge
+    field = f"judges.{index}.api_base"
+    try:
+        base = settings.api_base_allowed(judge.api_base)
+    except UrlError as exc:
+        raise InputError(str(exc), field=field) from None
+    if base is None:
+        raise InputError(
+            "this server does not send judge calls to that api_base (JUDGE_API_ALLOWED_API_BASES)", field=field
+        )
+    if not judge.model.startswith(f"{OPENAI_COMPATIBLE}/"):
+        raise InputError("an api_base needs an OpenAI-compatible judge: openai/NAME", field=f"judges.{index}.model")
+    return judge.model_copy(update={"api_base": str(base)})
 
 
 def _create(state: AppState, tenant: str, request: RunRequest) -> dict[str, Any]:
-    _check(request, state)
+    judges = _check(request, state)
     with session_scope(state.engine) as session:
         prompt_set = tenant_set(session, request.prompt_set_id, tenant)
-        fields = request.model_dump(exclude={"prompt_set_id"})
+        fields = request.model_dump(exclude={"prompt_set_id", "judges"})
+        fields |= {"set_name": prompt_set.name, "judges": [j.model_dump() for j in judges], "tenant_api_bases": True}
         try:
-            config = RunConfig.model_validate({**fields, "set_name": prompt_set.name})
+            config = RunConfig.model_validate(fields)
         except ValidationError as exc:
             raise validation_error(exc) from exc
-        run, plan = create_run(session, config=config, tenant=tenant)
+        cap = state.settings.max_planned_verdicts
+        run, plan = create_run(session, config=config, tenant=tenant, max_planned=cap)
         return {
             "id": run.id,
             "status": run.status,

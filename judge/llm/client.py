@@ -14,11 +14,13 @@ api_base are remembered, so later calls do not ask again.
 
 from __future__ import annotations
 
+import asyncio
 import email.utils
 import functools
 import logging
 import os
 import time
+import weakref
 from typing import Any, Protocol
 
 import litellm
@@ -27,6 +29,7 @@ from litellm import exceptions as llm_errors
 from pydantic import Field
 
 from judge.errors import FatalProviderError, ProviderError, RetryableProviderError, classify_failure
+from judge.llm.endpoints import OPENAI_COMPATIBLE
 from judge.llm.retry import RetryPolicy, call_with_retries
 from judge.logging import redact
 from judge.render import ResponseFormatStyle, response_format_for
@@ -81,7 +84,11 @@ class SamplingParams(Frozen):
 
 class CompletionRequest(Frozen):
     """One judge call. ``json_schema`` set: ask for structured output, as OpenAI's ``json_schema``
-    response_format, or (``response_format_style="json_object"``, llama-cpp-python) ``json_object`` + schema."""
+    response_format, or (``response_format_style="json_object"``, llama-cpp-python) ``json_object`` + schema.
+
+    ``tenant_base``: ``api_base`` was chosen by an API tenant. Such a call goes through judge's own OpenAI
+    client (``openai/`` models only): no redirect is followed and no operator key is sent (the SDK needs a key
+    string: ``no-key-required``)."""
 
     model: str
     messages: tuple[ChatMessage, ...]
@@ -90,6 +97,7 @@ class CompletionRequest(Frozen):
     schema_name: str = "verdict"
     response_format_style: ResponseFormatStyle = "json_schema"
     api_base: str | None = None
+    tenant_base: bool = False
     timeout_s: float = Field(default=60.0, gt=0)
 
 
@@ -200,6 +208,28 @@ class LiteLLMClient:
     def __init__(self, policy: RetryPolicy | None = None) -> None:
         self.policy = policy or RetryPolicy.from_settings()
         self._no_structured: set[tuple[str, str | None]] = set()
+        # per event loop (httpx connections are bound to the loop that opened them): base URL -> SDK client
+        self._tenant_clients: weakref.WeakKeyDictionary[Any, dict[str, openai.AsyncOpenAI]] = (
+            weakref.WeakKeyDictionary()
+        )
+
+    def _tenant_client(self, req: CompletionRequest) -> openai.AsyncOpenAI:
+        """The OpenAI SDK client of a tenant-chosen api_base: redirects not followed, no operator credentials."""
+        assert req.api_base is not None
+        if not req.model.startswith(f"{OPENAI_COMPATIBLE}/"):
+            raise FatalProviderError(
+                f"a tenant-chosen api_base needs an OpenAI-compatible judge (openai/NAME), got {req.model!r}",
+                reason="judge not allowed",
+            )
+        clients = self._tenant_clients.setdefault(asyncio.get_running_loop(), {})
+        client = clients.get(req.api_base)
+        if client is None:
+            http = openai.DefaultAsyncHttpxClient(follow_redirects=False, timeout=req.timeout_s)
+            client = openai.AsyncOpenAI(api_key=NO_KEY, base_url=req.api_base, max_retries=0, http_client=http)
+            clients[req.api_base] = client
+        client.organization = None  # the SDK reads OPENAI_ORG_ID / OPENAI_PROJECT_ID: the operator's, not sent
+        client.project = None
+        return client
 
     async def complete(self, req: CompletionRequest) -> Completion:
         """Call the judge model, retrying transient failures; raises a ProviderError when it finally fails."""
@@ -229,7 +259,10 @@ class LiteLLMClient:
             "max_retries": 0,
             **req.sampling.recorded(),
         }
-        if req.api_base is not None:
+        if req.api_base is not None and req.tenant_base:
+            kwargs["api_base"] = req.api_base
+            kwargs["client"] = self._tenant_client(req)
+        elif req.api_base is not None:
             kwargs["api_base"] = req.api_base
             if req.model.startswith("openai/") and not os.environ.get("OPENAI_API_KEY"):
                 kwargs["api_key"] = NO_KEY  # local OpenAI-compatible servers need none, the SDK insists
@@ -240,6 +273,17 @@ class LiteLLMClient:
         try:
             response = await litellm.acompletion(**kwargs)
         except openai.OpenAIError as exc:
+            status = getattr(exc, "status_code", None)
+            if isinstance(status, int) and 300 <= status < 400:  # only judge's own client leaves them unfollowed
+                log.info(
+                    "judge call model=%s attempt=%d answered a redirect (%d): not followed", req.model, attempts, status
+                )
+                raise FatalProviderError(
+                    f"the judge server answered with a redirect ({status}); judge does not follow redirects of a "
+                    "tenant-chosen api_base",
+                    status_code=status,
+                    reason="redirect refused",
+                ) from None
             error = classify_error(exc)
             if use_schema and isinstance(exc, _SCHEMA_REJECTIONS) and not isinstance(exc, _NOT_SCHEMA):
                 raise _ResponseFormatRejected(str(error)) from None
