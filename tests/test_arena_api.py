@@ -111,7 +111,7 @@ def test_next_is_blind_and_votes_reveal_once(arena: Arena) -> None:
 
 def test_every_unit_once_then_nothing_left(arena: Arena) -> None:
     token = arena.invite("bob")["token"]
-    seen = set()
+    seen: set[tuple[str, object]] = set()
     skipped = 0
     for k in range(UNITS):
         unit = arena.client.get("/v1/arena/next", headers=voter_headers(token)).json()
