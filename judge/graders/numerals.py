@@ -42,7 +42,7 @@ NUMBER_PATTERN = re.compile(
     rf"(?P<latex>\\[dt]?frac\s*\{{\s*(?P<ln>-?(?:{_BODY}))\s*\}}\s*\{{\s*(?P<ld>-?(?:{_BODY}))\s*\}})"
     rf"|(?P<frac>(?P<fn>{_BODY})[ \t]?/[ \t]?(?P<fd>{_BODY}))(?P<fpct>[ \t]?(?:\\?%|percent\b))?"
     rf"|(?P<num>{_BODY})(?P<pct>[ \t]?(?:\\?%|percent\b))?"
-    rf"|\b(?:has|have|had|are|were)\s(?P<none>no)(?=\s+[a-z])"
+    rf"|\b(?:has|have|had)\s(?P<none>no)(?=\s+[a-z])"
     rf"|(?P<word>\b(?:{_WORDS})\b)",
     re.IGNORECASE,
 )
