@@ -80,3 +80,16 @@ def test_arenahard_import_and_score(empty_db: Path) -> None:
     assert plain["m1"]["win_rate"] == pytest.approx(70.0)
     game2 = json.loads(judge("winrate", "--set", "ah", "--baseline", "base", "--voters", "*/game2", "--format", "json"))
     assert {r["model"]: r["n"] for r in game2} == {"m1": 3, "m2": 3}
+
+
+def test_arena_battles_import_is_idempotent_and_categories_filter(empty_db: Path) -> None:
+    battles = str(FORMATS / "arena" / "clean_battle_sample.json")
+    first = judge("import", "arena", battles, "--set", "arena")
+    assert "+4 prompts" in first and "+6 responses" in first and "+4 votes" in first
+    assert "+0 prompts, +0 references, +0 responses, +0 votes" in judge("import", "arena", battles, "--set", "arena")
+    hard = json.loads(
+        judge("winrate", "--set", "arena", "--baseline", "beta", "--category", "hard", "--format", "json")
+    )
+    # hard battles: b1 alpha beat beta; b2 beta-gamma tie (bothbad) -> alpha 100 %, gamma 50 %
+    assert {r["model"]: r["win_rate"] for r in hard} == {"alpha": 100.0, "gamma": 50.0}
+    assert hard[0]["method"]["category"] == "hard"

@@ -15,8 +15,10 @@ from judge.cli.store_commands import ExportFormat, _write, emit_rows, import_app
 from judge.errors import InputError
 from judge.importers.alpacaeval import SOURCE as ALPACAEVAL_SOURCE
 from judge.importers.alpacaeval import read_alpacaeval
+from judge.importers.arena_battles import read_arena_battles
 from judge.importers.arenahard import read_arenahard
 from judge.importers.judgebench import read_judgebench
+from judge.metrics.categories import in_category
 from judge.metrics.winrate import method_card, win_rates_vs_baseline
 from judge.protocols.order_rules import DESCRIPTIONS, OrderRule
 from judge.ratings.arenahard import STRONG_WEIGHT, arenahard_scores
@@ -27,6 +29,7 @@ from judge.store import open_store, session_scope
 from judge.store.queries import get_set
 
 ARENAHARD_SOURCE = "arenahard"
+ARENA_SOURCE = "arena"
 SetOption = Annotated[str, typer.Option("--set", help="Name of the prompt set.")]
 OrderRuleOption = Annotated[
     OrderRule,
@@ -86,7 +89,7 @@ def winrate(
             session, source=Source.parse(source), prompt_set=prompt_set, voters=voters, rule=order_rule
         )
     if category is not None:
-        votes = [v for v in votes if v.category == category]
+        votes = [v for v in votes if in_category(v.category, category)]
         if not votes:
             raise InputError(f"no votes on prompts of category {category!r}", field="--category")
     rows = [r.to_json() for r in win_rates_vs_baseline(votes, baseline, ci)]
@@ -163,3 +166,13 @@ def arenahard(
             )
         console.print(table)
         console.print("method: " + json.dumps(card, default=str), highlight=False)
+
+
+@import_app.command("arena")
+@reports_errors
+def import_arena(
+    file: Annotated[Path, typer.Argument(help="Chatbot Arena battle log: clean_battle_*.json (array) or JSONL.")],
+    set_name: SetOption = "arena",
+) -> None:
+    """Import Chatbot Arena battles: votes (incl. tie (bothbad)), conversations as prompts/responses, tags."""
+    _write(read_arena_battles(file), set_name, create_missing=True, source=ARENA_SOURCE)

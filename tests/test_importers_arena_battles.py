@@ -1,0 +1,48 @@
+"""Chatbot Arena battle logs: votes, conversations, category tags (hard = 6 of 7 criteria), located errors."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from judge.errors import InputError
+from judge.importers.arena_battles import read_arena_battles
+from judge.metrics.categories import category_tags, in_category, join_tags
+from judge.types import Winner
+from tests.paths import REPO
+
+BATTLES = REPO / "tests" / "fixtures" / "formats" / "arena" / "clean_battle_sample.json"
+
+
+def test_battles_become_votes_with_tags_and_conversations() -> None:
+    votes = read_arena_battles(BATTLES).votes
+    assert [v.winner for v in votes] == [Winner.MODEL_A, Winner.TIE_BOTHBAD, Winner.MODEL_B, Winner.TIE]
+    # b1: 6 of 7 criteria + math; b2: 6 of 7 + instruction following (score 4) + code; b3: creative writing
+    assert [v.category for v in votes] == ["hard,math", "code,hard,if", "creative_writing", None]
+    assert votes[0].prompt_turns == ["Integrate x^2 from 0 to 3."] and votes[0].answer_b == ["27"]
+    assert votes[3].prompt_turns is None and votes[0].voter == "arena_user_1"
+    assert votes[0].location == "clean_battle_sample.json:2"
+
+
+def test_category_tags_helpers() -> None:
+    assert category_tags("code,hard,if") == ["code", "hard", "if"] and category_tags(None) == []
+    assert in_category("code,hard,if", "hard") and in_category("writing", "writing")
+    assert not in_category("hardware", "hard")
+    assert join_tags(["math", "hard", "math"]) == "hard,math" and join_tags([]) is None
+
+
+def test_missing_question_id_gets_a_stable_id_and_bad_winner_is_located(tmp_path: Path) -> None:
+    battles = json.loads(BATTLES.read_text())
+    for b in battles:
+        del b["question_id"]
+    path = tmp_path / "clean_battle_x.json"
+    path.write_text(json.dumps(battles, indent=1))
+    first = read_arena_battles(path).votes
+    again = read_arena_battles(path).votes
+    assert first[0].prompt_id.startswith("arena-") and [v.prompt_id for v in first] == [v.prompt_id for v in again]
+    battles[2]["winner"] = "draw"
+    path.write_text(json.dumps(battles, indent=1))
+    with pytest.raises(InputError, match=r"clean_battle_x.json:\d+: winner: expected one of"):
+        read_arena_battles(path)
