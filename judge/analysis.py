@@ -10,12 +10,14 @@ from judge.errors import InputError
 from judge.metrics.agreement import compare_sources
 from judge.metrics.audit import audit_preferences
 from judge.metrics.gold import gold_accuracy, gold_record
+from judge.metrics.grader_agreement import grader_agreement
 from judge.metrics.length_bias import compare_length_bias
 from judge.metrics.style import style_features
 from judge.results import diagnostics_by_judge
 from judge.sources import (
     Source,
     correctness_grades,
+    correctness_source_kind,
     judge_outcomes,
     judge_verdicts,
     load_source_votes,
@@ -141,13 +143,49 @@ def audit_report(
         n_examples=n_examples,
     )
     out = report.to_json()
+    out["n_graded_responses"] = len(grades)
     out["method"] = {
         "preferences": source,
         "voters": voters,
         "grader": grader,
-        "rubric": "correctness",
-        "preferred_but_wrong": "decisive preferences where one response is correct and the other "
-        "incorrect; partially correct responses are left out of this figure",
+        "grader_kind": correctness_source_kind(grader),
+        "rubric": {"judge": "correctness", "grader": "gold answers", "labels": "imported labels"}[
+            correctness_source_kind(grader)
+        ],
+        "not_correct": "incorrect or no_answer (nothing extractable)",
+        "preferred_but_wrong": "decisive preferences where one response is correct and the other not correct; "
+        "partially correct responses are left out of this figure",
+        "both_incorrect_preferred": "count: decisive preferences between two not-correct responses; "
+        "n: every preference (ties included) between two not-correct responses",
         "ci": "Wilson 95%",
+    }
+    return out
+
+
+def grader_agreement_report(
+    session: Session,
+    *,
+    a: str,
+    b: str,
+    set_name: str,
+    n_examples: int = 10,
+    tenant: str = DEFAULT_TENANT,
+) -> dict[str, Any]:
+    """Agreement of two correctness sources (LLM grader, ``grader:...``, ``labels:NAME``) on the same responses."""
+    prompt_set = get_set(session, name=set_name, tenant=tenant)
+    grades_a = correctness_grades(session, prompt_set=prompt_set, grader=a)
+    grades_b = correctness_grades(session, prompt_set=prompt_set, grader=b)
+    categories = {
+        p.external_id: p.category for p in session.exec(select(Prompt).where(col(Prompt.set_id) == prompt_set.id))
+    }
+    report = grader_agreement(grades_a, grades_b, categories, n_examples=n_examples)
+    out = report.to_json()
+    out["sources"] = {"a": a, "b": b, "kind_a": correctness_source_kind(a), "kind_b": correctness_source_kind(b)}
+    out["method"] = {
+        "units": "response turns (prompt, model, turn) graded by both sources",
+        "accuracy": "share of shared turns where b gives a's label (a is the reference)",
+        "labels": "correct, partially_correct, incorrect, no_answer; binary: correct vs not correct",
+        "by_model": "share of a model's turns graded correct under a and under b; shift_points = b - a",
+        "ci": "Wilson 95% for rates; kappa asymptotic 95%",
     }
     return out

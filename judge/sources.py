@@ -14,14 +14,16 @@ from pathlib import Path
 from sqlmodel import Session, col, select
 
 from judge.errors import InputError
+from judge.graders import ACCEPTED_TYPES, grade, parse_grader
 from judge.importers.generic import read_votes
 from judge.metrics.audit import CorrectnessGrade
 from judge.metrics.units import ResponseKey
 from judge.protocols.pairwise import CombinedOutcome, combine_orders
 from judge.results import StoredVerdict
+from judge.store.correctness import load_gold, load_labels
 from judge.store.queries import load_pair_votes
 from judge.store.tables import Prompt, PromptSet, Response, Verdict
-from judge.store.verdicts import item_of
+from judge.store.verdicts import item_of, load_catalog
 from judge.types import Correctness, Frozen, Mode, Order, PairVote, VerdictStatus, Winner
 
 
@@ -178,13 +180,92 @@ def prompt_texts(session: Session, *, prompt_set: PromptSet) -> dict[tuple[str, 
     }
 
 
+LABELS_PREFIX = "labels:"
+
+
+def _graded_now(session: Session, prompt_set: PromptSet, grader: str) -> dict[ResponseKey, CorrectnessGrade]:
+    """Every response turn with a gold answer graded now by a deterministic grader (pure, no model)."""
+    spec = parse_grader(grader)
+    assert prompt_set.id is not None
+    golds = load_gold(session, set_id=prompt_set.id)
+    if not golds:
+        raise InputError(
+            f"set {prompt_set.name!r} has no gold answers: import them with `judge import gold FILE --set "
+            f"{prompt_set.name}`",
+            field="grader",
+        )
+    catalog = load_catalog(session, set_id=prompt_set.id)
+    grades: dict[ResponseKey, CorrectnessGrade] = {}
+    for (prompt_id, model), response in sorted(catalog.responses.items()):
+        for turn, text in enumerate(response.turns, start=1):
+            stored = golds.get((prompt_id, turn))
+            if stored is None or stored.gold.type not in ACCEPTED_TYPES[spec.name]:
+                continue
+            prompt = catalog.prompts[prompt_id]
+            question = prompt.turns[turn - 1] if turn <= len(prompt.turns) else None
+            result = grade(spec, text, stored.gold, prompt=question)
+            grades[(catalog.prompts[prompt_id].external_id, model, turn)] = CorrectnessGrade(
+                label=Correctness(result.outcome.value),
+                reason=f"extracted by {result.extraction_rule}" if result.extraction_rule else "nothing answer-like",
+                extracted_answer=result.extracted_answer,
+                extraction_rule=result.extraction_rule,
+            )
+    return grades
+
+
+def correctness_source_kind(grader: str) -> str:
+    """``labels`` (imported labels), ``grader`` (a deterministic grader) or ``judge`` (an LLM grader's verdicts)."""
+    if grader.startswith(LABELS_PREFIX):
+        return "labels"
+    return "grader" if grader.startswith("grader:") else "judge"
+
+
 def correctness_grades(
     session: Session, *, prompt_set: PromptSet, grader: str, rubric: str | None = None
 ) -> dict[ResponseKey, CorrectnessGrade]:
-    """The grader's newest ok correctness verdict per response turn."""
+    """Each response turn's correctness from one source, the one resolver for every ``--grader``:
+
+    - ``labels:NAME``: the labels imported with ``judge import labels --source NAME``;
+    - ``grader:NAME[@RULE]``: that deterministic grader's newest stored verdicts (``judge run --judge grader:...``),
+      or, when it has none in the set, every gold-answered response graded now (the same pure function);
+    - anything else (``MODEL`` or ``judge:MODEL[@RUBRIC]``): that judge model's newest ok correctness verdicts.
+    """
+    kind = correctness_source_kind(grader)
+    if kind == "labels":
+        name = grader.removeprefix(LABELS_PREFIX)
+        return {
+            key: CorrectnessGrade(label=stored.label, reason=stored.note or "")
+            for key, stored in load_labels(session, prompt_set=prompt_set, source=name).items()
+        }
+    if kind == "grader":
+        spec = parse_grader(grader)
+        prompts = _prompt_index(session, prompt_set)
+        rows = session.exec(
+            select(Verdict).where(
+                col(Verdict.judge_model) == spec.id,
+                col(Verdict.mode) == Mode.CORRECTNESS.value,
+                col(Verdict.prompt_id).in_(list(prompts)),
+            )
+        ).all()
+        if not rows:
+            return _graded_now(session, prompt_set, grader)
+        newest: dict[ResponseKey, Verdict] = {}
+        for v in sorted(rows, key=lambda v: (v.created_at, v.id or 0)):
+            if v.status == VerdictStatus.OK.value and v.label is not None:
+                newest[(prompts[v.prompt_id].external_id, v.model_a, v.turn)] = v
+        return {
+            key: CorrectnessGrade(
+                label=Correctness(v.label or ""),
+                reason=v.reason or "",
+                extracted_answer=v.extracted_answer,
+                extraction_rule=v.extraction_rule,
+            )
+            for key, v in newest.items()
+        }
+    model, _, named_rubric = grader.removeprefix("judge:").partition("@")
     prompts = _prompt_index(session, prompt_set)
     grades: dict[ResponseKey, CorrectnessGrade] = {}
-    for v in _judge_rows(session, prompt_set, grader, rubric, Mode.CORRECTNESS):
+    for v in _judge_rows(session, prompt_set, model, rubric or named_rubric or None, Mode.CORRECTNESS):
         if v.status == VerdictStatus.OK.value and v.label is not None:
             grades[(prompts[v.prompt_id].external_id, v.model_a, v.turn)] = CorrectnessGrade(
                 label=Correctness(v.label), reason=v.reason or ""

@@ -10,6 +10,7 @@ from judge.results import combine_run
 from judge.run import stored_verdicts
 from judge.store.tables import Prompt, Run, Verdict
 from judge.store.verdicts import load_run_items, load_verdicts
+from judge.types import Mode
 
 VERDICT_FIELDS = (
     "verdict_key",
@@ -28,6 +29,8 @@ VERDICT_FIELDS = (
     "score",
     "reason",
     "parse_rule",
+    "parse_span_start",
+    "parse_span_end",
     "error",
     "raw_output",
     "structured_output",
@@ -36,6 +39,10 @@ VERDICT_FIELDS = (
     "completion_tokens",
     "cost_usd",
     "latency_ms",
+    "extracted_answer",
+    "extraction_rule",
+    "answer_span_start",
+    "answer_span_end",
     "request_hash",
     "sampling",
     "created_at",
@@ -53,6 +60,7 @@ def verdict_export_rows(session: Session, *, run: Run) -> list[dict[str, Any]]:
     for verdict in sorted(verdicts, key=lambda v: (v.prompt_id, v.model_a, v.model_b or "", v.turn, v.order)):
         row = {"kind": "verdict", "run_id": run.id, "prompt_id": external[verdict.prompt_id]}
         row.update({field: getattr(verdict, field) for field in VERDICT_FIELDS})
+        row["correctness"] = verdict.label if verdict.mode == Mode.CORRECTNESS.value else None
         rows.append(row)
     judges = [j["model"] for j in run.config["judges"]]
     for outcome in combine_run(stored_verdicts(session, run=run), judges):

@@ -9,7 +9,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query
 
-from judge.analysis import Breakdown, agreement_report, audit_report
+from judge.analysis import Breakdown, agreement_report, audit_report, grader_agreement_report
 from judge.api.deps import MAX_ID, State, Tenant, tenant_set
 from judge.errors import InputError
 from judge.leaderboards import LeaderboardRequest, build_leaderboard
@@ -95,12 +95,21 @@ def audit(
     state: State,
     tenant: Tenant,
     prompt_set_id: SetQuery,
-    grader: Annotated[str, Query(min_length=1, description="The judge model whose correctness verdicts to use")],
+    grader: Annotated[
+        str,
+        Query(
+            min_length=1,
+            description="Correctness source: grader:NAME[@RULE] (gold answers), labels:NAME (imported labels), or "
+            "the judge model whose correctness verdicts to use",
+        ),
+    ],
     source: str = "human",
     voters: VotersQuery = None,
     examples: Annotated[int, Query(ge=0, le=50)] = 5,
 ) -> dict[str, Any]:
-    """How often preferred responses are graded incorrect, by model and category, with examples."""
+    """How often preferred responses are graded not correct (``preferred_but_wrong``), how many decisive
+    preferences fell between two not-correct ones (``both_incorrect_preferred``), ties by correctness, by model,
+    category and voter, with examples: the same JSON as ``judge audit --format json``."""
     with session_scope(state.engine) as session:
         prompt_set = tenant_set(session, prompt_set_id, tenant)
         return audit_report(
@@ -111,4 +120,23 @@ def audit(
             voters=voters,
             n_examples=examples,
             tenant=tenant,
+        )
+
+
+@router.get("/grader-agreement")
+def grader_agreement(
+    state: State,
+    tenant: Tenant,
+    prompt_set_id: SetQuery,
+    grader_a: Annotated[str, Query(min_length=1, description="Reference correctness source (e.g. grader:auto)")],
+    grader_b: Annotated[str, Query(min_length=1, description="Correctness source to validate")],
+    examples: Annotated[int, Query(ge=0, le=50)] = 10,
+) -> dict[str, Any]:
+    """How often two correctness sources give the same grade to the same responses: accuracy, kappa, confusion,
+    by category, and each model's accuracy under both: the same JSON as ``judge agreement --grader-a A
+    --grader-b B --format json``."""
+    with session_scope(state.engine) as session:
+        prompt_set = tenant_set(session, prompt_set_id, tenant)
+        return grader_agreement_report(
+            session, a=grader_a, b=grader_b, set_name=prompt_set.name, n_examples=examples, tenant=tenant
         )

@@ -11,6 +11,8 @@ from starlette.concurrency import run_in_threadpool
 
 from judge.api.deps import AppState, RowId, State, Tenant, tenant_set
 from judge.api.uploads import (
+    GoldUpload,
+    LabelsUpload,
     PromptSetUpload,
     ResponsesUpload,
     VotesUpload,
@@ -26,6 +28,8 @@ from judge.api.uploads import (
 )
 from judge.errors import InputError
 from judge.importers.bundle import ImportBundle
+from judge.importers.gold import gold_from, gold_of_prompt, label_from
+from judge.store.correctness import write_gold, write_labels
 from judge.store.engine import session_scope
 from judge.store.ingest import write_bundle
 from judge.store.queries import list_sets, summarize_set
@@ -77,6 +81,7 @@ def _create(state: AppState, tenant: str, raw: bytes, ndjson: bool, name: str | 
         description = text_param(body, "description", max_length=2000)
         records = json_records(body, "prompts")
     bundle = ImportBundle(prompts=parse_prompts(records))
+    golds = [g for g in (gold_of_prompt(r) for r in records) if g is not None]
     conflict = HTTPException(status_code=409, detail=f"a prompt set named {name!r} exists")
     try:
         with session_scope(state.engine) as session:
@@ -87,6 +92,8 @@ def _create(state: AppState, tenant: str, raw: bytes, ndjson: bool, name: str | 
             session.add(prompt_set)
             session.flush()
             write_bundle(session, set_name=name, bundle=bundle, tenant=tenant)
+            if golds:
+                write_gold(session, prompt_set=prompt_set, records=golds)
             return set_json(session, prompt_set)
     except IntegrityError as exc:  # a concurrent upload of the same name won the race
         raise conflict from exc
@@ -131,3 +138,45 @@ async def add_votes(
     raw = await request.body()
     ndjson = is_ndjson(request.headers.get("content-type"))
     return await run_in_threadpool(_add, state, set_id, tenant, raw, ndjson, "votes", source)
+
+
+def _add_correctness(
+    state: AppState, set_id: int, tenant: str, raw: bytes, ndjson: bool, kind: str, source: str | None
+) -> dict[str, Any]:
+    """Parse and write gold answers or labels into the tenant's set ``set_id`` (all or nothing)."""
+    with session_scope(state.engine) as session:
+        prompt_set = tenant_set(session, set_id, tenant)
+        if ndjson:
+            records = ndjson_records(raw)
+        else:
+            body = json_body(raw)
+            records = json_records(body, kind)
+            if kind == "labels":
+                source = text_param(body, "source", max_length=100)
+        if kind == "gold":
+            counts = write_gold(session, prompt_set=prompt_set, records=[gold_from(r) for r in records])
+        else:
+            if source is None:
+                raise InputError("labels need a source name (JSON: source; JSON Lines: ?source=)", field="source")
+            labels = [label_from(r) for r in records]
+            counts = write_labels(session, prompt_set=prompt_set, source=source, records=labels)
+        return {"id": set_id, **counts.model_dump()}
+
+
+@router.post("/{set_id}/gold", openapi_extra=upload_body(GoldUpload, "gold answer"))
+async def add_gold(set_id: RowId, request: Request, state: State, tenant: Tenant) -> dict[str, Any]:
+    """Add gold answers to the set's prompts (all or nothing): {prompt_id, turn?, type, answer, ...} each."""
+    raw = await request.body()
+    ndjson = is_ndjson(request.headers.get("content-type"))
+    return await run_in_threadpool(_add_correctness, state, set_id, tenant, raw, ndjson, "gold", None)
+
+
+@router.post("/{set_id}/labels", openapi_extra=upload_body(LabelsUpload, "correctness label"))
+async def add_labels(
+    set_id: RowId, request: Request, state: State, tenant: Tenant, source: SourceQuery = None
+) -> dict[str, Any]:
+    """Add imported correctness labels {prompt_id, model, turn?, label, note?} under a source name (use it as
+    ``grader=labels:NAME``); JSON body (``source`` in it), or JSON Lines with ``?source=``."""
+    raw = await request.body()
+    ndjson = is_ndjson(request.headers.get("content-type"))
+    return await run_in_threadpool(_add_correctness, state, set_id, tenant, raw, ndjson, "labels", source)

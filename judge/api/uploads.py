@@ -27,6 +27,9 @@ class PromptIn(BaseModel):
     turns: list[str] | str
     category: str | None = None
     reference_turns: list[str] | str | None = None
+    gold: dict[str, Any] | None = Field(
+        default=None, description="A gold answer {type, answer, turn?, tolerance?, choices?, variants?, ...}"
+    )
 
 
 class ResponseIn(BaseModel):
@@ -182,4 +185,19 @@ def text_param(body: dict[str, Any], key: str, default: str | None = None, max_l
     value = body.get(key, default)
     if value is not None and (not isinstance(value, str) or not value.strip() or len(value) > max_length):
         raise InputError(f"expected a non-empty string of at most {max_length} characters", field=key)
+    if value is not None and "\x00" in value:
+        raise InputError("text may not contain a NUL byte (\\u0000)", field=key)
     return value
+
+
+class GoldUpload(BaseModel):
+    """Gold answers to a set's prompts (schema of ``judge import gold``)."""
+
+    gold: list[dict[str, Any]]
+
+
+class LabelsUpload(BaseModel):
+    """Imported correctness labels of a set's responses, under a source name (``labels:NAME``)."""
+
+    source: str = Field(min_length=1, max_length=100)
+    labels: list[dict[str, Any]]

@@ -7,6 +7,7 @@ from judge.cli import (  # noqa: F401
     analysis_commands,
     api_commands,
     arena_commands,
+    correctness_commands,
     eval_commands,
     ratings_commands,
     run_commands,

@@ -9,7 +9,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from judge.analysis import agreement_report, audit_report
+from judge.analysis import agreement_report, audit_report, grader_agreement_report
 from judge.cli.app import app, console, fmt_rate, reports_errors
 from judge.cli.store_commands import ExportFormat, emit_rows
 from judge.errors import InputError
@@ -81,25 +81,54 @@ def print_agreement(data: dict[str, Any]) -> None:
             f"{bias['n_shared_units']} shared units",
             highlight=False,
         )
+    conflicts = data["conflicts"]
+    console.print(
+        f"conflicting voter-units (one voter, one unit, differing votes): a {conflicts['a']['conflicting']} of "
+        f"{conflicts['a']['voter_units']}, b {conflicts['b']['conflicting']} of {conflicts['b']['voter_units']} "
+        f"({conflicts['treatment']})",
+        highlight=False,
+    )
     console.print("method: " + json.dumps(data["method"]), highlight=False)
 
 
 @app.command("agreement")
 @reports_errors
 def agreement(
-    a: Annotated[str, typer.Option("--a", help="Source a: human, judge:MODEL[@RUBRIC], or a votes file.")],
+    a: Annotated[
+        str | None, typer.Option("--a", help="Source a: human, judge:MODEL[@RUBRIC], or a votes file.")
+    ] = None,
     b: Annotated[str | None, typer.Option("--b", help="Source b (same kinds).")] = None,
     set_name: Annotated[str | None, typer.Option("--set", help="Prompt set (for human and judge sources).")] = None,
     voters: Annotated[str | None, typer.Option(help="Only voters matching this glob, e.g. 'expert_*'.")] = None,
     by: Annotated[Breakdown | None, typer.Option(help="Break down by category, turn or pair.")] = None,
     gold: Annotated[str | None, typer.Option(help="Gold-labelled set: report --a's accuracy on it.")] = None,
     fmt: Annotated[OutputFormat, typer.Option("--format", help="table, json or csv.")] = OutputFormat.TABLE,
+    grader_a: Annotated[
+        str | None,
+        typer.Option("--grader-a", help="Correctness source a: grader:NAME[@RULE], labels:NAME or an LLM grader."),
+    ] = None,
+    grader_b: Annotated[str | None, typer.Option("--grader-b", help="Correctness source b (same kinds).")] = None,
     order_rule: Annotated[
         OrderRule,
         typer.Option("--order-rule", help="With --gold: how a judge's two orders combine (agree, sum, separate)."),
     ] = OrderRule.AGREE,
 ) -> None:
-    """How often two vote sources agree (with n, CIs, kappa, confusion), or a judge's accuracy on gold labels."""
+    """How often two vote sources agree (with n, CIs, kappa, confusion), a judge's accuracy on gold labels, or
+    (--grader-a/--grader-b) how often two correctness sources give the same grade to the same responses."""
+    if grader_a is not None or grader_b is not None:
+        if grader_a is None or grader_b is None or set_name is None:
+            raise InputError("--grader-a and --grader-b go together, with --set", field="--grader-b")
+        with session_scope(open_store()) as session:
+            data = grader_agreement_report(session, a=grader_a, b=grader_b, set_name=set_name)
+        if fmt is OutputFormat.JSON:
+            _print_json(data)
+        elif fmt is OutputFormat.CSV:
+            emit_rows(grader_agreement_rows(data), ExportFormat.CSV, None)
+        else:
+            print_grader_agreement(data)
+        return
+    if a is None:
+        raise InputError("give --a (or --grader-a and --grader-b)", field="--a")
     with session_scope(open_store()) as session:
         if gold is not None:
             data = gold_report_by_rule(session, gold_set=gold, judge=a, rule=order_rule)
@@ -160,6 +189,21 @@ def _agreement_rows(data: dict[str, Any]) -> list[dict[str, Any]]:
                 "n_units": block["n_units"],
             }
         )
+    for side in ("a", "b"):  # one voter's differing votes on one unit: kept, counted here
+        conflicts = data["conflicts"][side]
+        rows.append(
+            {
+                "group_by": "conflicts",
+                "group": side,
+                "metric": "conflicting_voter_units",
+                "count": conflicts["conflicting"],
+                "total": conflicts["voter_units"],
+                "value": None,
+                "ci_low": None,
+                "ci_high": None,
+                "n_units": None,
+            }
+        )
     return rows
 
 
@@ -167,21 +211,134 @@ def _agreement_rows(data: dict[str, Any]) -> list[dict[str, Any]]:
 @reports_errors
 def audit(
     set_name: Annotated[str, typer.Option("--set", help="Prompt set with reference answers.")],
-    grader: Annotated[str, typer.Option(help="Judge model whose correctness verdicts grade the responses.")],
+    grader: Annotated[
+        str,
+        typer.Option(
+            help="Correctness source: grader:NAME[@RULE] (deterministic, gold answers), labels:NAME (imported), "
+            "or a judge model whose correctness verdicts grade the responses."
+        ),
+    ],
     source: Annotated[str, typer.Option(help="Preferences: human or judge:MODEL[@RUBRIC].")] = "human",
     voters: Annotated[str | None, typer.Option(help="Only voters matching this glob.")] = None,
     examples: Annotated[int, typer.Option(help="How many preferred-but-wrong examples to show.")] = 5,
-    fmt: Annotated[OutputFormat, typer.Option("--format", help="table or json.")] = OutputFormat.TABLE,
+    fmt: Annotated[OutputFormat, typer.Option("--format", help="table, json or csv.")] = OutputFormat.TABLE,
 ) -> None:
-    """Are preference winners actually correct? (Grade first: `judge run --rubric correctness ...`.)"""
+    """Are preference winners actually correct? (Grade first: `judge run --judge grader:auto ...` with gold
+    answers, `judge import labels`, or `judge run --rubric correctness ...`.)"""
     with session_scope(open_store()) as session:
         data = audit_report(
             session, set_name=set_name, source=source, grader=grader, voters=voters, n_examples=examples
         )
     if fmt is OutputFormat.JSON:
         _print_json(data)
-        return
-    print_audit(data)
+    elif fmt is OutputFormat.CSV:
+        emit_rows(audit_rows(data), ExportFormat.CSV, None)
+    else:
+        print_audit(data)
+
+
+AUDIT_GROUPS = (
+    ("by_model", "preferred_but_wrong_by_model"),
+    ("by_category", "preferred_but_wrong_by_category"),
+    ("by_voter", "preferred_but_wrong_by_voter"),
+)
+
+
+def _rate_row(group_by: str, group: str, metric: str, block: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "group_by": group_by,
+        "group": group,
+        "metric": metric,
+        "count": block["count"],
+        "n": block["n"],
+        "rate": block["rate"],
+        "ci_low": block["ci_low"],
+        "ci_high": block["ci_high"],
+    }
+
+
+def audit_rows(data: dict[str, Any]) -> list[dict[str, Any]]:
+    """The audit's figures as flat rows (one per figure and group), each with count, n, rate and Wilson CI."""
+    rows = [
+        _rate_row("all", "all", metric, data[metric])
+        for metric in ("preferred_but_wrong", "both_incorrect_preferred", "preferred_less_correct")
+    ]
+    for group_by, key in AUDIT_GROUPS:
+        rows.extend(_rate_row(group_by, name, "preferred_but_wrong", block) for name, block in data[key].items())
+    rows.extend(
+        _rate_row("pair_correctness", kind, "tie_rate", block) for kind, block in data["ties_by_correctness"].items()
+    )
+    return rows
+
+
+def grader_agreement_rows(data: dict[str, Any]) -> list[dict[str, Any]]:
+    """Correctness-source agreement as flat rows: accuracy and kappa overall, binary and per category, then the
+    per-model accuracy under each source."""
+    rows = []
+    blocks = [("all", "all", data["all"]), ("all", "binary", data["binary"])]
+    blocks += [("category", name, block) for name, block in data["by_category"].items()]
+    for group_by, group, block in blocks:
+        rows.append(_rate_row(group_by, group, "accuracy", block["accuracy"]))
+        k = block["kappa"]
+        rows.append(
+            {
+                "group_by": group_by,
+                "group": group,
+                "metric": "kappa",
+                "count": None,
+                "n": k["n"],
+                "rate": k["value"],
+                "ci_low": k["ci_low"],
+                "ci_high": k["ci_high"],
+            }
+        )
+    for model, shift in data["by_model"].items():
+        rows.append(_rate_row("model", model, "accuracy_a", shift["a"]))
+        rows.append(_rate_row("model", model, "accuracy_b", shift["b"]))
+    return rows
+
+
+def print_grader_agreement(data: dict[str, Any]) -> None:
+    """Correctness-source agreement as tables."""
+    src = data["sources"]
+    console.print(
+        f"graded by a ({src['a']}): {data['n_a']}, by b ({src['b']}): {data['n_b']}, both: {data['n_shared']}",
+        highlight=False,
+    )
+    table = Table(title=f"grader agreement: {src['a']} (reference) vs {src['b']}")
+    table.add_column("group")
+    table.add_column("accuracy", justify="right")
+    table.add_column("kappa", justify="right")
+    blocks = [("all labels", data["all"]), ("correct vs not", data["binary"]), *data["by_category"].items()]
+    for label, block in blocks:
+        kappa = block["kappa"]
+        kappa_text = (
+            "n/a" if kappa["value"] is None else f"{kappa['value']:.3f} [{kappa['ci_low']:.3f}, {kappa['ci_high']:.3f}]"
+        )
+        table.add_row(label, fmt_rate(block["accuracy"]), kappa_text)
+    console.print(table)
+    confusion = data["confusion"]
+    matrix = Table(title="confusion (rows: a, columns: b)")
+    matrix.add_column("")
+    for label in confusion["labels"]:
+        matrix.add_column(label, justify="right")
+    for label, row in zip(confusion["labels"], confusion["counts"], strict=True):
+        matrix.add_row(label, *(str(c) for c in row))
+    console.print(matrix)
+    models = Table(title="per-model accuracy (share graded correct) under each source")
+    for column in ("model", "a", "b", "shift (points)"):
+        models.add_column(column, justify="left" if column == "model" else "right")
+    for model, shift in data["by_model"].items():
+        moved = "n/a" if shift["shift_points"] is None else f"{shift['shift_points']:+.1f}"
+        models.add_row(model, fmt_rate(shift["a"]), fmt_rate(shift["b"]), moved)
+    console.print(models)
+    for d in data["disagreements"]:
+        console.print(
+            f"{d['prompt_id']} {d['model']} turn {d['turn']}: a {d['label_a']} ({d['extracted_a']!r} by "
+            f"{d['rule_a']}), b {d['label_b']} ({d['extracted_b']!r} by {d['rule_b']})",
+            highlight=False,
+        )
+    console.print(f"{data['n_disagree']} disagreements; method: " + json.dumps(data["method"]), highlight=False)
 
 
 def print_audit(data: dict[str, Any]) -> None:
@@ -190,11 +347,20 @@ def print_audit(data: dict[str, Any]) -> None:
         f"preferred but wrong (incorrect beat correct): {fmt_rate(data['preferred_but_wrong'])}", highlight=False
     )
     console.print(f"preferred the less correct response: {fmt_rate(data['preferred_less_correct'])}", highlight=False)
-    console.print(f"both incorrect yet one preferred: {fmt_rate(data['both_incorrect_preferred'])}", highlight=False)
+    console.print(
+        f"decisive between two not-correct answers: {fmt_rate(data['both_incorrect_preferred'])}", highlight=False
+    )
     console.print(f"votes {data['n_votes']}, ungraded {data['n_ungraded']}", highlight=False)
+    ties = Table(title="ties by the pair's correctness")
+    ties.add_column("pair")
+    ties.add_column("tie rate", justify="right")
+    for kind, block in data.get("ties_by_correctness", {}).items():
+        ties.add_row(kind.replace("_", " "), fmt_rate(block))
+    console.print(ties)
     for title, key in (
-        ("by winning model", "preferred_but_wrong_by_model"),
+        ("by the wrong response's model", "preferred_but_wrong_by_model"),
         ("by category", "preferred_but_wrong_by_category"),
+        ("by voter", "preferred_but_wrong_by_voter"),
     ):
         if not data[key]:
             console.print(f"preferred but wrong, {title}: no correct-vs-incorrect preferences", highlight=False)
@@ -206,9 +372,16 @@ def print_audit(data: dict[str, Any]) -> None:
             table.add_row(label, fmt_rate(block))
         console.print(table)
     for example in data["examples"]:
+        won, lost = example["winner_grade"], example["loser_grade"]
+        answers = (
+            f" — answered {won['extracted_answer']!r} vs {lost['extracted_answer']!r}"
+            if won.get("extraction_rule") or lost.get("extraction_rule")
+            else f" — {won['reason']}"
+        )
         console.print(
             f"[bold]{example['prompt_id']}[/] ({example['category']}): {example['winner_model']} "
-            f"({example['winner_grade']['label']}) beat {example['loser_model']} "
-            f"({example['loser_grade']['label']}) — {example['winner_grade']['reason']}"
+            f"({won['label']}) beat {example['loser_model']} ({lost['label']}), voters "
+            f"{len(example['voters_for_wrong'])} vs {len(example['voters_for_correct'])}{answers}",
+            highlight=False,
         )
     console.print("method: " + json.dumps(data["method"]), highlight=False)
