@@ -84,28 +84,33 @@ _ITEM_START = re.compile(r"(?:^|\n)[ \t]*(?:[-*•]|\d+[.)])$")
 
 
 def _starts_sentence(text: str, position: int) -> bool:
-    before = text[:position].rstrip(" \t")
+    before = text[max(0, position - 40) : position].rstrip(" \t")
+    if not before and position > 40:
+        return _starts_sentence(text, position - 40)
     return not before or before[-1] in ".!?:\n" or bool(_ITEM_START.search(before[-12:]))
 
 
 @functools.lru_cache(maxsize=512)
-def _prompt_grams(prompt: str) -> frozenset[tuple[str, ...]]:
+def _prompt_grams(prompt: str) -> tuple[frozenset[tuple[str, ...]], frozenset[str]]:
     question = _OPTION_LINE.sub(" ", prompt)
     tokens = [t.casefold() for t in _TOKEN.findall(question)]
-    return frozenset(tuple(tokens[i : i + ECHO_TOKENS]) for i in range(len(tokens) - ECHO_TOKENS + 1))
+    grams = frozenset(tuple(tokens[i : i + ECHO_TOKENS]) for i in range(len(tokens) - ECHO_TOKENS + 1))
+    return grams, frozenset(tokens)
 
 
 def echo_spans(text: str, prompt: str) -> list[tuple[int, int]]:
     """Spans of ``text`` that reproduce ``ECHO_TOKENS`` or more consecutive tokens of the prompt's question."""
-    grams = _prompt_grams(prompt)
+    grams, vocabulary = _prompt_grams(prompt)
     if not grams:
         return []
     matches = list(_TOKEN.finditer(text))
     folded = [m.group(0).casefold() for m in matches]
     covered = [False] * len(matches)
-    for i in range(len(matches) - ECHO_TOKENS + 1):
-        if tuple(folded[i : i + ECHO_TOKENS]) in grams:
-            for j in range(i, i + ECHO_TOKENS):
+    run = 0
+    for i, token in enumerate(folded):
+        run = run + 1 if token in vocabulary else 0
+        if run >= ECHO_TOKENS and tuple(folded[i - ECHO_TOKENS + 1 : i + 1]) in grams:
+            for j in range(i - ECHO_TOKENS + 1, i + 1):
                 covered[j] = True
     spans: list[tuple[int, int]] = []
     i = 0

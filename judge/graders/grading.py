@@ -359,20 +359,30 @@ def _text_option_hit(text: str, start: int, end: int, options: dict[str, str]) -
     return start + positions[0].start(), start + positions[-1].end(), scores[0][1]
 
 
+@functools.lru_cache(maxsize=512)
+def _prompt_options(prompt: str) -> tuple[tuple[str, str], ...]:
+    found = {m.group(1).casefold(): m.group(2) for m in _PROMPT_OPTION.finditer(prompt)}
+    return tuple(found.items()) if len(found) >= 2 else ()
+
+
 def prompt_options(prompt: str) -> dict[str, str]:
     """Lettered options in a prompt (``a) text``, ``(B) text``): letter (folded) -> option text."""
-    found = {m.group(1).casefold(): m.group(2) for m in _PROMPT_OPTION.finditer(prompt)}
-    return found if len(found) >= 2 else {}
+    return dict(_prompt_options(prompt))
 
 
-def prompt_alternatives(prompt: str, answer: str) -> list[str]:
-    """The other items of a list in the prompt that names ``answer`` (``east, south, west, or north``)."""
+@functools.lru_cache(maxsize=512)
+def _prompt_alternatives(prompt: str, answer: str) -> tuple[str, ...]:
     folded = answer.casefold()
     for match in _PROMPT_LIST.finditer(prompt):
         items = [w.casefold() for w in re.findall(r"[A-Za-z]+", match.group(0)) if w.lower() not in ("or", "and")]
         if folded in items:
-            return [item for item in items if item != folded]
-    return []
+            return tuple(item for item in items if item != folded)
+    return ()
+
+
+def prompt_alternatives(prompt: str, answer: str) -> list[str]:
+    """The other items of a list in the prompt that names ``answer`` (``east, south, west, or north``)."""
+    return list(_prompt_alternatives(prompt, answer))
 
 
 def _choice_matcher(gold: GoldAnswer, prompt: str) -> Matcher:
