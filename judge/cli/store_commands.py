@@ -168,7 +168,7 @@ def sets() -> None:
     with session_scope(open_store()) as session:
         summaries = [summarize_set(session, prompt_set=s) for s in list_sets(session)]
     table = Table(title=f"prompt sets in {redact_url(get_settings().database_url)}")
-    for column in ("set", "prompts", "refs", "responses", "models", "votes", "voters", "runs", "verdicts"):
+    for column in ("set", "prompts", "refs", "responses", "models", "votes", "voters", "conflicts", "runs", "verdicts"):
         table.add_column(column, justify="left" if column == "set" else "right", no_wrap=True)
     for s in summaries:
         table.add_row(
@@ -182,6 +182,7 @@ def sets() -> None:
                     s.models,
                     s.votes,
                     s.voters,
+                    s.conflicts,
                     s.runs,
                     s.verdicts,
                 )

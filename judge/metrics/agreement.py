@@ -17,7 +17,7 @@ from pydantic import Field
 from judge.errors import InputError
 from judge.metrics.intervals import Proportion, proportion
 from judge.metrics.kappa import ConfusionMatrix, Kappa, KappaCiMethod, cohen_kappa, confusion_matrix
-from judge.metrics.units import Comparison, group_label, pair_across, pair_within
+from judge.metrics.units import Comparison, VoterConflicts, group_label, pair_across, pair_within, voter_conflicts
 from judge.types import Frozen, PairVote
 
 Breakdown = Literal["category", "turn", "pair"]
@@ -100,6 +100,40 @@ class AgreementMetrics(Frozen):
 
 
 CSV_COLUMNS = ("group_by", "group", "metric", "count", "total", "value", "ci_low", "ci_high", "n_units")
+CONFLICT_TREATMENT = {
+    "same_source": "kept: every vote counts; a voter's votes on one unit are never compared with each other, "
+    "each is compared with every other voter's votes on the unit",
+    "cross_source": "kept: every vote counts; each is compared with every vote of the other source on the unit",
+}
+
+
+class ConflictSummary(Frozen):
+    """Conflicting voter-units (one voter, one unit, differing votes) of each source, and how they were treated."""
+
+    a: VoterConflicts
+    b: VoterConflicts
+    treatment: str
+
+    def to_json(self) -> dict[str, Any]:
+        """``{a: {...}, b: {...}, treatment}`` (see :class:`VoterConflicts`)."""
+        return {"a": self.a.to_json(), "b": self.b.to_json(), "treatment": self.treatment}
+
+    def to_rows(self) -> list[dict[str, Any]]:
+        """One CSV row per source: metric ``conflicting_voter_units``, count of ``total`` voter-units."""
+        return [
+            {
+                "group_by": "conflicts",
+                "group": side,
+                "metric": "conflicting_voter_units",
+                "count": block.conflicting,
+                "total": block.voter_units,
+                "value": None,
+                "ci_low": None,
+                "ci_high": None,
+                "n_units": None,
+            }
+            for side, block in (("a", self.a), ("b", self.b))
+        ]
 
 
 class AgreementReport(Frozen):
@@ -107,23 +141,26 @@ class AgreementReport(Frozen):
 
     mode: PairingMode
     overall: AgreementMetrics
+    conflicts: ConflictSummary
     by: Breakdown | None = None
     groups: dict[str, AgreementMetrics] = Field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
-        """The overall block's keys at top level, plus ``mode``, and ``by``/``groups`` for a breakdown."""
-        out = {**self.overall.to_json(), "mode": self.mode}
+        """The overall block's keys at top level, plus ``mode`` and ``conflicts``, and ``by``/``groups`` for a
+        breakdown."""
+        out = {**self.overall.to_json(), "mode": self.mode, "conflicts": self.conflicts.to_json()}
         if self.by is not None:
             out["by"] = self.by
             out["groups"] = {label: block.to_json() for label, block in self.groups.items()}
         return out
 
     def to_rows(self) -> list[dict[str, Any]]:
-        """CSV rows with columns :data:`CSV_COLUMNS`: the overall block (group ``all``), then each group."""
+        """CSV rows with columns :data:`CSV_COLUMNS`: the overall block (group ``all``), each group, then the
+        conflicting voter-units of each source."""
         rows = self.overall.to_rows("all", "all")
         for label, block in self.groups.items():
             rows.extend(block.to_rows(self.by or "", label))
-        return rows
+        return rows + self.conflicts.to_rows()
 
 
 def agreement_metrics(
@@ -160,7 +197,8 @@ def compare_sources(
 
     ``same_source=True``: ``a`` is the one source (``b`` must be None or the same votes) and every pair of
     votes by two different voters on a unit is compared. Otherwise every (a vote, b vote) combination on a
-    shared unit is compared. ``by`` adds a breakdown by category, turn or model pair.
+    shared unit is compared. ``by`` adds a breakdown by category, turn or model pair. Conflicting voter-units
+    (one voter's differing votes on a unit) are kept, counted per source and reported with their treatment.
     """
     if same_source:
         if b is not None and set(a) != set(b):
@@ -180,9 +218,17 @@ def compare_sources(
         for comparison in comparisons:
             grouped[group_label(comparison, by)].append(comparison)
         groups = {label: metrics(grouped[label]) for label in sorted(grouped)}
+    mode: PairingMode = "same_source" if same_source else "cross_source"
+    conflicts_a = voter_conflicts(a)
+    conflicts = ConflictSummary(
+        a=conflicts_a,
+        b=conflicts_a if same_source or b is None else voter_conflicts(b),
+        treatment=CONFLICT_TREATMENT[mode],
+    )
     return AgreementReport(
-        mode="same_source" if same_source else "cross_source",
+        mode=mode,
         overall=metrics(comparisons),
+        conflicts=conflicts,
         by=by,
         groups=groups,
     )

@@ -12,6 +12,11 @@ Two pairing modes:
 - cross source (:func:`pair_across`): every combination (vote from a, vote from b) on a unit is one
   comparison. When a side has several votes on a unit (many humans, or a judge in several runs) each pairing
   counts, which is how MT-Bench compares GPT-4 with the experts. Voter names are not compared here.
+
+Conflicts (:func:`voter_conflicts`): a voter-unit (one named voter on one unit) is *conflicting* when that voter's
+votes on the unit name different outcomes (one model and the other, or a win and a tie), in either listing order.
+Such votes are kept and counted, never dropped or merged: every one of them takes part in the pairings above.
+Votes by ``anonymous`` (no voter given) are not known to share a voter and are never counted as conflicting.
 """
 
 from __future__ import annotations
@@ -25,6 +30,8 @@ from judge.types import Frozen, PairVote, Winner
 
 OUTCOMES: tuple[Winner, Winner, Winner] = (Winner.MODEL_A, Winner.MODEL_B, Winner.TIE)
 UNCATEGORIZED = "uncategorized"
+ANONYMOUS = "anonymous"
+"""The voter of a vote imported without one: not a person, so never one voter contradicting itself."""
 
 ResponseKey = tuple[str, str, int]
 """(prompt_id, model, turn): one model's response to one turn of one prompt."""
@@ -130,6 +137,37 @@ def pair_across(a: Sequence[PairVote], b: Sequence[PairVote]) -> list[Comparison
         for first, second in product(votes_a, groups_b.get(unit, [])):
             comparisons.append(_comparison(unit, first, second))
     return comparisons
+
+
+class VoterConflicts(Frozen):
+    """How often one voter voted more than once on a unit, and how often those votes disagree.
+
+    ``voter_units``: distinct (named voter, unit); ``repeated``: those with two or more votes; ``conflicting``:
+    those whose votes name different outcomes; ``conflicting_votes``: the votes in conflicting voter-units."""
+
+    voter_units: int
+    repeated: int
+    conflicting: int
+    conflicting_votes: int
+
+    def to_json(self) -> dict[str, int]:
+        """``{voter_units, repeated, conflicting, conflicting_votes}``."""
+        return self.model_dump()
+
+
+def voter_conflicts(votes: Iterable[PairVote]) -> VoterConflicts:
+    """Count the voter-units of ``votes`` that hold opposite (differing) votes by the same named voter."""
+    outcomes: dict[tuple[str, UnitKey], list[Winner]] = defaultdict(list)
+    for vote in votes:
+        if vote.voter != ANONYMOUS:
+            outcomes[(vote.voter, unit_key(vote))].append(canonical_outcome(vote))
+    conflicting = [o for o in outcomes.values() if len(set(o)) > 1]
+    return VoterConflicts(
+        voter_units=len(outcomes),
+        repeated=sum(1 for o in outcomes.values() if len(o) > 1),
+        conflicting=len(conflicting),
+        conflicting_votes=sum(len(o) for o in conflicting),
+    )
 
 
 def shared_units(a: Iterable[PairVote], b: Iterable[PairVote]) -> set[UnitKey]:

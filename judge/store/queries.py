@@ -6,10 +6,11 @@ import fnmatch
 from typing import Any
 
 from pydantic import BaseModel
-from sqlalchemy import func
+from sqlalchemy import and_, case, func, or_
 from sqlmodel import Session, col, select
 
 from judge.errors import NotFoundError
+from judge.metrics.units import ANONYMOUS
 from judge.store.tables import DEFAULT_TENANT, Prompt, PromptSet, Response, Run, Verdict, Vote
 from judge.types import PairVote, Winner
 
@@ -24,6 +25,7 @@ class SetSummary(BaseModel):
     models: int
     votes: int
     voters: int
+    conflicts: int
     runs: int
     verdicts: int
 
@@ -42,8 +44,29 @@ def _count(session: Session, stmt: Any) -> int:
     return int(session.exec(stmt).one())
 
 
+def count_conflicts(session: Session, *, set_id: int | None) -> int:
+    """Conflicting voter-units of a set: one named voter with differing votes (one model and the other, or a win
+    and a tie) on one (prompt, turn, unordered model pair), whichever way round the pair was listed. The votes
+    are kept as imported; this counts them (see :func:`judge.metrics.units.voter_conflicts`)."""
+    first = case((col(Vote.model_a) < col(Vote.model_b), col(Vote.model_a)), else_=col(Vote.model_b))
+    second = case((col(Vote.model_a) < col(Vote.model_b), col(Vote.model_b)), else_=col(Vote.model_a))
+    is_tie = col(Vote.winner).in_([Winner.TIE.value, Winner.TIE_BOTHBAD.value])
+    winner_model = case(
+        (is_tie, None), (col(Vote.winner) == Winner.MODEL_A.value, col(Vote.model_a)), else_=col(Vote.model_b)
+    )
+    winners, ties = func.count(func.distinct(winner_model)), func.sum(case((is_tie, 1), else_=0))
+    units = (
+        select(col(Vote.voter))
+        .where(col(Vote.set_id) == set_id, col(Vote.voter) != ANONYMOUS)
+        .group_by(col(Vote.prompt_id), col(Vote.turn), col(Vote.voter), first, second)
+        .having(or_(winners > 1, and_(winners == 1, ties > 0)))
+        .subquery()
+    )
+    return _count(session, select(func.count()).select_from(units))
+
+
 def summarize_set(session: Session, *, prompt_set: PromptSet) -> SetSummary:
-    """Row counts of one prompt set."""
+    """Row counts of one prompt set, with its conflicting voter-units (:func:`count_conflicts`)."""
     set_id = prompt_set.id
     in_set = col(Prompt.set_id) == set_id
     responses = select(Response).join(Prompt).where(in_set).subquery()
@@ -58,6 +81,7 @@ def summarize_set(session: Session, *, prompt_set: PromptSet) -> SetSummary:
         models=_count(session, select(func.count(func.distinct(responses.c.model)))),
         votes=_count(session, select(func.count()).select_from(Vote).where(col(Vote.set_id) == set_id)),
         voters=_count(session, select(func.count(func.distinct(Vote.voter))).where(col(Vote.set_id) == set_id)),
+        conflicts=count_conflicts(session, set_id=set_id),
         runs=_count(session, select(func.count()).select_from(Run).where(col(Run.set_id) == set_id)),
         verdicts=_count(session, select(func.count()).select_from(Verdict).join(Prompt).where(in_set)),
     )
