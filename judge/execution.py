@@ -56,14 +56,16 @@ ABORT_WRITE_S = 5.0
 
 
 class PayOnce(Frozen):
-    """Lease, write-retry and recovery settings of one execution."""
+    """Lease, write-retry and recovery settings of one execution. By default a paid verdict is written as soon
+    as no write is in progress (verdicts returned meanwhile make the next batch): a ``kill -9`` loses at most
+    what returned during one commit."""
 
     ttl_s: float
     poll_s: float = 0.5
     write_retry_max_s: float
     recovery_dir: str
-    write_batch: int = 64
-    write_interval_s: float = 0.5
+    write_batch: int = 1
+    write_interval_s: float = 0.0
 
     @property
     def heartbeat_s(self) -> float:
@@ -145,13 +147,13 @@ def recovery_files(run_id: int, recovery_dir: str | None = None) -> list[Path]:
 
 def write_rows(engine: Engine, run_id: int | None, owner: str | None, rows: Sequence[Row]) -> str | None:
     """In one transaction: store ``rows`` (an upsert that never replaces a final verdict), release their leases
-    held by ``owner`` and add their cost to the run; the run's status after it (None: no such run)."""
+    held by ``owner`` (by anyone when None) and add their cost to the run; the run's status after it (None: no
+    such run)."""
     columns = sorted(set().union(*rows)) if rows else []
     with session_scope(engine) as session:
         if rows:
             upsert_verdicts(session, [{c: row.get(c) for c in columns} for row in rows])
-        if owner is not None:
-            release_leases(session, owner=owner, keys=[row["verdict_key"] for row in rows])
+        release_leases(session, owner=owner, keys=[row["verdict_key"] for row in rows])
         if run_id is None:
             return None
         cost = sum(row.get("cost_usd") or 0.0 for row in rows)  # money spent, whether or not a rival wrote first

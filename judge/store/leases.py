@@ -28,12 +28,12 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import CursorResult
 from sqlmodel import Session, col
 
-from judge.store.tables import VerdictLease
-from judge.store.verdicts import final_keys
-from judge.types import Frozen
+from judge.store.tables import Verdict, VerdictLease
+from judge.types import Frozen, VerdictStatus
 
 LEASE_TABLE: Table = VerdictLease.__table__  # type: ignore[attr-defined]
 CHUNK = 500
+FINAL = (VerdictStatus.OK.value, VerdictStatus.UNPARSEABLE.value)  # as judge.store.verdicts.FINAL_STATUSES
 
 
 class Claim(Frozen):
@@ -110,7 +110,7 @@ def claim_keys(
             taken = _take_over(session, theirs, dead=other, owner=owner, expires=expires)
             holders.update(dict.fromkeys(taken, owner))
     mine = [k for k in wanted if holders.get(k) == owner]
-    final = final_keys(session, keys=mine)
+    final = _final_keys(session, mine)
     if final:
         release_leases(session, owner=owner, keys=final)
     return Claim(
@@ -136,6 +136,16 @@ def _take_over(session: Session, keys: Sequence[str], *, dead: str, owner: str, 
     return taken
 
 
+def _final_keys(session: Session, keys: Sequence[str]) -> set[str]:
+    found: set[str] = set()
+    for start in range(0, len(keys), CHUNK):
+        query = select(col(Verdict.verdict_key)).where(
+            col(Verdict.verdict_key).in_(keys[start : start + CHUNK]), col(Verdict.status).in_(FINAL)
+        )
+        found.update(str(k) for k in session.execute(query).scalars())
+    return found
+
+
 def lease_holders(session: Session, keys: Iterable[str]) -> dict[str, str]:
     """The owner of each of ``keys`` that has a lease row (expired or not)."""
     key_list = list(keys)
@@ -153,15 +163,20 @@ def renew_leases(session: Session, *, owner: str, ttl_s: float, now: float) -> i
     return int(cast(CursorResult[Any], session.execute(stmt)).rowcount or 0)
 
 
-def release_leases(session: Session, *, owner: str, keys: Iterable[str] | None = None) -> None:
-    """Delete ``owner``'s leases on ``keys`` (all of its leases when ``keys`` is None)."""
+def release_leases(session: Session, *, owner: str | None, keys: Iterable[str] | None = None) -> None:
+    """Delete ``owner``'s leases on ``keys`` (all of its leases when ``keys`` is None; anyone's leases on
+    ``keys`` when ``owner`` is None)."""
     if keys is None:
+        if owner is None:
+            raise ValueError("release_leases needs an owner or keys")
         session.execute(delete(LEASE_TABLE).where(LEASE_TABLE.c.owner == owner))
         return
     key_list = sorted(set(keys))
     for start in range(0, len(key_list), CHUNK):
-        chunk = key_list[start : start + CHUNK]
-        session.execute(delete(LEASE_TABLE).where(LEASE_TABLE.c.owner == owner, LEASE_TABLE.c.verdict_key.in_(chunk)))
+        condition = LEASE_TABLE.c.verdict_key.in_(key_list[start : start + CHUNK])
+        if owner is not None:
+            condition = condition & (LEASE_TABLE.c.owner == owner)
+        session.execute(delete(LEASE_TABLE).where(condition))
 
 
 def held_by(session: Session, *, owner: str) -> list[str]:
