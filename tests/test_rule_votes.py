@@ -10,6 +10,7 @@ from sqlalchemy.engine import Engine
 from judge.importers.judgebench import read_judgebench
 from judge.protocols.order_rules import OrderRule
 from judge.rule_votes import gold_report_by_rule, judge_votes_by_rule
+from judge.run_config import JudgeSpec
 from judge.store.engine import session_scope
 from judge.store.ingest import write_bundle
 from judge.store.queries import get_set
@@ -22,11 +23,14 @@ TIE_REPLY = {"kind": "reply", "content": '{"reason": "cannot tell", "verdict": "
 
 @pytest.fixture
 def judged(sqlite_store: Engine, fake_provider: FakeProvider) -> Engine:
-    """Pair 1 (gold A): one order says tie, the other picks A. Pair 2 (gold A): both orders pick B."""
+    """Pair 1 (gold A): one order says tie, the other picks A. Pair 2 (gold A): both orders pick B.
+
+    A second judge, ``biased``, always picks the first position shown (inconsistent on every pair)."""
     with session_scope(sqlite_store) as session:
         write_bundle(session, set_name="jb", bundle=read_judgebench(EXCERPT), source="gold")
     fake_provider.script(  # type: ignore[arg-type]
         rules=[
+            {"model": "biased", "behaviour": {"kind": "position_biased"}},
             {"contains": "malicious prosecution", "times": 1, "behaviour": TIE_REPLY},
             {
                 "contains": "malicious prosecution",
@@ -38,7 +42,8 @@ def judged(sqlite_store: Engine, fake_provider: FakeProvider) -> Engine:
             },
         ],
     )
-    run(sqlite_store, config(fake_provider, set_name="jb", concurrency=1))
+    judges = tuple(JudgeSpec(model=f"openai/{name}", api_base=fake_provider.url) for name in ("fake-judge", "biased"))
+    run(sqlite_store, config(fake_provider, set_name="jb", concurrency=1, judges=judges))
     return sqlite_store
 
 
@@ -75,3 +80,16 @@ def test_agreement_cli_takes_the_order_rule(judged: Engine, sqlite_url: str, jud
     assert result.exit_code == 0, result.output
     data = json.loads(result.output)
     assert (data["accuracy"]["count"], data["accuracy"]["n"], data["method"]["order_rule"]) == (1, 2, "sum")
+
+
+def test_compare_judges_on_gold_with_mcnemar(judged: Engine) -> None:
+    from judge.compare import compare_judges_on_gold
+
+    with session_scope(judged) as session:
+        data = compare_judges_on_gold(
+            session, gold_set="jb", a="judge:openai/fake-judge", b="judge:openai/biased", rule=OrderRule.SUM
+        )
+    # sum rule: fake-judge right on pair 1 only; biased is inconsistent (a tie) on both -> 1/2 vs 0/2
+    assert (data["accuracy_a"]["count"], data["accuracy_b"]["count"], data["n_pairs"]) == (1, 0, 2)
+    assert data["difference"]["estimate"] == 0.5
+    assert (data["mcnemar"]["only_a"], data["mcnemar"]["only_b"], data["mcnemar"]["p_value"]) == (1, 0, 1.0)

@@ -12,6 +12,7 @@ from rich.table import Table
 from judge.cli.analysis_commands import OutputFormat
 from judge.cli.app import app, console, reports_errors
 from judge.cli.store_commands import ExportFormat, _write, emit_rows, import_app
+from judge.compare import compare_judges_on_gold, compare_models
 from judge.errors import InputError
 from judge.importers.alpacaeval import SOURCE as ALPACAEVAL_SOURCE
 from judge.importers.alpacaeval import read_alpacaeval
@@ -176,3 +177,78 @@ def import_arena(
 ) -> None:
     """Import Chatbot Arena battles: votes (incl. tie (bothbad)), conversations as prompts/responses, tags."""
     _write(read_arena_battles(file), set_name, create_missing=True, source=ARENA_SOURCE)
+
+
+def _print_difference(label: str, block: dict[str, Any], unit: str = "") -> None:
+    console.print(
+        f"{label}: {block['estimate']:+.2f}{unit} [{block['ci_low']:+.2f}, {block['ci_high']:+.2f}], "
+        f"P(A better) {block['p_a_better']:.3f}, p = {block['p_value']:.4f} (n {block['n']}, {block['method']})",
+        highlight=False,
+    )
+
+
+@app.command("compare")
+@reports_errors
+def compare(
+    a: Annotated[str, typer.Option("--a", help="Model A (or judge:MODEL with --gold).")],
+    b: Annotated[str, typer.Option("--b", help="Model B (or judge:MODEL with --gold).")],
+    set_name: Annotated[str | None, typer.Option("--set", help="Prompt set whose votes compare A and B.")] = None,
+    source: Annotated[str, typer.Option(help="Votes: human or judge:MODEL[@RUBRIC].")] = "human",
+    voters: Annotated[str | None, typer.Option(help="Only voters matching this glob.")] = None,
+    gold: Annotated[str | None, typer.Option(help="Gold set: compare judges A and B on accuracy instead.")] = None,
+    baseline: Annotated[str | None, typer.Option(help="Also compare win rates vs this model.")] = None,
+    category: Annotated[str | None, typer.Option(help="Only prompts of this category.")] = None,
+    order_rule: OrderRuleOption = OrderRule.AGREE,
+    rounds: Annotated[int, typer.Option(help="Bootstrap rounds.")] = 200,
+    seed: Annotated[int, typer.Option(help="Bootstrap seed.")] = 0,
+    ci: Annotated[float, typer.Option(help="CI level.")] = 0.95,
+    fmt: Annotated[OutputFormat, typer.Option("--format", help="table or json.")] = OutputFormat.TABLE,
+) -> None:
+    """Is A better than B? Differences with CIs, P(A better) from the bootstrap, paired tests, n and method."""
+    with session_scope(open_store()) as session:
+        if gold is not None:
+            data = compare_judges_on_gold(session, gold_set=gold, a=a, b=b, rule=order_rule, seed=seed, ci=ci)
+        elif set_name is None:
+            raise InputError("give --set (or --gold SET for judges)", field="--set")
+        else:
+            data = compare_models(
+                session,
+                set_name=set_name,
+                a=a,
+                b=b,
+                source=source,
+                voters=voters,
+                rule=order_rule,
+                baseline=baseline,
+                category=category,
+                rounds=rounds,
+                seed=seed,
+                ci=ci,
+            )
+    if fmt is not OutputFormat.TABLE:
+        console.print_json(json.dumps(data, default=str))
+        return
+    console.print(f"A = {a}, B = {b}", highlight=False)
+    if gold is not None:
+        for side in ("a", "b"):
+            block = data[f"accuracy_{side}"]
+            console.print(
+                f"accuracy {side.upper()}: {block['count']}/{block['n']} = {block['rate']:.1%}", highlight=False
+            )
+        _print_difference("accuracy A - B", data["difference"])
+        test = data["mcnemar"]
+        console.print(
+            f"McNemar: only A right {test['only_a']}, only B right {test['only_b']}, p = {test['p_value']:.4f}",
+            highlight=False,
+        )
+    else:
+        _print_difference("rating A - B", data["rating_difference"], " Elo")
+        if "head_to_head" in data:
+            head = data["head_to_head"]
+            console.print(f"head to head: A wins {head['win_rate_a']:.1%} of {head['n_votes']} votes", highlight=False)
+            _print_difference("  A's share - 0.5", head["a_minus_half"])
+        if "win_rate_vs_baseline" in data:
+            vs = data["win_rate_vs_baseline"]
+            console.print(f"vs {vs['baseline']}: A {vs['win_rate_a']:.1f}%, B {vs['win_rate_b']:.1f}%", highlight=False)
+            _print_difference("  win rate A - B", vs["difference"], " pts")
+    console.print("method: " + json.dumps(data["method"], default=str), highlight=False)
