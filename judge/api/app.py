@@ -13,7 +13,7 @@ from judge.api import analysis, arena, health, runs, sets
 from judge.api.deps import AppState, State, Tenant
 from judge.api.errors import install_error_handlers
 from judge.api.launcher import ClientFactory, default_client, make_launcher
-from judge.api.limits import BodySizeLimit
+from judge.api.limits import BodySizeLimit, NoNulInQuery
 from judge.api.settings import ApiSettings
 from judge.logging import install_redaction
 from judge.rubrics import list_rubrics
@@ -50,6 +50,7 @@ def create_app(
     app.state.judge = AppState(engine=engine, settings=settings, launcher=launcher)
     install_error_handlers(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(NoNulInQuery)
     for module in (sets, runs, analysis, health):
         app.include_router(module.router)
     arena.install(app, engine)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Annotated, cast
 
 from fastapi import Depends, HTTPException, Path, Request, Security
@@ -13,6 +13,7 @@ from sqlmodel import Session
 from judge.api.keys import authenticate
 from judge.api.launcher import InProcessLauncher
 from judge.api.settings import ApiSettings
+from judge.api.throttle import AuthThrottle
 from judge.errors import NotFoundError
 from judge.store.engine import session_scope
 from judge.store.tables import PromptSet
@@ -29,6 +30,7 @@ class AppState:
     engine: Engine
     settings: ApiSettings
     launcher: InProcessLauncher
+    auth_throttle: AuthThrottle = field(default_factory=AuthThrottle)
 
 
 def app_state(request: Request) -> AppState:
@@ -42,17 +44,28 @@ _header = APIKeyHeader(name="X-API-Key", auto_error=False, description="The API 
 
 
 def current_tenant(
+    request: Request,
     state: State,
     bearer: Annotated[HTTPAuthorizationCredentials | None, Security(_bearer)],
     header: Annotated[str | None, Security(_header)],
 ) -> str:
-    """The tenant of the request's API key; 401 when it is missing, unknown or revoked."""
+    """The tenant of the request's API key; 401 when it is missing, unknown or revoked; 429 (Retry-After) while
+    the client's address has had ``auth_failures_per_minute`` failures in the last minute."""
+    address = request.client.host if request.client is not None else "unknown"
+    wait = state.auth_throttle.retry_after(address, state.settings.auth_failures_per_minute)
+    if wait is not None:
+        raise HTTPException(
+            status_code=429,
+            detail=f"too many failed authentications from this address; retry in {wait} s",
+            headers={"Retry-After": str(wait)},
+        )
     key = bearer.credentials if bearer is not None else header
     tenant = None
     if key:
         with session_scope(state.engine) as session:
             tenant = authenticate(session, key)
     if tenant is None:
+        state.auth_throttle.failed(address)
         raise HTTPException(
             status_code=401,
             detail="missing or invalid API key" if key else "an API key is required",

@@ -50,3 +50,22 @@ class BodySizeLimit:
             return message
 
         await self.app(scope, capped_receive, send)
+
+
+class NoNulInQuery:
+    """ASGI middleware: 422 for a query string carrying a NUL byte (``%00``), which PostgreSQL cannot compare."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and b"%00" in scope.get("query_string", b""):
+            detail = [
+                {"loc": ["query"], "msg": "a query parameter may not contain a NUL byte (%00)", "type": "input_error"}
+            ]
+            body = json.dumps({"detail": detail}).encode()
+            headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+            await send({"type": "http.response.start", "status": 422, "headers": headers})
+            await send({"type": "http.response.body", "body": body})
+            return
+        await self.app(scope, receive, send)

@@ -5,13 +5,14 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query
-from pydantic import Field, ValidationError
+from pydantic import Field, ValidationError, model_validator
 from sqlmodel import Session, col, func, select
 from starlette.concurrency import run_in_threadpool
 
 from judge.api.deps import MAX_ID, AppState, RowId, State, Tenant, tenant_set
 from judge.api.errors import validation_error
 from judge.errors import InputError
+from judge.grader_runs import is_grader
 from judge.llm.client import SamplingParams
 from judge.llm.endpoints import OPENAI_COMPATIBLE, UrlError, provider_of
 from judge.logging import redact
@@ -41,11 +42,33 @@ class RunRequest(Frozen):
     seed: int | None = None
     sampling: SamplingParams = Field(default_factory=SamplingParams)
     timeout_s: float = Field(default=60.0, gt=0, le=600)
-    max_cost_usd: float | None = Field(default=None, ge=0)
+    max_cost_usd: float | None = Field(default=None, ge=0, allow_inf_nan=False)
     limit: int | None = Field(default=None, ge=1)
     concurrency: int = Field(default=16, ge=1, le=64)
     reask: bool = False
     voters: str | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_nul_bytes(cls, data: Any) -> Any:
+        where = nul_path(data)
+        if where is not None:
+            raise ValueError(f"{where or 'body'}: text may not contain a NUL byte (\\u0000)")
+        return data
+
+
+def nul_path(value: Any, path: str = "") -> str | None:
+    """The dotted path of the first string in ``value`` (JSON: dicts, lists) holding a NUL byte, else None."""
+    if isinstance(value, str):
+        return path if "\x00" in value else None
+    items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
+    for key, item in items:
+        if isinstance(key, str) and "\x00" in key:
+            return f"{path}.{key!r}".lstrip(".")
+        found = nul_path(item, f"{path}.{key}".lstrip("."))
+        if found is not None:
+            return found
+    return None
 
 
 def _check(request: RunRequest, state: AppState) -> tuple[JudgeSpec, ...]:
@@ -61,6 +84,8 @@ def _check(request: RunRequest, state: AppState) -> tuple[JudgeSpec, ...]:
 def _checked_judge(index: int, judge: JudgeSpec, state: AppState) -> JudgeSpec:
     """``judge`` with its api_base normalised, when this server may call it (see the README's Security)."""
     settings = state.settings
+    if is_grader(judge.model):  # a deterministic grader calls nothing (unknown graders are refused when planning)
+        return judge.model_copy(update={"api_base": None})
     if judge.api_base is None:
         provider = provider_of(judge.model)
         if provider is None or provider not in settings.allowed_providers:

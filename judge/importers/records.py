@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -21,12 +22,35 @@ WINNER_SPELLINGS: dict[str, Winner] = {
 """Accepted ``winner`` values: ours, and Chatbot Arena's ``tie (bothbad)``."""
 
 
+MAX_STORED_INT = 2**31 - 1
+"""Integers are stored in 32-bit columns (turns, on PostgreSQL); a larger one is an input error, not a 500."""
+
+
+def storable(value: Any) -> Any:
+    """``value`` when the store can hold it as given; ValueError for text (or a list of texts) with a NUL byte
+    (PostgreSQL refuses it), a NaN or infinite number, or an integer outside 32 bits."""
+    texts = value if isinstance(value, list) else [value]
+    if any(isinstance(t, str) and "\x00" in t for t in texts):
+        raise ValueError("text may not contain a NUL byte (\\u0000)")
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ValueError(f"expected a finite number, got {value}")
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) > MAX_STORED_INT:
+        raise ValueError(f"expected an integer of at most {MAX_STORED_INT:,}, got {value}")
+    return value
+
+
 class ImportRecord(BaseModel):
-    """Base of the import records: strict types, unknown fields ignored, location kept for errors."""
+    """Base of the import records: strict types, unknown fields ignored, location kept for errors; every field
+    checked :func:`storable`."""
 
     model_config = ConfigDict(frozen=True, extra="ignore", strict=True, populate_by_name=True)
 
     location: str = ""
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _storable(cls, value: Any) -> Any:
+        return storable(value)
 
 
 def _as_turns(value: Any) -> Any:

@@ -72,9 +72,9 @@ class _ResponseFormatRejected(Exception):
 class SamplingParams(Frozen):
     """Sampling parameters sent with every call, and recorded with every verdict (temperature 0 default)."""
 
-    temperature: float = 0.0
-    top_p: float | None = None
-    max_tokens: int | None = None
+    temperature: float = Field(default=0.0, ge=0, allow_inf_nan=False)
+    top_p: float | None = Field(default=None, ge=0, le=1, allow_inf_nan=False)
+    max_tokens: int | None = Field(default=None, ge=1)
     seed: int | None = None
 
     def recorded(self) -> dict[str, float | int]:
