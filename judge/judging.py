@@ -13,6 +13,7 @@ from typing import Any
 
 from judge.errors import ProviderError, classify_failure
 from judge.llm.client import Completion, CompletionRequest, JudgeClient, wants_structured_output
+from judge.llm.params import supported_sampling
 from judge.parse import ParsedOutput, parse_output, to_winner
 from judge.plan import WorkItem
 from judge.render import render_messages, render_reask, render_request_hash, schema_name
@@ -89,7 +90,9 @@ async def judge_item(
     structured = wants_structured_output(item.judge.model, item.judge.api_base)
     messages = render_messages(rubric, task, item.order, structured=structured)
     row = _row_base(item, rubric, rubric_hash or rubric.content_hash, config, run_id)
-    row["request_hash"] = render_request_hash(messages, item.judge.model, config.sampling.recorded())
+    sampling = supported_sampling(item.judge.model, config.sampling)  # params the model rejects are not sent
+    row["sampling"] = sampling.recorded()  # what was sent, and what was asked for but dropped
+    row["request_hash"] = render_request_hash(messages, item.judge.model, sampling.sent.recorded())
     completions: list[Completion] = []
     started = time.perf_counter()
 
@@ -97,7 +100,7 @@ async def judge_item(
         return CompletionRequest(
             model=item.judge.model,
             messages=tuple(msgs),
-            sampling=config.sampling,
+            sampling=sampling.sent,
             json_schema=rubric.json_schema if structured else None,
             schema_name=schema_name(rubric),
             api_base=item.judge.api_base,

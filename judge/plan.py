@@ -3,7 +3,8 @@
 A verdict key hashes everything that decides a verdict: the judge (model and, when given, its normalised
 api_base: two servers answering to one model name are two judges), the rubric's content hash, the mode, the
 prompt (id and content), the turn, both responses (model and content hash), the presentation order and the
-sampling parameters. Same key, same verdict: a rerun pays nothing; changing any of these makes a new one.
+sampling parameters the judge is sent (:func:`judge.llm.params.supported_sampling`). Same key, same verdict: a
+rerun pays nothing; changing any of these makes a new one.
 A judge without an api_base keeps the key it had before api_bases were part of it, so stored verdicts stay reused.
 A panel naming one judge twice (same model, same normalised api_base) is refused.
 """
@@ -16,6 +17,7 @@ from urllib.parse import urlsplit
 
 from judge.errors import InputError
 from judge.keys import content_hash
+from judge.llm.params import supported_sampling
 from judge.protocols.pairwise import pair_unit_key, plan_orders
 from judge.rubrics import Rubric
 from judge.run_config import JudgeSpec, RunConfig
@@ -170,7 +172,7 @@ def verdict_key(
             "a": [a.model, a.content_hash],
             "b": [b.model, b.content_hash] if b else None,
             "order": order.value,
-            "sampling": config.sampling.recorded(),
+            "sampling": supported_sampling(judge.model, config.sampling).recorded(),  # what is sent (and dropped)
             "reask": config.reask,
         }
     )

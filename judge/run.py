@@ -23,6 +23,7 @@ from judge.errors import InputError, NotFoundError
 from judge.execution import Interrupt, KeyExecutor, retry_transient, store_recovered
 from judge.judging import judge_item
 from judge.llm.client import JudgeClient
+from judge.llm.params import sampling_notes
 from judge.plan import Catalog, Plan, WorkItem, plan_run
 from judge.results import StoredVerdict, combine_run, diagnostics_by_judge
 from judge.rubrics import Rubric, load_rubric
@@ -72,6 +73,7 @@ def method_card(config: RunConfig, rubric: Rubric) -> dict[str, Any]:
         "judges": [j.model for j in config.judges],
         "rubric": {"id": rubric.id, "version": rubric.version, "hash": rubric.content_hash},
         "sampling": config.sampling.recorded(),
+        **sampling_notes((j.model for j in config.judges), config.sampling),  # parameters a judge rejects
         "parse_rule": "JSON schema where the model supports structured output, else the rubric's regex, "
         "last valid label; anything else is stored unparseable" + (", one re-ask" if config.reask else ""),
         "order_handling": "both orders; agreeing orders give the winner, disagreeing ones a tie flagged inconsistent"
