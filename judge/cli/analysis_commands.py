@@ -341,10 +341,10 @@ def print_grader_agreement(data: dict[str, Any]) -> None:
     console.print(f"{data['n_disagree']} disagreements; method: " + json.dumps(data["method"]), highlight=False)
 
 
-def print_audit(data: dict[str, Any]) -> None:
-    """The audit as tables."""
+def print_audit(data: dict[str, Any], *, by_voter: bool = True) -> None:
+    """The audit as tables (``by_voter``: with the per-voter table)."""
     console.print(
-        f"preferred but wrong (incorrect beat correct): {fmt_rate(data['preferred_but_wrong'])}", highlight=False
+        f"preferred but wrong (not-correct beat correct): {fmt_rate(data['preferred_but_wrong'])}", highlight=False
     )
     console.print(f"preferred the less correct response: {fmt_rate(data['preferred_less_correct'])}", highlight=False)
     console.print(
@@ -357,11 +357,13 @@ def print_audit(data: dict[str, Any]) -> None:
     for kind, block in data.get("ties_by_correctness", {}).items():
         ties.add_row(kind.replace("_", " "), fmt_rate(block))
     console.print(ties)
-    for title, key in (
+    groups = [
         ("by the wrong response's model", "preferred_but_wrong_by_model"),
         ("by category", "preferred_but_wrong_by_category"),
-        ("by voter", "preferred_but_wrong_by_voter"),
-    ):
+    ]
+    if by_voter:
+        groups.append(("by voter", "preferred_but_wrong_by_voter"))
+    for title, key in groups:
         if not data[key]:
             console.print(f"preferred but wrong, {title}: no correct-vs-incorrect preferences", highlight=False)
             continue

@@ -91,7 +91,10 @@ def leaderboard(
     anchor: Annotated[str | None, typer.Option(help="MODEL=RATING (default: mean 1000).")] = None,
     style_control: Annotated[bool, typer.Option("--style-control", help="Add style-controlled ratings.")] = False,
     correctness: Annotated[bool, typer.Option("--correctness", help="Add correctness-aware ratings.")] = False,
-    grader: Annotated[str | None, typer.Option(help="Judge whose correctness verdicts to use.")] = None,
+    grader: Annotated[
+        str | None,
+        typer.Option(help="Correctness source: grader:NAME[@RULE], labels:NAME, or a judge with correctness verdicts."),
+    ] = None,
     shuffle_seed: Annotated[int | None, typer.Option(help="Elo: average over shuffled battle orders.")] = None,
     fmt: Annotated[OutputFormat, typer.Option("--format", help="table, json or csv.")] = OutputFormat.TABLE,
     plot: Annotated[Path | None, typer.Option(help="Draw ratings with CI bars to this PNG.")] = None,
