@@ -9,8 +9,9 @@ control characters, or a scheme other than http(s) are refused outright, so what
 from __future__ import annotations
 
 import ipaddress
+import os
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from urllib.parse import unquote, urlsplit
 
 import litellm
@@ -96,3 +97,37 @@ def provider_of(model: str) -> str | None:
         return str(litellm.get_llm_provider(model)[1])
     except Exception:  # LiteLLM raises for a model it cannot place
         return None
+
+
+_DEFAULT_BASES: dict[str, tuple[tuple[str, ...], str]] = {
+    "openai": (("OPENAI_BASE_URL", "OPENAI_API_BASE"), "https://api.openai.com/v1"),
+    "anthropic": (("ANTHROPIC_API_BASE", "ANTHROPIC_BASE_URL"), "https://api.anthropic.com"),
+    "ollama": (("OLLAMA_API_BASE",), "http://localhost:11434"),
+    "ollama_chat": (("OLLAMA_API_BASE",), "http://localhost:11434"),
+}
+"""Where LiteLLM sends a provider's calls without an api_base: the first variable set, else the default."""
+
+
+def effective_api_base(model: str, api_base: str | None, environ: Mapping[str, str] | None = None) -> str | None:
+    """Where calls of ``model`` go: ``api_base`` (normalised when it is a plain http(s) URL) when given, else the
+    provider's endpoint as LiteLLM resolves it in ``environ`` (default: this process's environment); None when
+    judge cannot tell (an unknown provider, or one whose endpoint depends on more than a URL: bedrock,
+    vertex_ai, azure...). For provenance (e.g. verdict keys), not a security check: the API refuses what it
+    cannot place (see the README's Security)."""
+    if api_base is not None:
+        try:
+            return str(normalise_url(api_base))
+        except UrlError:
+            return api_base
+    env = os.environ if environ is None else environ
+    provider = provider_of(model)
+    if provider in _DEFAULT_BASES:
+        names, default = _DEFAULT_BASES[provider]
+        return next((env[n] for n in names if env.get(n)), default)
+    if provider is None:
+        return None
+    try:
+        resolved = litellm.get_llm_provider(model)[3]
+    except Exception:  # LiteLLM raises for a model it cannot place
+        return None
+    return str(resolved) if resolved else None
