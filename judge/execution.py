@@ -197,6 +197,7 @@ class VerdictWriter:
         self.last_write = time.monotonic()
         self.failure: str | None = None
         self.recovery_file: Path | None = None
+        self.recovered: set[str] = set()
 
     def add(self, row: Row) -> None:
         """Hold a paid verdict; start a background write when a batch is due."""
@@ -245,6 +246,7 @@ class VerdictWriter:
             for row in rows:
                 out.write(json.dumps(row, default=_json_default) + "\n")
         self.recovery_file = path
+        self.recovered.update(row["verdict_key"] for row in rows)
         total = sum(1 for _ in path.open(encoding="utf-8"))
         self.failure = (
             f"{reason}: {total} paid verdicts could not be written within {waited_s:g} s and were saved to "
@@ -299,6 +301,7 @@ class KeyExecutor:
         self.owner = new_owner()
         self.writer = VerdictWriter(engine, context.run_id, self.owner, self.policy, on_written)
         self.running: set[asyncio.Task[None]] = set()
+        self.claimed: set[str] = set()
         self.judged = 0
         self.final = 0
         self.failure: str | None = None
@@ -392,6 +395,7 @@ class KeyExecutor:
                     unstarted.extend(chunk)
                     break
                 self.final += len(claim.final)
+                self.claimed.update(claim.granted)
                 deferred.extend(claim.held)
                 for n, key in enumerate(claim.granted):
                     await slots.acquire()
@@ -424,11 +428,10 @@ class KeyExecutor:
         )
 
     async def _settle(self) -> None:
-        """Release this executor's leases that no written verdict released (stopped or aborted keys), unless
-        verdicts went to the recovery file (their leases expire: nobody must pay for them again meanwhile)."""
-        if self.writer.failure is not None:
-            return
+        """Release this executor's leases that no written verdict released (stopped or aborted keys), except
+        those of verdicts in the recovery file: they expire, and whoever resumes stores the file first."""
+        keep = self.writer.recovered
         try:
-            await asyncio.to_thread(self._release, None)
+            await asyncio.to_thread(self._release, None if not keep else sorted(self.claimed - keep))
         except Exception as exc:  # they expire after the TTL
             log.warning("run %s: cannot release leases (%s): %s", self.context.run_id, db_reason(exc), exc)

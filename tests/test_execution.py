@@ -1,0 +1,250 @@
+"""A judge call is paid once: concurrent runs of one plan, a resumed run after a kill, Ctrl-C, a locked SQLite
+database. The fake provider counts the calls it received and answered; verdicts are counted by key."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import event, text
+from sqlalchemy.engine import Engine
+
+from judge.errors import StoreError
+from judge.llm.client import LiteLLMClient
+from judge.run import create_run, execute_run
+from judge.store.engine import make_engine, session_scope, upgrade_database
+from judge.store.ingest import write_bundle
+from judge.testing.fake_provider import FakeProvider
+from judge.testing.toy import toy_bundle
+from tests.toy import FAST_RETRIES, PREFER_GOOD, PROMPTS, config, summary
+
+KEYS = 2 * PROMPTS
+
+
+def new_run(engine: Engine, provider: FakeProvider, **overrides: Any) -> int:
+    with session_scope(engine) as session:
+        created, _ = create_run(session, config=config(provider, **overrides))
+    assert created.id is not None
+    return created.id
+
+
+def stored(engine: Engine) -> Counter[str]:
+    with engine.connect() as conn:
+        return Counter(row[0] for row in conn.execute(text("SELECT verdict_key FROM verdict")))
+
+
+def leases(engine: Engine) -> int:
+    with engine.connect() as conn:
+        return int(conn.execute(text("SELECT count(*) FROM verdict_lease")).scalar_one())
+
+
+def when(condition: Callable[[], bool], action: Callable[[], None], timeout_s: float = 60) -> threading.Thread:
+    """Run ``action`` in the background once ``condition()`` holds."""
+
+    def watch() -> None:
+        deadline = time.monotonic() + timeout_s
+        while not condition() and time.monotonic() < deadline:
+            time.sleep(0.02)
+        action()
+
+    thread = threading.Thread(target=watch, daemon=True)
+    thread.start()
+    return thread
+
+
+def test_two_concurrent_runs_of_one_plan_call_once_per_key(store: Engine, fake_provider: FakeProvider) -> None:
+    fake_provider.script(default={**PREFER_GOOD, "latency_ms": 100})  # type: ignore[arg-type]
+    runs = [new_run(store, fake_provider, concurrency=3) for _ in range(2)]
+    results: dict[int, Any] = {}
+    start = threading.Barrier(2)
+
+    def execute(run_id: int) -> None:
+        start.wait()
+        results[run_id] = asyncio.run(execute_run(store, run_id, LiteLLMClient(FAST_RETRIES)))
+
+    threads = [threading.Thread(target=execute, args=(run_id,)) for run_id in runs]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+
+    counts = fake_provider.counts()
+    assert counts["received"] == counts["answered"] == counts["distinct"] == KEYS  # one call per key in all
+    assert sorted(stored(store).values()) == [1] * KEYS
+    assert sum(p.done for p in results.values()) == KEYS and min(p.done for p in results.values()) > 0
+    for run_id, progress in results.items():
+        assert progress.done + progress.cached == KEYS  # the other run's verdicts count as reused
+        assert (summary(store, run_id).status, summary(store, run_id).missing) == ("completed", 0)
+    assert leases(store) == 0
+
+
+def _short_busy_timeout(engine: Engine) -> Engine:
+    """SQLite gives up on a lock after 100 ms instead of 30 s (a lock held longer exercises the retries)."""
+
+    def pragma(connection: Any, _record: Any) -> None:
+        connection.execute("PRAGMA busy_timeout=100")
+
+    event.listen(engine, "connect", pragma)
+    return engine
+
+
+def _lock_database(path: str, seconds: float, held: list[int], engine: Engine) -> Callable[[], None]:
+    """Hold an exclusive lock on the SQLite file from another connection for ``seconds``."""
+
+    def lock() -> None:
+        conn = sqlite3.connect(path, isolation_level=None)
+        conn.execute("BEGIN EXCLUSIVE")
+        held.append(sum(stored(engine).values()))
+        time.sleep(seconds)
+        conn.execute("COMMIT")
+        conn.close()
+
+    return lock
+
+
+def test_a_locked_database_delays_writes_and_loses_no_paid_verdict(
+    sqlite_url: str, fake_provider: FakeProvider
+) -> None:
+    upgrade_database(sqlite_url)
+    engine = _short_busy_timeout(make_engine(sqlite_url))
+    with session_scope(engine) as session:
+        write_bundle(session, set_name="toy", bundle=toy_bundle(PROMPTS))
+    fake_provider.script(default={**PREFER_GOOD, "latency_ms": 150})  # type: ignore[arg-type]
+    run_id = new_run(engine, fake_provider, concurrency=2)
+    held: list[int] = []
+    path = sqlite_url.removeprefix("sqlite:///")
+    locker = when(lambda: sum(stored(engine).values()) >= 2, _lock_database(path, 2.5, held, engine))
+    progress = asyncio.run(execute_run(engine, run_id, LiteLLMClient(FAST_RETRIES)))
+    locker.join()
+
+    assert 2 <= held[0] < KEYS  # the lock came mid-run, and outlasted the busy timeout 25 times
+    counts = fake_provider.counts()
+    assert counts["received"] == counts["answered"] == KEYS  # nothing paid was lost and paid again
+    assert sorted(stored(engine).values()) == [1] * KEYS and progress.done == KEYS
+    assert summary(engine, run_id).status == "completed"
+    engine.dispose()
+
+
+def test_past_the_bound_paid_verdicts_go_to_a_recovery_file_that_resume_stores(
+    sqlite_url: str, fake_provider: FakeProvider, judge_env: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    judge_env.setenv("JUDGE_WRITE_RETRY_MAX_S", "0.5")
+    judge_env.setenv("JUDGE_LEASE_TTL_S", "2")
+    judge_env.setenv("JUDGE_RECOVERY_DIR", str(tmp_path / "recovery"))
+    upgrade_database(sqlite_url)
+    engine = _short_busy_timeout(make_engine(sqlite_url))
+    with session_scope(engine) as session:
+        write_bundle(session, set_name="toy", bundle=toy_bundle(PROMPTS))
+    fake_provider.script(default={**PREFER_GOOD, "latency_ms": 300})  # type: ignore[arg-type]
+    run_id = new_run(engine, fake_provider, concurrency=3)
+    held: list[int] = []
+    path = sqlite_url.removeprefix("sqlite:///")
+    locker = when(lambda: sum(stored(engine).values()) >= 2, _lock_database(path, 4.0, held, engine))
+    with pytest.raises(StoreError) as failure:
+        asyncio.run(execute_run(engine, run_id, LiteLLMClient(FAST_RETRIES)))
+    assert str(failure.value).startswith("database busy") and "INSERT" not in str(failure.value)
+    locker.join()
+
+    files = list((tmp_path / "recovery").glob(f"run-{run_id}-*.jsonl"))
+    assert len(files) == 1
+    saved = len(files[0].read_text().splitlines())
+    assert saved >= 1 and sum(stored(engine).values()) == held[0]  # paid while locked: in the file, not lost
+    answered_before = fake_provider.counts()["answered"]
+    assert answered_before == held[0] + saved
+
+    resumed = asyncio.run(execute_run(engine, run_id, LiteLLMClient(FAST_RETRIES)))
+    assert fake_provider.counts()["answered"] == KEYS  # the saved verdicts were stored, not paid again
+    assert resumed.done == KEYS - answered_before
+    assert sorted(stored(engine).values()) == [1] * KEYS and summary(engine, run_id).status == "completed"
+    assert not list((tmp_path / "recovery").glob("*.jsonl"))  # stored files are renamed *.jsonl.stored
+    engine.dispose()
+
+
+def _env(url: str) -> dict[str, str]:
+    root = str(Path(__file__).resolve().parents[1])
+    return {**os.environ, "JUDGE_DATABASE_URL": url, "PYTHONPATH": root, "LITELLM_LOCAL_MODEL_COST_MAP": "True"}
+
+
+EXECUTE = """
+import asyncio, sys
+from judge.llm.client import LiteLLMClient
+from judge.llm.retry import RetryPolicy
+from judge.run import execute_run
+from judge.store.engine import make_engine
+asyncio.run(execute_run(make_engine(sys.argv[1]), int(sys.argv[2]), LiteLLMClient(RetryPolicy(max_attempts=1))))
+"""
+
+
+@pytest.mark.slow
+def test_resume_after_kill_9_calls_only_what_was_never_answered(
+    sqlite_store: Engine, fake_provider: FakeProvider
+) -> None:
+    answered_first = 5
+    fake_provider.script(
+        rules=[{"times": answered_first, "behaviour": PREFER_GOOD}],
+        default={"kind": "hang"},  # type: ignore[arg-type]
+    )
+    run_id = new_run(sqlite_store, fake_provider, concurrency=3)
+    url = sqlite_store.url.render_as_string(hide_password=False)
+    child = subprocess.Popen([sys.executable, "-c", EXECUTE, url, str(run_id)], env=_env(url))
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline and (
+        sum(stored(sqlite_store).values()) < answered_first or fake_provider.counts()["received"] < answered_first + 3
+    ):
+        time.sleep(0.05)
+    os.kill(child.pid, signal.SIGKILL)  # answered calls are written; three more are in flight
+    child.wait()
+    assert sum(stored(sqlite_store).values()) == answered_first
+    assert leases(sqlite_store) >= 3  # the dead run's: in flight, and claimed for the next free slot
+
+    fake_provider.script(default=PREFER_GOOD)  # type: ignore[arg-type]
+    resumed = asyncio.run(execute_run(sqlite_store, run_id, LiteLLMClient(FAST_RETRIES)))
+    counts = fake_provider.counts()
+    assert resumed.done == KEYS - answered_first  # the dead run's leases were taken over at once
+    assert counts["answered"] == KEYS  # no written verdict was asked again
+    assert sorted(stored(sqlite_store).values()) == [1] * KEYS and leases(sqlite_store) == 0
+
+
+@pytest.mark.slow
+def test_ctrl_c_finishes_the_calls_in_flight_and_marks_the_run_stopped(
+    sqlite_store: Engine, fake_provider: FakeProvider
+) -> None:
+    fake_provider.script(default={**PREFER_GOOD, "latency_ms": 400})  # type: ignore[arg-type]
+    url = sqlite_store.url.render_as_string(hide_password=False)
+    command = "from judge.cli import app; app()"
+    args = ["run", "--set", "toy", "--judge", "openai/fake-judge", "--api-base", fake_provider.url]
+    child = subprocess.Popen(
+        [sys.executable, "-c", command, *args, "--concurrency", "2"],
+        env=_env(url),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline and fake_provider.counts()["received"] < 3:
+        time.sleep(0.02)
+    child.send_signal(signal.SIGINT)
+    output, _ = child.communicate(timeout=60)
+    assert child.returncode == 130, output
+    assert "stopping" in output and "Traceback" not in output
+
+    counts = fake_provider.counts()
+    assert counts["received"] == counts["answered"] < KEYS  # the calls in flight were finished, none begun
+    assert sum(stored(sqlite_store).values()) == counts["answered"]  # and every answer was written
+    with sqlite_store.connect() as conn:
+        status, note = conn.execute(text("SELECT status, note FROM run")).one()
+    assert status == "stopped" and "interrupted" in note and leases(sqlite_store) == 0
+
+    resumed = asyncio.run(execute_run(sqlite_store, 1, LiteLLMClient(FAST_RETRIES)))
+    assert resumed.done == KEYS - counts["answered"] and fake_provider.counts()["answered"] == KEYS
