@@ -5,18 +5,20 @@ api_base: two servers answering to one model name are two judges), the rubric's 
 prompt (id and content), the turn, both responses (model and content hash), the presentation order and the
 sampling parameters the judge is sent (:func:`judge.llm.params.supported_sampling`). Same key, same verdict: a
 rerun pays nothing; changing any of these makes a new one.
-A judge without an api_base keeps the key it had before api_bases were part of it, so stored verdicts stay reused.
+A judge without an api_base (or with one naming its provider's own endpoint) keeps the key it had before api_bases
+were part of it, so stored verdicts stay reused.
 A panel naming one judge twice (same model, same normalised api_base) is refused.
 """
 
 from __future__ import annotations
 
+import functools
 import itertools
 from collections.abc import Iterable, Sequence
-from urllib.parse import urlsplit
 
 from judge.errors import InputError
 from judge.keys import content_hash
+from judge.llm.endpoints import UrlError, effective_api_base, normalise_url
 from judge.llm.params import supported_sampling
 from judge.protocols.pairwise import pair_unit_key, plan_orders
 from judge.rubrics import Rubric
@@ -102,35 +104,29 @@ class Catalog:
         )
 
 
-_DEFAULT_PORTS = {"http": 80, "https": 443}
-
-
 def normalise_api_base(api_base: str | None) -> str | None:
-    """One spelling per server: scheme and host lower-cased, a default port dropped, empty path segments (``//``,
-    a trailing ``/``) removed. None (the provider's default endpoint) stays None."""
+    """One spelling per server (:func:`judge.llm.endpoints.normalise_url`: scheme and host lower-cased, a default
+    port dropped, empty path segments removed); a base that is not a plain http(s) URL is kept as written, and
+    None (the provider's own endpoint) stays None."""
     if api_base is None:
         return None
-    text = api_base.strip()
     try:
-        parts = urlsplit(text)
-        port = parts.port
-    except ValueError:
-        return text  # not a URL we can read: keep it as written (the client will fail on it, visibly)
-    scheme = parts.scheme.lower()
-    host = (parts.hostname or "").rstrip(".")
-    if not scheme or not host:
-        return text.rstrip("/")
-    if ":" in host:
-        host = f"[{host}]"
-    netloc = host if port is None or _DEFAULT_PORTS.get(scheme) == port else f"{host}:{port}"
-    path = "".join(f"/{segment}" for segment in parts.path.split("/") if segment)
-    query = f"?{parts.query}" if parts.query else ""
-    return f"{scheme}://{netloc}{path}{query}"
+        return str(normalise_url(api_base.strip()))
+    except UrlError:
+        return api_base.strip()
+
+
+@functools.lru_cache(maxsize=1024)
+def keyed_api_base(model: str, api_base: str | None) -> str | None:
+    """The api_base hashed into ``model``'s verdict keys: None when there is none or when it names the provider's
+    own endpoint (:func:`judge.llm.endpoints.effective_api_base`), so such judges keep their keys."""
+    base = normalise_api_base(api_base)
+    return None if base is None or base == effective_api_base(model, None) else base
 
 
 def judge_identity(judge: JudgeSpec) -> tuple[str, str | None]:
-    """What makes two judges the same judge: the model string and the normalised api_base."""
-    return judge.model, normalise_api_base(judge.api_base)
+    """What makes two judges the same judge: the model string and where its calls go (the keyed api_base)."""
+    return judge.model, keyed_api_base(judge.model, judge.api_base)
 
 
 def check_panel(judges: Sequence[JudgeSpec]) -> None:
@@ -160,7 +156,7 @@ def verdict_key(
     config: RunConfig,
 ) -> str:
     """The content-addressed identity of one verdict (``api_base`` only hashed when the judge has one)."""
-    api_base = normalise_api_base(judge.api_base)
+    api_base = keyed_api_base(judge.model, judge.api_base)
     return content_hash(
         {
             "judge": judge.model,

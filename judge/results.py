@@ -1,7 +1,7 @@
 """Combine a run's per-order verdicts into one outcome per judge and unit, then across a panel (pure).
 
 A judge is named by its model string; when one model answers from two api_bases in the same verdicts, each is
-its own judge, named ``MODEL @ BASE`` (the normalised api_base).
+its own judge, named ``MODEL @ BASE`` (the normalised api_base; ``default``: the provider's own endpoint).
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 
 from judge.metrics.diagnostics import JudgeDiagnostics, OrderedVerdict, judge_diagnostics
-from judge.plan import WorkItem, normalise_api_base
+from judge.plan import WorkItem, keyed_api_base
 from judge.protocols.pairwise import CombinedOutcome, combine_orders, panel_majority
 from judge.types import Frozen, Order, VerdictStatus, Winner
 
@@ -37,7 +37,7 @@ class UnitOutcome(Frozen):
 def judge_names(verdicts: Sequence[StoredVerdict]) -> dict[tuple[str, str | None], str]:
     """The name of each (model, normalised api_base) judge among ``verdicts``: the model string, or
     ``MODEL @ BASE`` when the model answers from more than one api_base."""
-    identities = {(v.item.judge.model, normalise_api_base(v.item.judge.api_base)) for v in verdicts}
+    identities = {(v.item.judge.model, keyed_api_base(v.item.judge.model, v.item.judge.api_base)) for v in verdicts}
     bases: dict[str, int] = defaultdict(int)
     for model, _ in identities:
         bases[model] += 1
@@ -45,7 +45,7 @@ def judge_names(verdicts: Sequence[StoredVerdict]) -> dict[tuple[str, str | None
 
 
 def _name(names: dict[tuple[str, str | None], str], item: WorkItem) -> str:
-    return names[(item.judge.model, normalise_api_base(item.judge.api_base))]
+    return names[(item.judge.model, keyed_api_base(item.judge.model, item.judge.api_base))]
 
 
 def combine_run(verdicts: Sequence[StoredVerdict], judges: Sequence[str]) -> list[UnitOutcome]:

@@ -8,7 +8,7 @@ import pytest
 
 from judge.errors import InputError
 from judge.keys import content_hash
-from judge.plan import Catalog, PromptRow, ResponseRow, VotedUnit, plan_run
+from judge.plan import Catalog, PromptRow, ResponseRow, VotedUnit, keyed_api_base, plan_run
 from judge.rubrics import load_rubric
 from judge.run_config import JudgeSpec, RunConfig
 from judge.types import Order
@@ -163,6 +163,18 @@ def test_two_servers_answering_to_one_model_name_are_two_judges() -> None:
         JudgeSpec(model="openai/j", api_base="https://H:443/v1/")
     )
     assert keys(here, there) == keys(here) | keys(there)  # one panel, two judges
+
+
+def test_naming_the_providers_own_endpoint_is_the_same_judge(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("OPENAI_BASE_URL", "OPENAI_API_BASE"):
+        monkeypatch.delenv(name, raising=False)
+    keyed_api_base.cache_clear()
+    assert keys(JudgeSpec(model="openai/j", api_base="https://API.openai.com:443/v1/")) == keys(
+        JudgeSpec(model="openai/j")
+    )
+    with pytest.raises(InputError, match="named twice"):
+        keys(JudgeSpec(model="openai/j"), JudgeSpec(model="openai/j", api_base="https://api.openai.com/v1"))
+    keyed_api_base.cache_clear()
 
 
 @pytest.mark.parametrize(
