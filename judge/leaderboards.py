@@ -8,6 +8,10 @@ from pydantic import BaseModel
 from sqlmodel import Session
 
 from judge.errors import InputError
+from judge.metrics.categories import in_category
+from judge.metrics.significance import significance_matrix
+from judge.protocols.order_rules import DESCRIPTIONS as ORDER_RULES
+from judge.protocols.order_rules import OrderRule
 from judge.ratings import (
     BootstrapSpec,
     EloParams,
@@ -26,7 +30,8 @@ from judge.ratings import (
     parse_anchor,
     style_battles_from_votes,
 )
-from judge.sources import Source, correctness_grades, load_source_votes, response_texts
+from judge.rule_votes import votes_by_rule
+from judge.sources import Source, correctness_grades, response_texts
 from judge.store.queries import get_set
 from judge.store.tables import DEFAULT_TENANT
 from judge.types import Correctness, PairVote
@@ -51,6 +56,8 @@ class LeaderboardRequest(BaseModel):
     grader: str | None = None
     shuffle_seed: int | None = None
     tenant: str = DEFAULT_TENANT
+    category: str | None = None
+    order_rule: OrderRule = OrderRule.AGREE
 
 
 class LeaderboardResult(BaseModel):
@@ -63,6 +70,9 @@ class LeaderboardResult(BaseModel):
     correctness_controlled: Leaderboard | None = None
     n_votes: int
     source: str
+    significance: dict[str, Any] | None = None
+    category: str | None = None
+    order_rule: OrderRule = OrderRule.AGREE
 
     def cards(self) -> dict[str, Any]:
         boards = {
@@ -71,11 +81,19 @@ class LeaderboardResult(BaseModel):
             "correctness_rating": self.correctness_rating,
             "correctness_controlled": self.correctness_controlled,
         }
-        return {
+        cards: dict[str, Any] = {
             name: board.card() | {"coefficients": [c.model_dump() for c in board.coefficients]}
             for name, board in boards.items()
             if board is not None
         }
+        cards["votes"] = {
+            "order_rule": self.order_rule.value,
+            "order_rule_means": ORDER_RULES[self.order_rule],
+            "category": self.category,
+        }
+        if self.significance is not None:
+            cards["significance"] = {k: v for k, v in self.significance.items() if k in ("alpha", "method")}
+        return cards
 
     def to_json(self) -> list[dict[str, Any]]:
         """A list of ``{model, rating, ci_low, ci_high, rank, n_battles, ci_level, ...}``, best first; every row
@@ -94,9 +112,14 @@ def build_leaderboard(session: Session, request: LeaderboardRequest) -> Leaderbo
     """Fit the requested ratings on the source's votes."""
     prompt_set = get_set(session, name=request.set_name, tenant=request.tenant) if request.set_name else None
     source_text = request.votes_file or request.source
-    votes = load_source_votes(session, source=Source.parse(source_text), prompt_set=prompt_set, voters=request.voters)
+    votes = votes_by_rule(
+        session, source=Source.parse(source_text), prompt_set=prompt_set, voters=request.voters, rule=request.order_rule
+    )
+    if request.category is not None:
+        votes = [v for v in votes if in_category(v.category, request.category)]
     if not votes:
-        raise InputError(f"no votes from {source_text}", field="--source")
+        where = f" in category {request.category!r}" if request.category else ""
+        raise InputError(f"no votes from {source_text}{where}", field="--source")
     spec = BootstrapSpec(rounds=request.bootstrap, seed=request.seed, ci_level=request.ci)
     anchor = parse_anchor(request.anchor)
     battles = battles_from_votes(votes)
@@ -104,7 +127,18 @@ def build_leaderboard(session: Session, request: LeaderboardRequest) -> Leaderbo
         raw_fit = fit_elo(battles, params=EloParams(), bootstrap=spec, shuffle_seed=request.shuffle_seed)
     else:
         raw_fit = fit_bradley_terry(battles, anchor=anchor, bootstrap=spec)
-    result = LeaderboardResult(rows=[], raw=leaderboard_from_fit(raw_fit), n_votes=len(votes), source=source_text)
+    result = LeaderboardResult(
+        rows=[],
+        raw=leaderboard_from_fit(raw_fit),
+        n_votes=len(votes),
+        source=source_text,
+        category=request.category,
+        order_rule=request.order_rule,
+    )
+    matrix = None
+    if raw_fit.samples is not None and len(raw_fit.models) > 1:
+        matrix = significance_matrix(raw_fit.models, raw_fit.samples, ci=request.ci)
+        result.significance = matrix.to_json()
     if request.style_control:
         if prompt_set is None:
             raise InputError("--style-control needs --set (the responses' texts)", field="--set")
@@ -129,4 +163,9 @@ def build_leaderboard(session: Session, request: LeaderboardRequest) -> Leaderbo
             )
     correctness_board = result.correctness_rating
     result.rows = comparison_json_rows(combine_leaderboards(result.raw, result.style, correctness_board), request.ci)
+    if matrix is not None:
+        bands = result.significance["rank_bands"] if result.significance else {}
+        for row in result.rows:
+            row["rank_band"] = bands.get(row["model"])
+            row["significantly_better_than"] = matrix.better_than(row["model"])
     return result

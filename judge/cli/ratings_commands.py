@@ -9,10 +9,12 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
+from judge.category_boards import category_leaderboards, category_rows
 from judge.cli.analysis_commands import OutputFormat
 from judge.cli.app import app, console, reports_errors
 from judge.cli.store_commands import ExportFormat, emit_rows
 from judge.leaderboards import LeaderboardRequest, LeaderboardResult, Method, build_leaderboard
+from judge.protocols.order_rules import OrderRule
 from judge.ratings import Leaderboard, plot_leaderboard
 from judge.store import open_store, session_scope
 
@@ -98,8 +100,16 @@ def leaderboard(
     shuffle_seed: Annotated[int | None, typer.Option(help="Elo: average over shuffled battle orders.")] = None,
     fmt: Annotated[OutputFormat, typer.Option("--format", help="table, json or csv.")] = OutputFormat.TABLE,
     plot: Annotated[Path | None, typer.Option(help="Draw ratings with CI bars to this PNG.")] = None,
+    category: Annotated[str | None, typer.Option(help="Rate only the votes on prompts of this category.")] = None,
+    by: Annotated[
+        str | None, typer.Option(help="category: one board per category (own fit and bootstrap), rank shifts.")
+    ] = None,
+    order_rule: Annotated[
+        OrderRule, typer.Option("--order-rule", help="How a judge's two orders combine: agree, sum or separate.")
+    ] = OrderRule.AGREE,
 ) -> None:
-    """Rate models from votes: Elo or Bradley-Terry with bootstrap CIs; style control; correctness-aware."""
+    """Rate models from votes: Elo or Bradley-Terry with bootstrap CIs; style control; correctness-aware;
+    a Holm-corrected significance matrix and rank bands; per-category boards."""
     if method not in ("elo", "bt"):
         raise typer.BadParameter("expected elo or bt", param_hint="--method")
     method_value: Method = "elo" if method == "elo" else "bt"
@@ -117,7 +127,16 @@ def leaderboard(
         correctness=correctness,
         grader=grader,
         shuffle_seed=shuffle_seed,
+        category=category,
+        order_rule=order_rule,
     )
+    if by is not None:
+        if by != "category":
+            raise typer.BadParameter("expected category", param_hint="--by")
+        with session_scope(open_store()) as session:
+            overall, boards, skipped = category_leaderboards(session, request)
+        print_category_boards(overall, boards, skipped, fmt)
+        return
     with session_scope(open_store()) as session:
         result = build_leaderboard(session, request)
     if plot is not None:
@@ -128,4 +147,61 @@ def leaderboard(
     elif fmt is OutputFormat.CSV:
         emit_rows(result.rows, ExportFormat.CSV, None)
     else:
-        print_leaderboard(result, f"leaderboard from {result.source}")
+        print_leaderboard(result, f"leaderboard from {result.source}" + (f", category {category}" if category else ""))
+        print_significance(result)
+
+
+def print_significance(result: LeaderboardResult) -> None:
+    """Rank bands and the Holm-corrected matrix: ``>`` where the row model is significantly above the column."""
+    sig = result.significance
+    if sig is None:
+        return
+    models = [row["model"] for row in result.rows]
+    index = {m: k for k, m in enumerate(sig["models"])}
+    table = Table(title=f"significance (Holm-corrected, alpha {sig['alpha']}): > row above column, . not distinct")
+    table.add_column("model")
+    table.add_column("rank band", justify="right")
+    for k in range(len(models)):
+        table.add_column(str(k + 1), justify="center")
+    for k, model in enumerate(models):
+        low, high = sig["rank_bands"][model]
+        cells = []
+        for other in models:
+            i, j = index[model], index[other]
+            if model == other:
+                cells.append("")
+            elif sig["p_adjusted"][i][j] < sig["alpha"]:
+                cells.append(">" if sig["p_above"][i][j] > 0.5 else "<")
+            else:
+                cells.append(".")
+        table.add_row(f"{k + 1} {model}", f"{low}-{high}", *cells)
+    console.print(table)
+
+
+def print_category_boards(
+    overall: LeaderboardResult, boards: dict[str, LeaderboardResult], skipped: dict[str, str], fmt: OutputFormat
+) -> None:
+    """Each category's board with rank shifts against the overall one."""
+    if fmt is OutputFormat.JSON:
+        data = {"overall": overall.to_json(), "categories": {k: b.to_json() for k, b in boards.items()}}
+        console.print_json(json.dumps({**data, "skipped": skipped}, default=str))
+        return
+    if fmt is OutputFormat.CSV:
+        emit_rows(category_rows(boards), ExportFormat.CSV, None)
+        return
+    for name, board in boards.items():
+        table = Table(title=f"category {name} ({board.n_votes} votes, own fit and {board.raw.bootstrap_rounds} rounds)")
+        for column in ("position", "model", "rating", "battles", "overall position", "shift"):
+            table.add_column(column, justify="left" if column == "model" else "right")
+        for row in board.rows:
+            table.add_row(
+                str(row["position"]),
+                row["model"],
+                _interval(row["rating"], row["ci_low"], row["ci_high"]),
+                str(row["n_battles"]),
+                "" if row["overall_position"] is None else str(row["overall_position"]),
+                _shift(row["rank_shift"]),
+            )
+        console.print(table)
+    for name, reason in skipped.items():
+        console.print(f"category {name}: not rated ({reason})", highlight=False)
