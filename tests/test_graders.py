@@ -200,6 +200,28 @@ def test_bold_final_statement_and_answer_label_are_strict() -> None:
     assert grade(STRICT, "Work... 5 + 7\n= 12", number(12)).extraction_rule == "strict:last_line"
 
 
+def test_an_answer_given_up_front_is_strict_and_a_later_statement_overrides_it() -> None:
+    gold = GoldAnswer(type=AnswerType.CHOICE, answer="true", choices=["true", "false", "uncertain"])
+    up_front = "False.\n\nOranges sit between apples and bananas, so bananas cannot cost more than both."
+    result = grade(AUTO, up_front, gold)
+    assert (result.outcome, result.extraction_rule, result.extracted_answer) == (
+        GradeOutcome.INCORRECT,
+        "strict:first_line",
+        "False",
+    )
+    overridden = "False.\n\nOn reflection bananas cost the most.\n\nTherefore, the statement is true."
+    assert grade(AUTO, overridden, gold).extraction_rule == "strict:conclusion"
+    work = "f(2) = 4(2)^3 - 9(2) - 14\nf(2) = 16 - 18 - 14\nf(2) = -"
+    assert grade(AUTO, work, number(0)).outcome is GradeOutcome.NO_ANSWER
+
+
+def test_flexible_reads_only_the_final_paragraph() -> None:
+    text = "The square root of 0 is undefined.\n\nSo we cannot express x - y in terms of z."
+    assert grade(AUTO, text, number(0)).outcome is GradeOutcome.NO_ANSWER
+    closing = "The area is 3.\n\nLet me know if you have any other questions!"
+    assert grade(FLEXIBLE, closing, number(3)).extracted_answer == "3"
+
+
 def test_truncated_response_is_no_answer_unless_a_marker_fired() -> None:
     cut = "Let us compute.\n\n= (58/100) * (1 - (45/"
     assert grade(AUTO, cut, number(0.58)).outcome is GradeOutcome.NO_ANSWER
@@ -232,6 +254,9 @@ LETTERS = GoldAnswer(type=AnswerType.CHOICE, answer="B", choices=["A", "B", "C",
         ("I would pick B) because it fits.", "correct", "flexible:last_option"),
         ("Option (A) is tempting, but option C is right.", "incorrect", "flexible:last_option"),
         ("A careful reading is needed here.", "no_answer", None),
+        ("The answer is a bit subtle, so let us look again.", "no_answer", None),
+        ("The correct answer is B because it fits.", "correct", "strict:answer_is"),
+        ("Final answer: **C**", "incorrect", "strict:answer_label"),
     ],
 )
 def test_choice_letters(response: str, outcome: str, rule: str | None) -> None:

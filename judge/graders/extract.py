@@ -21,11 +21,20 @@ from typing import NamedTuple
 ECHO_TOKENS = 6
 """Consecutive tokens (words, numbers, symbols) shared with the prompt that count as a restatement."""
 
-STRICT_RULES: tuple[str, ...] = ("boxed", "answer_is", "answer_label", "bold", "conclusion", "last_line")
+STRICT_RULES: tuple[str, ...] = (
+    "boxed",
+    "answer_is",
+    "answer_label",
+    "bold",
+    "conclusion",
+    "last_line",
+    "first_line",
+)
 """Strict rule names, most explicit first (the tie-break order)."""
 
 _ANNOTATION = re.compile(r"<<[^<>\n]*>>")
 _ESCAPES = re.compile(r"\\(?=[*()\[\]$%_#{}])")
+_EMPHASIS = re.compile(r"\*\*|__")
 _TOKEN = re.compile(r"\w+|[^\w\s]")
 _OPTION_LINE = re.compile(r"^\s*\(?[A-Za-z]\s*[).:]\s+\S.*$", re.MULTILINE)
 
@@ -129,13 +138,13 @@ def echo_spans(text: str, prompt: str) -> list[tuple[int, int]]:
 def looks_truncated(text: str) -> bool:
     """Whether the response seems cut off: its last line has an unclosed bracket or ends on an operator or comma,
     or it ends in a loop of one repeated line (the usual sign of a generation stopped by its token limit)."""
-    stripped = text.rstrip()
+    stripped = text.rstrip().rstrip("*_`~").rstrip()
     if not stripped:
         return False
     last_line = stripped.splitlines()[-1]
     if any(last_line.count(o) > last_line.count(c) for o, c in ("()", "[]", "{}")):
         return True
-    if stripped[-1] in "([{/*+=^,\\":
+    if stripped[-1] in "([{/*+=^,\\" or (stripped[-1] == "-" and not stripped.endswith("--")):
         return True
     lines = [line.strip() for line in stripped.splitlines() if line.strip()]
     tail = lines[-10:]
@@ -146,6 +155,7 @@ def prepare(response: str, prompt: str | None = None) -> Prepared:
     """Mask annotations, escapes and restatements of the prompt; detect truncation."""
     spans = [(m.start(), m.end()) for m in _ANNOTATION.finditer(response)]
     spans += [(m.start(), m.end()) for m in _ESCAPES.finditer(response)]
+    spans += [(m.start(), m.end()) for m in _EMPHASIS.finditer(response)]
     masked = _blank(response, spans)
     if prompt:
         masked = _blank(masked, echo_spans(masked, prompt), keep="\n.!?:")
@@ -201,13 +211,16 @@ def strict_regions(prepared: Prepared) -> list[Region]:
             if phrase is None or (name == "conclusion" and phrase[1] <= final_start):
                 continue
             regions.append(Region(name, *phrase))
-    for match in BOLD.finditer(text):
+    for match in BOLD.finditer(prepared.original):
         content = match.group(1)
         if match.start() >= final_start and not content.rstrip().endswith(":"):
             regions.append(Region("bold", match.start(1), match.end(1)))
     line = last_line(prepared)
     if line is not None and not prepared.truncated:
         regions.append(Region("last_line", *line))
+    opening = first_line(prepared)
+    if opening is not None:
+        regions.append(Region("first_line", *opening))
     regions.sort(key=lambda r: (r.start, r.end))
     if prepared.truncated:
         regions = [r for r in regions if r.end < len(text.rstrip())]
@@ -235,6 +248,21 @@ def last_line(prepared: Prepared) -> tuple[int, int] | None:
     if len(_WORD.findall(written)) <= 3 and len(written.strip()) <= 30:
         return start, len(stripped)
     return None
+
+
+def first_line(prepared: Prepared) -> tuple[int, int] | None:
+    """The first line as an answer given up front: at most two words and 30 characters as written ("False.",
+    "(B)", "38"), not a heading ending in a colon nor the first step of a computation (an ``=``)."""
+    original = prepared.original
+    start = len(original) - len(original.lstrip())
+    end = original.find("\n", start)
+    end = len(original) if end < 0 else end
+    written = original[start:end].strip()
+    if not written or written.endswith(":") or "=" in written or len(written) > 30 or len(_WORD.findall(written)) > 2:
+        return None
+    if not prepared.text[start:end].strip():
+        return None
+    return start, start + len(original[start:end].rstrip())
 
 
 def final_paragraphs(text: str) -> list[tuple[int, int]]:
@@ -273,6 +301,7 @@ def rule_tables() -> list[str]:
         ",".join(STRICT_RULES),
         _ANNOTATION.pattern,
         _ESCAPES.pattern,
+        _EMPHASIS.pattern,
         _OPTION_LINE.pattern,
         BOXED.pattern,
         ANSWER_IS.pattern,

@@ -45,15 +45,14 @@ _AUTO: dict[AnswerType, str] = {
 _COPULA = re.compile(r"\b(?:is|are|was|were|be|been|equals|equal\s+to|comes\s+to|totals?)\b", re.IGNORECASE)
 _NEGATION = re.compile(r"\b(?:not|never|no|isn't|aren't|wasn't|cannot|can't)\s+(?:\w+\s+)?$", re.IGNORECASE)
 _EXPRESSION_END = re.compile(r"[,;\n]|\s+(?:or|which|when|because|since)\b|[.!?](?=\s|$)")
+_OPTION_WORD = r"\b(?:option|choice|situation|answer(?:\s+is)?|statement|letter)\s*:?\s*"
 _LETTER_FORMS = (
     re.compile(r"(?<![\w(])\(([A-Za-z])\)(?![\w])"),
     re.compile(r"(?<![\w(])([A-Za-z])\)(?!\w)"),
-    re.compile(
-        r"\b(?:option|choice|situation|answer(?:\s+is)?|statement|letter)\s*:?\s*\(?([A-Za-z])\b\)?(?![\w'])",
-        re.IGNORECASE,
-    ),
+    re.compile(_OPTION_WORD + r"\(?([A-Za-z])(?:\)|(?=[.,;:!]|\s*$))", re.IGNORECASE | re.MULTILINE),
+    re.compile(_OPTION_WORD + r"((?-i:[A-Z]))(?=\s)", re.IGNORECASE),
 )
-_BARE_LETTER = re.compile(r"\s*\(?([A-Za-z])\)?(?=[\s.,;:!)]|$)")
+_BARE_LETTER = re.compile(r"\s*(?:\*\*)?(?:\(([A-Za-z])\)|([A-Za-z])(?=\)|[.,;:!]|\*\*|\s*$)|([A-Z])(?=\s))")
 _PROMPT_OPTION = re.compile(r"^\s*\(?([A-Za-z])\s*[).:]\s+(\S.*?)\s*$", re.MULTILINE)
 _PROMPT_LIST = re.compile(r"\b[A-Za-z]+(?:\s*,\s*(?:(?:or|and)\s+)?[A-Za-z]+){2,}")
 _CONTENT_WORD = re.compile(r"[a-z]+")
@@ -137,6 +136,8 @@ class Matcher(NamedTuple):
     phrase: Callable[[str, int, int], Found | None]
     final: Callable[[str], Found | None]
     flexible_name: str
+    answers_up_front: bool = True
+    """Whether a bare first line can state this type's answer (not for types whose reading is a whole statement)."""
 
 
 def code_version() -> str:
@@ -185,6 +186,8 @@ def grade(spec: GraderSpec, response: str, gold: GoldAnswer, *, prompt: str | No
     if spec.rule in (None, ExtractionRule.STRICT):
         best: tuple[int, int, int, str, Found] | None = None
         for region in extract.strict_regions(prepared):
+            if region.rule == "first_line" and not matcher.answers_up_front:
+                continue
             hit = matcher.phrase(prepared.text, region.start, region.end)
             if hit is None:
                 continue
@@ -293,7 +296,7 @@ def _number_matcher(gold: GoldAnswer) -> Matcher:
         return _expression(text, first, begin, end)
 
     def final(text: str) -> Found | None:
-        for p_start, p_end in extract.final_paragraphs(text):
+        for p_start, p_end in extract.final_paragraphs(text)[:1]:
             numerals = [n for n in _numerals_in(text, p_start, p_end) if n.role != "reference"]
             if not numerals:
                 continue
@@ -418,13 +421,14 @@ def _choice_matcher(gold: GoldAnswer, prompt: str) -> Matcher:
     def phrase(text: str, start: int, end: int) -> Found | None:
         if letters:
             bare = _BARE_LETTER.match(text, start, end)
-            if bare is not None and bare.group(1).casefold() in choices:
-                return found(text, (bare.start(1), bare.end(1), bare.group(1).casefold()))
+            group = next((g for g in (1, 2, 3) if bare is not None and bare.group(g) is not None), 0)
+            if bare is not None and group and bare.group(group).casefold() in choices:
+                return found(text, (bare.start(group), bare.end(group), bare.group(group).casefold()))
         hits = candidates(text, start, end)
         return found(text, hits[0]) if hits else None
 
     def final(text: str) -> Found | None:
-        for p_start, p_end in extract.final_paragraphs(text):
+        for p_start, p_end in extract.final_paragraphs(text)[:1]:
             hits = candidates(text, p_start, p_end)
             if hits:
                 return found(text, hits[-1])
@@ -473,7 +477,7 @@ def _word_matcher(gold: GoldAnswer, prompt: str) -> Matcher:
 
     def final(text: str) -> Found | None:
         if others:
-            for p_start, p_end in extract.final_paragraphs(text):
+            for p_start, p_end in extract.final_paragraphs(text)[:1]:
                 hits = _word_hits(text, p_start, p_end, {**accepted, **others})
                 if hits:
                     last = hits[-1]
@@ -484,7 +488,7 @@ def _word_matcher(gold: GoldAnswer, prompt: str) -> Matcher:
                 return phrase(text, s_start, s_end)
         return None
 
-    return Matcher(phrase, final, "last_option" if others else "last_sentence")
+    return Matcher(phrase, final, "last_option" if others else "last_sentence", answers_up_front=bool(others))
 
 
 def _all_of_matcher(gold: GoldAnswer) -> Matcher:
@@ -514,7 +518,7 @@ def _all_of_matcher(gold: GoldAnswer) -> Matcher:
             return phrase(text, p_start, p_end)
         return None
 
-    return Matcher(phrase, final, "final_paragraph")
+    return Matcher(phrase, final, "final_paragraph", answers_up_front=False)
 
 
 def _first_each(hits: list[tuple[int, int, str]]) -> list[tuple[int, int, str]]:
@@ -550,7 +554,7 @@ def _exact_matcher(gold: GoldAnswer) -> Matcher:
                     return hit
         return None
 
-    return Matcher(phrase, final, "last_line")
+    return Matcher(phrase, final, "last_line", answers_up_front=False)
 
 
 def _regex_matcher(gold: GoldAnswer) -> Matcher:
@@ -573,4 +577,4 @@ def _regex_matcher(gold: GoldAnswer) -> Matcher:
             return phrase(text, p_start, p_end)
         return None
 
-    return Matcher(phrase, final, "final_paragraph")
+    return Matcher(phrase, final, "final_paragraph", answers_up_front=False)
