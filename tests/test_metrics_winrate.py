@@ -8,7 +8,7 @@ import math
 import pytest
 
 from judge.errors import InputError
-from judge.metrics.winrate import win_rate_of, win_rates_vs_baseline
+from judge.metrics.winrate import win_rate_of, win_rates_by_category, win_rates_vs_baseline
 from judge.types import PairVote, Winner
 from tests.paths import REPO
 
@@ -54,3 +54,15 @@ def test_reproduces_every_published_alpacaeval_1_win_rate_and_standard_error() -
         ours = win_rate_of(row[""], "text_davinci_003", [1.0] * wins + [0.0] * losses + [0.5] * draws)
         assert math.isclose(ours.win_rate, float(row["win_rate"]), abs_tol=0.01), row[""]
         assert math.isclose(ours.standard_error, float(row["standard_error"]), abs_tol=0.01), row[""]
+
+
+def test_micro_and_macro_over_categories() -> None:
+    votes = [
+        PairVote(prompt_id="1", model_a="m", model_b="base", winner=Winner.MODEL_A, voter="v", category="a"),
+        PairVote(prompt_id="2", model_a="m", model_b="base", winner=Winner.MODEL_A, voter="v", category="a"),
+        PairVote(prompt_id="3", model_a="base", model_b="m", winner=Winner.MODEL_A, voter="v", category="b,c"),
+    ]
+    result = win_rates_by_category(votes, "base", ["a", "b", "c", "d"])
+    assert set(result.categories) == {"a", "b", "c"}  # d has no votes
+    assert result.micro["m"] == pytest.approx(200 / 3)  # pooled: 2 of 3 items
+    assert result.macro["m"] == pytest.approx((100 + 0 + 0) / 3)  # categories a, b, c

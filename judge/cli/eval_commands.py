@@ -19,8 +19,8 @@ from judge.importers.alpacaeval import read_alpacaeval
 from judge.importers.arena_battles import read_arena_battles
 from judge.importers.arenahard import read_arenahard
 from judge.importers.judgebench import read_judgebench
-from judge.metrics.categories import in_category
-from judge.metrics.winrate import method_card, win_rates_vs_baseline
+from judge.metrics.categories import all_tags, in_category
+from judge.metrics.winrate import CategoryWinRates, method_card, win_rates_by_category, win_rates_vs_baseline
 from judge.protocols.order_rules import DESCRIPTIONS, OrderRule
 from judge.ratings.arenahard import STRONG_WEIGHT, arenahard_scores
 from judge.ratings.arenahard import method_card as arenahard_card
@@ -71,6 +71,28 @@ def _print_winrates(rows: list[dict[str, Any]], title: str) -> None:
     console.print(table)
 
 
+def _print_category_winrates(result: CategoryWinRates, card: dict[str, Any], fmt: OutputFormat) -> None:
+    card = {**card, "aggregation": result.to_json()["aggregation"]}
+    if fmt is OutputFormat.JSON:
+        console.print_json(json.dumps({**result.to_json(), "method": card}, default=str))
+        return
+    rows = [{"category": name, **r.to_json()} for name, group in result.categories.items() for r in group]
+    if fmt is OutputFormat.CSV:
+        emit_rows(rows, ExportFormat.CSV, None)
+        return
+    for name, group in result.categories.items():
+        _print_winrates([r.to_json() for r in group], f"category {name}")
+    table = Table(title="micro (pooled) and macro (mean of categories) win rates")
+    for column in ("model", "micro", "macro", "differ"):
+        table.add_column(column, justify="left" if column == "model" else "right")
+    for model, micro in sorted(result.micro.items(), key=lambda kv: -kv[1]):
+        macro = result.macro.get(model)
+        differs = macro is not None and abs(macro - micro) >= 0.005
+        table.add_row(model, f"{micro:.2f}", "" if macro is None else f"{macro:.2f}", "yes" if differs else "")
+    console.print(table)
+    console.print("method: " + json.dumps(card, default=str), highlight=False)
+
+
 @app.command("winrate")
 @reports_errors
 def winrate(
@@ -82,6 +104,7 @@ def winrate(
     order_rule: OrderRuleOption = OrderRule.AGREE,
     ci: Annotated[float, typer.Option(help="CI level.")] = 0.95,
     fmt: Annotated[OutputFormat, typer.Option("--format", help="table, json or csv.")] = OutputFormat.TABLE,
+    by: Annotated[str | None, typer.Option(help="category: win rates per category, with micro and macro.")] = None,
 ) -> None:
     """Each model's win rate (percent) vs BASELINE: draws count half; AlpacaEval's standard error; a CI."""
     with session_scope(open_store()) as session:
@@ -97,6 +120,13 @@ def winrate(
     card = {**method_card(baseline, ci), **order_rule_card(order_rule), "source": source, "voters": voters}
     if category is not None:
         card["category"] = category
+    if by is not None:
+        if by != "category":
+            raise InputError("expected category", field="--by")
+        _print_category_winrates(
+            win_rates_by_category(votes, baseline, all_tags(v.category for v in votes), ci), card, fmt
+        )
+        return
     if fmt is OutputFormat.JSON:
         console.print_json(json.dumps([{**r, "method": card} for r in rows], default=str))
     elif fmt is OutputFormat.CSV:

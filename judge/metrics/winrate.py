@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from judge.errors import InputError
+from judge.metrics.categories import in_category
 from judge.metrics.intervals import z_for
 from judge.types import Frozen, PairVote, Winner
 
@@ -100,3 +101,37 @@ def method_card(baseline: str, confidence: float, order_rule: str | None = None)
     if order_rule is not None:
         card["order_rule"] = order_rule
     return card
+
+
+class CategoryWinRates(Frozen):
+    """Win rates per category, and each model's micro (pooled over items) and macro (mean of categories) rate."""
+
+    categories: dict[str, list[WinRate]]
+    micro: dict[str, float]
+    macro: dict[str, float]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "categories": {k: [r.to_json() for r in rows] for k, rows in self.categories.items()},
+            "micro": self.micro,
+            "macro": self.macro,
+            "aggregation": "micro: pooled over every item; macro: mean of the model's per-category win rates",
+        }
+
+
+def win_rates_by_category(
+    votes: Sequence[PairVote], baseline: str, tags: Sequence[str], confidence: float = 0.95
+) -> CategoryWinRates:
+    """Each category's win rates vs ``baseline`` (a vote counts in every category tag it carries)."""
+    overall = {r.model: r.win_rate for r in win_rates_vs_baseline(votes, baseline, confidence)}
+    categories: dict[str, list[WinRate]] = {}
+    for tag in tags:
+        chosen = [v for v in votes if in_category(v.category, tag)]
+        if any(baseline in (v.model_a, v.model_b) for v in chosen):
+            categories[tag] = win_rates_vs_baseline(chosen, baseline, confidence)
+    macro: dict[str, float] = {}
+    for model in overall:
+        rates = [r.win_rate for rows in categories.values() for r in rows if r.model == model]
+        if rates:
+            macro[model] = sum(rates) / len(rates)
+    return CategoryWinRates(categories=categories, micro=overall, macro=macro)
