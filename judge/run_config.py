@@ -57,8 +57,8 @@ class RunConfig(Frozen):
     order: OrderMode = OrderMode.BOTH
     seed: int | None = None
     sampling: SamplingParams = Field(default_factory=SamplingParams)
-    timeout_s: float = Field(default_factory=lambda: get_settings().request_timeout_s, gt=0)
-    max_cost_usd: float | None = Field(default=None, ge=0)
+    timeout_s: float = Field(default_factory=lambda: get_settings().request_timeout_s, gt=0, allow_inf_nan=False)
+    max_cost_usd: float | None = Field(default=None, ge=0, allow_inf_nan=False)
     limit: int | None = Field(default=None, ge=1)
     concurrency: int = Field(default_factory=lambda: get_settings().concurrency, ge=1, le=1024)
     reask: bool = False

@@ -131,6 +131,9 @@ def test_cli_imports_name_file_line_and_field(judge_env: pytest.MonkeyPatch, db_
     names.write_text(json.dumps({"prompt_id": "p\u00001", "turns": ["hi"]}) + "\n")
     result = _judge("import", "prompts", str(names), "--set", "s")
     assert result.exit_code == 2 and "names.jsonl:1: prompt_id: text may not contain a NUL byte" in result.output
+    for option, value in (("--temperature", "nan"), ("--max-cost", "inf"), ("--timeout", "nan")):
+        result = _judge("run", "--set", "s", "--judge", "openai/x", "--pairs", "all", option, value)
+        assert result.exit_code == 2 and f"error: {option}: Input should be a finite number" in result.output
 
 
 @pytest.fixture

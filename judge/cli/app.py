@@ -9,7 +9,9 @@ from collections.abc import Callable
 from typing import Any, ParamSpec, TypeVar
 
 import typer
+from pydantic import ValidationError
 from rich.console import Console
+from rich.markup import escape
 from sqlalchemy.exc import SQLAlchemyError
 
 from judge.errors import JudgeError, classify_failure
@@ -52,6 +54,13 @@ def reports_errors(func: Callable[P, R]) -> Callable[P, R]:
             log.info("database error: %s: %s", type(exc).__name__, exc)  # detail for the log, never the terminal
             err_console.print(f"[bold red]error:[/] {classify_failure(exc)}", highlight=False, markup=True)
             raise typer.Exit(code=2) from exc
+        except ValidationError as exc:  # an option value the run configuration refuses (--temperature nan...)
+            first = exc.errors(include_url=False)[0]
+            names = [p for p in first["loc"] if isinstance(p, str)] or ["value"]
+            option = "--" + names[-1].removesuffix("_usd").removesuffix("_s").replace("_", "-")
+            message = escape(f"{option}: {first['msg']}")
+            err_console.print(f"[bold red]error:[/] {message}", highlight=False, markup=True)
+            raise typer.Exit(code=2) from None
 
     return wrapper
 
