@@ -13,6 +13,7 @@ from pydantic import BaseModel, Field
 from sqlmodel import Session, col, select
 
 from judge.analysis import agreement_report, audit_report
+from judge.category_boards import categories_of, category_leaderboards
 from judge.errors import JudgeError
 from judge.leaderboards import LeaderboardRequest, LeaderboardResult, build_leaderboard
 from judge.ratings import BootstrapSpec, WinRateMatrix, battles_from_votes, fit_bradley_terry, predicted_win_rates
@@ -32,6 +33,8 @@ class LeaderboardSection(BaseModel):
     result: LeaderboardResult | None = None
     heatmap: WinRateMatrix | None = None
     error: str | None = None
+    categories: dict[str, LeaderboardResult] = {}
+    category_notes: dict[str, str] = {}
 
 
 class ReportData(BaseModel):
@@ -94,7 +97,14 @@ def leaderboard_section(
         heatmap = win_rate_heatmap(session, source, prompt_set)
     except JudgeError as exc:
         return LeaderboardSection(source=source, error=str(exc))
-    return LeaderboardSection(source=source, result=result, heatmap=heatmap, error=note)
+    section = LeaderboardSection(source=source, result=result, heatmap=heatmap, error=note)
+    plain = request.model_copy(update={"style_control": False, "correctness": False})
+    try:
+        if len(categories_of(session, plain)) > 1:
+            _, section.categories, section.category_notes = category_leaderboards(session, plain)
+    except JudgeError as exc:
+        section.category_notes = {"all": str(exc)}
+    return section
 
 
 def collect_report(

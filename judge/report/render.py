@@ -9,6 +9,7 @@ from typing import Any
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 from sqlmodel import Session
 
+from judge.leaderboards import LeaderboardResult
 from judge.ratings import Leaderboard
 from judge.report.charts import ci_chart, heatmap, shade, shared_domain
 from judge.report.data import ReportData, collect_report
@@ -60,7 +61,13 @@ def _boards(data: ReportData) -> list[dict[str, Any]]:
     """Per source: its leaderboards side by side on one axis, its heatmap, its method cards."""
     out = []
     for section in data.leaderboards:
-        entry: dict[str, Any] = {"source": section.source, "error": section.error, "boards": [], "heatmap": None}
+        entry: dict[str, Any] = {
+            "source": section.source,
+            "error": section.error,
+            "boards": [],
+            "heatmap": None,
+            "significance": [],
+        }
         if section.result is not None:
             result = section.result
             boards: dict[str, Leaderboard | None] = {
@@ -76,10 +83,39 @@ def _boards(data: ReportData) -> list[dict[str, Any]]:
                 {"title": BOARD_TITLES[k], "board": b, "chart": ci_chart(b, domain), "card": b.card()}
                 for k, b in present.items()
             ]
+            entry["significance"] = significance_rows(result)
+        entry["categories"] = [
+            {"name": name, "n_votes": board.n_votes, "rounds": board.raw.bootstrap_rounds, "rows": board.rows}
+            for name, board in section.categories.items()
+        ]
+        entry["category_notes"] = section.category_notes
         if section.heatmap is not None:
             entry["heatmap"] = heatmap(section.heatmap)
         out.append(entry)
     return out
+
+
+def significance_rows(result: LeaderboardResult) -> list[dict[str, Any]]:
+    """Rows of the significance matrix in leaderboard order: ``>``/``<`` where the Holm-adjusted p is below alpha."""
+    sig = result.significance
+    if sig is None:
+        return []
+    models = [row["model"] for row in result.rows]
+    index = {m: k for k, m in enumerate(sig["models"])}
+    rows = []
+    for model in models:
+        cells = []
+        for other in models:
+            i, j = index[model], index[other]
+            if model == other:
+                cells.append("")
+            elif sig["p_adjusted"][i][j] < sig["alpha"]:
+                cells.append(">" if sig["p_above"][i][j] > 0.5 else "<")
+            else:
+                cells.append("·")
+        low, high = sig["rank_bands"][model]
+        rows.append({"model": model, "band": f"{low}–{high}", "cells": cells})
+    return rows
 
 
 def _confusion(agreement: dict[str, Any] | None) -> list[list[tuple[int, str]]]:
