@@ -93,10 +93,11 @@ _ITEM_START = re.compile(r"(?:^|\n)[ \t]*(?:[-*•]|\d+[.)])$")
 
 
 def _starts_sentence(text: str, position: int) -> bool:
-    before = text[max(0, position - 40) : position].rstrip(" \t")
-    if not before and position > 40:
-        return _starts_sentence(text, position - 40)
-    return not before or before[-1] in ".!?:\n" or bool(_ITEM_START.search(before[-12:]))
+    while position > 0 and text[position - 1] in " \t":
+        position -= 1
+    if position == 0 or text[position - 1] in ".!?:\n":
+        return True
+    return bool(_ITEM_START.search(text[max(0, position - 12) : position]))
 
 
 @functools.lru_cache(maxsize=512)

@@ -206,7 +206,7 @@ def _role(text: str, start: int, end: int, kind: str, tuple_spans: list[tuple[in
 def _word_number_stands(text: str, start: int, end: int) -> bool:
     """A number word counts only where it reads as a count: not ``one of``, ``one-on-one``, ``each one``, nor
     ``the three points`` (a set the question already named)."""
-    after = text[end:]
+    after = text[end : end + 40]
     if after[:1] == "-":
         return False
     previous = _PREV_WORD.search(text[max(0, start - 30) : start])
