@@ -95,10 +95,11 @@ def fit_counts(
     return RatingState(models=models, theta=theta, cov=np.asarray(np.linalg.inv(hessian), dtype=np.float64))
 
 
-def pair_score(state: RatingState, a: str, b: str) -> float:
-    """How much one vote on (a, b) is expected to teach the ranking: P(order wrong) x variance shrinkage."""
+def pair_score(state: RatingState, a: str, b: str, floor: float = 0.0) -> float:
+    """How much one vote on (a, b) is expected to teach the ranking: (P(order wrong) + ``floor``) x variance
+    shrinkage (``floor`` keeps some weight on well-separated pairs, whose votes still narrow every interval)."""
     mean, var = state.difference(a, b)
-    wrong = float(ndtr(-abs(mean) / math.sqrt(var)))
+    wrong = float(ndtr(-abs(mean) / math.sqrt(var))) + floor
     p = 1.0 / (1.0 + math.exp(-mean))
     information = p * (1.0 - p)
     shrinkage = var * var * information / (1.0 + var * information)
@@ -111,14 +112,15 @@ def choose_pair(
     strategy: Strategy,
     rng: np.random.Generator,
     *,
-    sharpness: float = 3.0,
+    sharpness: float = 2.0,
+    floor: float = 0.0,
 ) -> Pair | None:
     """One of the ``available`` pairs: uniformly, or (active) with probability proportional to score^sharpness."""
     if not available:
         return None
     if strategy == "uniform" or state is None:
         return available[int(rng.integers(len(available)))]
-    scores = np.array([pair_score(state, a, b) for a, b in available]) ** sharpness
+    scores = np.array([pair_score(state, a, b, floor) for a, b in available]) ** sharpness
     total = float(scores.sum())
     if not math.isfinite(total) or total <= 0.0:
         return available[int(rng.integers(len(available)))]
@@ -131,7 +133,7 @@ def choose_unit(
     strategy: Strategy,
     rng: np.random.Generator,
     *,
-    sharpness: float = 3.0,
+    sharpness: float = 2.0,
 ) -> tuple[Pair, tuple[int, int]] | None:
     """A (pair, (prompt id, turn)) among the units the voter has not seen (``units``: per pair); None if none."""
     available = sorted(pair for pair, prompts in units.items() if prompts)
