@@ -13,7 +13,10 @@ from judge.metrics.gold import gold_accuracy, gold_record
 from judge.metrics.grader_agreement import grader_agreement
 from judge.metrics.length_bias import compare_length_bias
 from judge.metrics.style import style_features
+from judge.protocols.order_rules import DESCRIPTIONS as ORDER_RULES
+from judge.protocols.order_rules import OrderRule
 from judge.results import diagnostics_by_judge
+from judge.rule_votes import votes_by_rule
 from judge.sources import (
     Source,
     correctness_grades,
@@ -44,13 +47,19 @@ def agreement_report(
     voters: str | None,
     by: Breakdown | None,
     tenant: str = DEFAULT_TENANT,
+    order_rule: OrderRule = OrderRule.AGREE,
 ) -> dict[str, Any]:
-    """Agreement of source ``a`` with ``b`` (same-source pairing when both name the same votes), as JSON."""
+    """Agreement of source ``a`` with ``b`` (same-source pairing when both name the same votes), as JSON; a
+    judge's two presentation orders are combined by ``order_rule``."""
     prompt_set = _set_or_none(session, set_name, tenant)
     source_a, source_b = Source.parse(a), Source.parse(b)
-    votes_a = load_source_votes(session, source=source_a, prompt_set=prompt_set, voters=voters)
+    votes_a = votes_by_rule(session, source=source_a, prompt_set=prompt_set, voters=voters, rule=order_rule)
     same = source_a == source_b
-    votes_b = votes_a if same else load_source_votes(session, source=source_b, prompt_set=prompt_set, voters=voters)
+    votes_b = (
+        votes_a
+        if same
+        else votes_by_rule(session, source=source_b, prompt_set=prompt_set, voters=voters, rule=order_rule)
+    )
     report = compare_sources(votes_a, None if same else votes_b, same_source=same, by=by)
     out: dict[str, Any] = report.to_json()
     out["sources"] = {
@@ -67,6 +76,8 @@ def agreement_report(
         else "every (a vote, b vote) combination on a shared unit",
         "ties": "tie and tie (bothbad) are one outcome; without_ties drops comparisons where either side tied",
         "ci": "Wilson 95% for rates; kappa asymptotic 95%",
+        "order_rule": order_rule.value,
+        "order_rule_means": ORDER_RULES[order_rule],
     }
     judges = [s for s in (source_a, source_b) if s.kind == "judge"]
     if prompt_set is not None and judges:

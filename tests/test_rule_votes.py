@@ -93,3 +93,21 @@ def test_compare_judges_on_gold_with_mcnemar(judged: Engine) -> None:
     assert (data["accuracy_a"]["count"], data["accuracy_b"]["count"], data["n_pairs"]) == (1, 0, 2)
     assert data["difference"]["estimate"] == 0.5
     assert (data["mcnemar"]["only_a"], data["mcnemar"]["only_b"], data["mcnemar"]["p_value"]) == (1, 0, 1.0)
+
+
+@pytest.mark.parametrize(("rule", "agree", "total"), [("agree", 0, 2), ("sum", 1, 2), ("separate", 1, 4)])
+def test_agreement_with_gold_votes_under_each_rule(judged: Engine, rule: str, agree: int, total: int) -> None:
+    from judge.analysis import agreement_report
+
+    with session_scope(judged) as session:
+        data = agreement_report(
+            session,
+            a="judge:openai/fake-judge",
+            b="human",
+            set_name="jb",
+            voters="gold",
+            by=None,
+            order_rule=OrderRule(rule),
+        )
+    assert (data["with_ties"]["agree"], data["with_ties"]["total"]) == (agree, total)
+    assert data["method"]["order_rule"] == rule

@@ -110,7 +110,7 @@ def agreement(
     grader_b: Annotated[str | None, typer.Option("--grader-b", help="Correctness source b (same kinds).")] = None,
     order_rule: Annotated[
         OrderRule,
-        typer.Option("--order-rule", help="With --gold: how a judge's two orders combine (agree, sum, separate)."),
+        typer.Option("--order-rule", help="How a judge's two presentation orders combine: agree, sum or separate."),
     ] = OrderRule.AGREE,
 ) -> None:
     """How often two vote sources agree (with n, CIs, kappa, confusion), a judge's accuracy on gold labels, or
@@ -135,7 +135,15 @@ def agreement(
         elif b is None:
             raise InputError("give --b (or --gold SET)", field="--b")
         else:
-            data = agreement_report(session, a=a, b=b, set_name=set_name, voters=voters, by=by.value if by else None)
+            data = agreement_report(
+                session,
+                a=a,
+                b=b,
+                set_name=set_name,
+                voters=voters,
+                by=by.value if by else None,
+                order_rule=order_rule,
+            )
     if fmt is OutputFormat.JSON:
         _print_json(data)
     elif fmt is OutputFormat.CSV:
