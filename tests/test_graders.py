@@ -409,9 +409,9 @@ def test_empty_and_answerless_responses_are_no_answer() -> None:
 
 
 def test_long_and_odd_responses_grade_without_error() -> None:
-    padded = " " * 100_000 + "Therefore, the answer is 3."
+    padded = " " * 20_000 + "Therefore, the answer is 3."
     assert grade(AUTO, padded, number(3)).outcome is GradeOutcome.CORRECT
-    for text in ("(" * 20_000 + "3", "**" * 20_000, "1," * 20_000, "one two three " * 5_000, "a) b) c) " * 5_000):
+    for text in ("(" * 5_000 + "3", "**" * 5_000, "1," * 5_000, "one two three " * 1_000, "a) b) c) " * 1_000):
         for gold in _GOLDS:
             result = grade(AUTO, text, gold, prompt="Which way: east, south, west, or north?")
             assert (result.outcome is GradeOutcome.NO_ANSWER) == (result.extracted_answer is None)
