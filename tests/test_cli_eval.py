@@ -93,3 +93,18 @@ def test_arena_battles_import_is_idempotent_and_categories_filter(empty_db: Path
     # hard battles: b1 alpha beat beta; b2 beta-gamma tie (bothbad) -> alpha 100 %, gamma 50 %
     assert {r["model"]: r["win_rate"] for r in hard} == {"alpha": 100.0, "gamma": 50.0}
     assert hard[0]["method"]["category"] == "hard"
+
+
+def test_judgebench_import_is_idempotent_and_refuses_a_bad_file_whole(empty_db: Path, tmp_path: Path) -> None:
+    pairs = FORMATS / "judgebench" / "judgebench_internlm2-7b-reward_excerpt.jsonl"
+    first = judge("import", "judgebench", str(pairs), "--set", "jb")
+    assert "+2 prompts" in first and "+4 responses" in first and "+2 votes" in first
+    assert "+0 prompts, +0 references, +0 responses, +0 votes" in judge(
+        "import", "judgebench", str(pairs), "--set", "jb"
+    )
+    lines = pairs.read_text().splitlines()
+    bad = tmp_path / "pairs.jsonl"
+    bad.write_text(lines[0] + "\n" + lines[1].replace('"label": "A>B"', '"label": "A=B"') + "\n")
+    result = runner.invoke(app, ["import", "judgebench", str(bad), "--set", "jb-bad"])
+    assert result.exit_code == 2 and "pairs.jsonl:2: label: expected 'A>B' or 'B>A'" in result.output
+    assert "jb-bad" not in judge("sets")
