@@ -77,6 +77,11 @@ def test_unstorable_values_are_422_with_their_field(api: Api, fake_provider: Fak
             ["body", "votes", 0, "voter"],
         ),
         (f"/v1/prompt-sets/{set_id}/votes", json.dumps({"source": "s\u0000", "votes": [VOTE]}), ["body", "source"]),
+        (
+            f"/v1/prompt-sets/{set_id}/gold",
+            json.dumps({"gold": [{"prompt_id": "p0", "type": "word", "answer": "a", "explanation": "x\u0000"}]}),
+            ["body", "gold", 0, "gold"],
+        ),
     ]
     for url, body, loc in json_cases:
         answer = api.post(url, content=body, headers={"Content-Type": "application/json"})

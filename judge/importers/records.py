@@ -27,16 +27,25 @@ MAX_STORED_INT = 2**31 - 1
 
 
 def storable(value: Any) -> Any:
-    """``value`` when the store can hold it as given; ValueError for text (or a list of texts) with a NUL byte
-    (PostgreSQL refuses it), a NaN or infinite number, or an integer outside 32 bits."""
-    texts = value if isinstance(value, list) else [value]
-    if any(isinstance(t, str) and "\x00" in t for t in texts):
-        raise ValueError("text may not contain a NUL byte (\\u0000)")
-    if isinstance(value, float) and not math.isfinite(value):
-        raise ValueError(f"expected a finite number, got {value}")
+    """``value`` when the store can hold it as given; ValueError for text with a NUL byte (PostgreSQL refuses it)
+    or a NaN or infinite number anywhere in it (lists, dicts, models), or an integer outside 32 bits."""
+    _storable_json(value.model_dump() if isinstance(value, BaseModel) else value)
     if isinstance(value, int) and not isinstance(value, bool) and abs(value) > MAX_STORED_INT:
         raise ValueError(f"expected an integer of at most {MAX_STORED_INT:,}, got {value}")
     return value
+
+
+def _storable_json(value: Any) -> None:
+    """ValueError for a NUL byte in any text, or a NaN or infinite number, anywhere in ``value`` (nested
+    lists and dicts too, e.g. a gold answer's fields)."""
+    if isinstance(value, str) and "\x00" in value:
+        raise ValueError("text may not contain a NUL byte (\\u0000)")
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ValueError(f"expected a finite number, got {value}")
+    items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
+    for key, item in items:
+        _storable_json(key)
+        _storable_json(item)
 
 
 class ImportRecord(BaseModel):
