@@ -113,8 +113,13 @@ def echo_spans(text: str, prompt: str) -> list[tuple[int, int]]:
     grams, vocabulary = _prompt_grams(prompt)
     if not grams:
         return []
-    matches = list(_TOKEN.finditer(text))
-    folded = [m.group(0).casefold() for m in matches]
+    lowered = text.casefold()
+    if len(lowered) == len(text):
+        matches = list(_TOKEN.finditer(lowered))
+        folded = [m.group(0) for m in matches]
+    else:
+        matches = list(_TOKEN.finditer(text))
+        folded = [m.group(0).casefold() for m in matches]
     covered = [False] * len(matches)
     run = 0
     for i, token in enumerate(folded):
@@ -195,7 +200,8 @@ def strict_regions(prepared: Prepared) -> list[Region]:
     """The phrases of every explicit final-answer statement, in text order."""
     text = prepared.text
     regions: list[Region] = []
-    for match in BOXED.finditer(text):
+    lowered = text.lower()
+    for match in BOXED.finditer(text) if "boxed" in text else ():
         depth, position = 1, match.end()
         while position < len(text) and depth:
             depth += {"{": 1, "}": -1}.get(text[position], 0)
@@ -205,6 +211,8 @@ def strict_regions(prepared: Prepared) -> list[Region]:
     last_paragraph = final_paragraphs(text)[:1]
     final_start = last_paragraph[0][0] if last_paragraph else len(text)
     for name, pattern in (("answer_is", ANSWER_IS), ("answer_label", ANSWER_LABEL), ("conclusion", CONCLUSION)):
+        if name != "conclusion" and "answer" not in lowered:
+            continue
         for match in pattern.finditer(text):
             if name == "conclusion" and not _starts_sentence(text, match.start()):
                 continue
@@ -212,7 +220,7 @@ def strict_regions(prepared: Prepared) -> list[Region]:
             if phrase is None or (name == "conclusion" and phrase[1] <= final_start):
                 continue
             regions.append(Region(name, *phrase))
-    for match in BOLD.finditer(prepared.original):
+    for match in BOLD.finditer(prepared.original) if "**" in prepared.original else ():
         content = match.group(1)
         if match.start() >= final_start and not content.rstrip().endswith(":"):
             regions.append(Region("bold", match.start(1), match.end(1)))
