@@ -33,6 +33,7 @@ from judge.arena.settings import ArenaSettings
 from judge.arena.throttle import Throttle
 from judge.arena.tokens import csrf_ok, csrf_token, parse_duration
 from judge.errors import InputError, JudgeError, NotFoundError
+from judge.store.arena import retrying
 from judge.store.engine import session_scope
 from judge.store.tables import PromptSet
 
@@ -161,8 +162,8 @@ class PromptBody(BaseModel):
 def arena_next(voter: BearerVoter, arena: Arena) -> Response:
     """The voter's next unit: ``{unit_id, prompt, responses: [{label: A, text}, {label: B, text}]}`` (each
     response also has ``turns``); the same unit until it is voted on or skipped. 204 when none is left."""
-    with session_scope(arena.engine) as session:
-        unit = service.next_unit(session, voter, _rng())
+    rng = _rng()
+    unit = retrying(arena.engine, lambda session: service.next_unit(session, voter, rng))
     if unit is None:
         return Response(status_code=204, headers=_headers())
     return _json(unit.to_json())
@@ -172,16 +173,14 @@ def arena_next(voter: BearerVoter, arena: Arena) -> Response:
 def arena_vote(body: VoteBody, voter: BearerVoter, arena: Arena) -> JSONResponse:
     """Vote on a unit you were served: 201 with the reveal (``model_a`` was shown as A, first; ``model_b`` as
     B); voting again on the same unit changes nothing and answers 200 with the same reveal."""
-    with session_scope(arena.engine) as session:
-        reveal, created = service.cast_vote(session, voter, body.unit_id, body.choice)
+    reveal, created = retrying(arena.engine, lambda s: service.cast_vote(s, voter, body.unit_id, body.choice))
     return _json(reveal.to_json(), 201 if created else 200)
 
 
 @router.post("/v1/arena/skip")
 def arena_skip(body: SkipBody, voter: BearerVoter, arena: Arena) -> JSONResponse:
     """Skip a served unit: no vote, and it is not shown to you again."""
-    with session_scope(arena.engine) as session:
-        service.skip(session, voter, body.unit_id)
+    retrying(arena.engine, lambda session: service.skip(session, voter, body.unit_id))
     return _json({"unit_id": body.unit_id, "skipped": True})
 
 
@@ -349,8 +348,8 @@ def page(set_name: str, request: Request, arena: Arena) -> Response:
     if isinstance(found, HTMLResponse):
         return found
     voter, token = found
-    with session_scope(arena.engine) as session:
-        unit = service.next_unit(session, voter, _rng())
+    rng = _rng()
+    unit = retrying(arena.engine, lambda session: service.next_unit(session, voter, rng))
     return _page(
         arena,
         "vote.html.j2",
@@ -382,9 +381,12 @@ async def page_vote(set_name: str, request: Request, arena: Arena) -> Response:
     except HTTPException:
         return _problem(arena, 403, "This form is stale or was not sent by the arena page: reload and vote again.")
     try:
-        with session_scope(arena.engine) as session:
+
+        def vote(session: Session) -> tuple[service.Reveal, bool, service.ServedUnit]:
             reveal, created = service.cast_vote(session, voter, form.get("unit_id", ""), form.get("choice", ""))
-            served = service.show_unit(session, voter, reveal.unit_id)
+            return reveal, created, service.show_unit(session, voter, reveal.unit_id)
+
+        reveal, created, served = retrying(arena.engine, vote)
     except (InputError, NotFoundError) as exc:
         return _problem(arena, 422 if isinstance(exc, InputError) else 404, str(exc))
     return _page(
@@ -411,8 +413,7 @@ async def page_skip(set_name: str, request: Request, arena: Arena) -> Response:
     except HTTPException:
         return _problem(arena, 403, "This form is stale or was not sent by the arena page: reload.")
     try:
-        with session_scope(arena.engine) as session:
-            service.skip(session, voter, form.get("unit_id", ""))
+        retrying(arena.engine, lambda session: service.skip(session, voter, form.get("unit_id", "")))
     except NotFoundError as exc:
         return _problem(arena, 404, str(exc))
     return RedirectResponse(_base(set_name), status_code=303, headers=_headers())

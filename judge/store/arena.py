@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+import random
+import time
 from collections import defaultdict
+from collections.abc import Callable
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import func, or_, update
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import OperationalError
 from sqlmodel import Session, col, select
 
 from judge.errors import NotFoundError
 from judge.keys import content_hash
+from judge.store.engine import session_scope
 from judge.store.tables import ArenaConfig, ArenaUnit, ArenaVoter, Prompt, PromptSet, Response, Verdict, Vote, utcnow
 from judge.store.upsert import insert_ignoring_conflicts
 from judge.types import Mode
@@ -18,6 +24,22 @@ from judge.types import Mode
 ARENA_SOURCE = "arena"
 UnitSpec = tuple[int, str, str, int]
 """(prompt row id, model_a, model_b, turn), models in sorted order."""
+T = TypeVar("T")
+_BUSY = ("locked", "busy", "deadlock", "could not serialize")
+
+
+def retrying(engine: Engine, work: Callable[[Session], T], attempts: int = 30) -> T:
+    """Run ``work`` in its own transaction; run it again when the database says busy (SQLite: a read transaction
+    cannot become a write one after another writer committed; PostgreSQL: deadlock or serialization failure)."""
+    for attempt in range(attempts):
+        try:
+            with session_scope(engine) as session:
+                return work(session)
+        except OperationalError as exc:
+            if attempt == attempts - 1 or not any(hint in str(exc.orig).lower() for hint in _BUSY):
+                raise
+            time.sleep(random.uniform(0.0, min(0.25, 0.005 * 2**attempt)))
+    raise AssertionError("unreachable")
 
 
 def add_voter(
