@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import time
 from pathlib import Path
@@ -28,7 +29,6 @@ from judge.errors import (
 from judge.llm.client import Completion, CompletionRequest, LiteLLMClient
 from judge.store.engine import get_engine, session_scope
 from judge.store.ingest import write_bundle
-from judge.store.tables import Run
 from judge.testing.fake_provider import FakeProvider
 from judge.testing.toy import toy_bundle
 from tests.test_api_fixtures import FAST_RETRIES, Api, make_keys, run_body, upload_set
@@ -103,32 +103,27 @@ def test_failed_verdicts_store_the_classified_reason(
         assert (verdict.status, verdict.error) == ("error", reason)
 
 
-def _status(engine: Engine, run_id: int) -> str:
-    with session_scope(engine) as session:
-        found = session.get(Run, run_id)
-        assert found is not None
-        return found.status
-
-
 def test_api_shows_classified_reasons_for_provider_and_database_failures(
     engine: Engine, fake_provider: FakeProvider
 ) -> None:
-    """A provider fault (its message carrying SQL and a path) and a database fault mid-run reach the tenant as
-    ``provider 5xx`` and a ``database ...`` note; the run's JSON and its verdicts hold no SQL and no path."""
-    broken = {"on": False}
+    """A provider fault (its message carrying SQL and a path), a database gone mid-run and a locked database
+    reach the tenant as ``provider 5xx``, a 503 ``database ...`` and a ``database busy`` note: no SQL, no path."""
+    fault: dict[str, str | None] = {"next": None}
 
-    class BreaksTheStore(LiteLLMClient):
-        """Judges through the fake provider; when asked to, first makes the verdict table disappear."""
+    class FaultyStore(LiteLLMClient):
+        """Judges through the fake provider; on request, first breaks the store (table gone, or locked)."""
 
         async def complete(self, req: CompletionRequest) -> Completion:
-            if broken["on"]:
+            if fault["next"] == "table gone":
+                fault["next"] = None
                 with engine.begin() as conn:
                     conn.execute(text("ALTER TABLE verdict RENAME TO verdict_gone"))
-                broken["on"] = False
+            elif fault["next"] == "locked":
+                raise OperationalError(f"UPDATE run SET note=? -- {LEAKY}", (1,), sqlite3.OperationalError("locked"))
             return await super().complete(req)
 
     settings = ApiSettings(allowed_api_bases=[fake_provider.url])
-    server = create_app(engine, api_settings=settings, client_factory=lambda: BreaksTheStore(FAST_RETRIES))
+    server = create_app(engine, api_settings=settings, client_factory=lambda: FaultyStore(FAST_RETRIES))
     with TestClient(server) as client:
         api = Api(client, make_keys(engine))
         set_id = upload_set(api)
@@ -143,23 +138,25 @@ def test_api_shows_classified_reasons_for_provider_and_database_failures(
         assert_clean(api.get(f"/v1/runs/{failed_calls['id']}").text)
 
         fake_provider.script(default={"kind": "reply", "content": '{"reason": "x", "verdict": "A"}'})  # type: ignore[arg-type]
-        broken["on"] = True
+        fault["next"] = "table gone"
         started = api.post("/v1/runs", json=run_body(set_id, fake_provider, rubric="pairwise-5"))
         assert started.status_code == 202, started.text
-        run_id = started.json()["id"]
         deadline = time.monotonic() + 30
-        while _status(engine, run_id) in ("created", "running") and time.monotonic() < deadline:
-            time.sleep(0.05)
-        unavailable = api.get(f"/v1/runs/{run_id}")  # the table is still gone: 503 with the reason only
+        while fault["next"] is not None and time.monotonic() < deadline:
+            time.sleep(0.02)
+        unavailable = api.get(f"/v1/runs/{started.json()['id']}")  # the table is gone: 503 with the reason only
         assert unavailable.status_code == 503 and unavailable.json()["detail"].startswith("database ")
         assert_clean(unavailable.text)
         with engine.begin() as conn:
             conn.execute(text("ALTER TABLE verdict_gone RENAME TO verdict"))
-        shown = api.get(f"/v1/runs/{run_id}")
-        assert shown.status_code == 200, shown.text
-        assert shown.json()["status"] == "failed"
-        assert shown.json()["note"] in ("database unavailable", "database error", "database busy")
-        assert_clean(shown.text)
+        assert_clean(json.dumps(api.wait_for_run(started.json()["id"])))
+
+        fault["next"] = "locked"
+        started = api.post("/v1/runs", json=run_body(set_id, fake_provider, rubric="pairwise-5", reask=True))
+        assert started.status_code == 202, started.text
+        locked = api.wait_for_run(started.json()["id"])
+        assert (locked["status"], locked["note"]) == ("failed", "database busy")
+        assert_clean(json.dumps(locked))
 
 
 def test_cli_run_output_holds_no_sql_or_paths(
