@@ -7,9 +7,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy.engine import Engine
 
 from judge.errors import InputError
 from judge.importers.alpacaeval import instruction_id, read_alpacaeval
+from judge.store.engine import session_scope
+from judge.store.ingest import write_bundle
+from judge.store.queries import get_set, load_pair_votes
 from judge.types import Winner
 from tests.paths import REPO
 
@@ -85,3 +89,16 @@ def test_missing_field_and_conflicting_outputs(tmp_path: Path) -> None:
     two = write(tmp_path / "two.json", [{**item(1), "output_1": "Different."}])
     with pytest.raises(InputError, match=r"two.json:2: output_1: 'base' already has a different output"):
         read_alpacaeval([one, two])
+
+
+def test_excerpt_writes_once_on_both_backends(engine: Engine) -> None:
+    bundle = read_alpacaeval([EXCERPT])
+    with session_scope(engine) as session:
+        first = write_bundle(session, set_name="ae", bundle=bundle, source="alpacaeval")
+    with session_scope(engine) as session:
+        again = write_bundle(session, set_name="ae", bundle=bundle, source="alpacaeval")
+        votes = load_pair_votes(session, prompt_set=get_set(session, name="ae"), voters="alpaca_eval_*")
+    assert (first.prompts_added, first.responses_added, first.votes_added) == (4, 8, 4)
+    assert (again.prompts_added, again.responses_added, again.votes_added) == (0, 0, 0)
+    assert sorted(v.winner.value for v in votes) == ["model_a"] * 3 + ["model_b"]
+    assert {v.category for v in votes} == {"helpful_base"}
