@@ -104,8 +104,8 @@ def deterministic_part() -> int:
     _import()
 
     console.rule(f"2. grade the 17 gold questions for the 6 human-voted models ({GRADER}: no model, no cost)")
-    grading_run, _ = _judge(RunConfig(set_name=SET_NAME, judges=(JudgeSpec(model=GRADER),), rubric="pairwise"))
-    _judge(RunConfig(set_name=GOLD_SET_NAME, judges=(JudgeSpec(model=GRADER),), rubric="pairwise"))
+    grading_run, _ = _judge(RunConfig(set_name=SET_NAME, judges=(JudgeSpec(model=GRADER),), rubric="correctness"))
+    _judge(RunConfig(set_name=GOLD_SET_NAME, judges=(JudgeSpec(model=GRADER),), rubric="correctness"))
 
     console.rule("3. audit the expert votes: did the experts prefer wrong answers?")
     with session_scope(open_store()) as session:

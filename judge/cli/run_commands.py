@@ -14,6 +14,7 @@ from judge.cli.app import app, console, fmt_rate, reports_errors
 from judge.cli.store_commands import ExportFormat, FormatOption, OutOption, emit_rows, export_app
 from judge.errors import InputError
 from judge.execution import Interrupt
+from judge.grader_runs import is_grader
 from judge.llm.client import SamplingParams
 from judge.logging import install_redaction
 from judge.protocols.pairwise import OrderMode
@@ -183,7 +184,7 @@ def run(
         **overrides,
         set_name=set_name,
         judges=tuple(resolve_judge(j, api_base) for j in judge),
-        rubric=rubric,
+        rubric="correctness" if all(is_grader(j) for j in judge) and rubric == "pairwise" else rubric,
         pairs=pairs,
         models=tuple(m.strip() for m in models.split(",")) if models else None,
         turns=tuple(turn),
