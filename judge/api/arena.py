@@ -32,7 +32,7 @@ from judge.arena.markdown import render_markdown
 from judge.arena.settings import ArenaSettings
 from judge.arena.throttle import Throttle
 from judge.arena.tokens import csrf_ok, csrf_token, parse_duration
-from judge.errors import InputError, JudgeError, NotFoundError
+from judge.errors import BudgetExceededError, InputError, JudgeError, NotFoundError, ProviderError, classify_failure
 from judge.store.arena import retrying
 from judge.store.engine import session_scope
 from judge.store.tables import PromptSet
@@ -190,7 +190,12 @@ async def arena_prompt(body: PromptBody, voter: BearerVoter, arena: Arena) -> JS
     the answers are stored as responses of the set, and the unit is served like ``/v1/arena/next``."""
     from judge.arena.live import ask
 
-    unit = await ask(arena.engine, voter, body.prompt, _rng(), timeout_s=arena.settings.live_timeout_s)
+    try:
+        unit = await ask(arena.engine, voter, body.prompt, _rng(), timeout_s=arena.settings.live_timeout_s)
+    except BudgetExceededError as exc:
+        raise HTTPException(status_code=403, detail=str(exc)) from exc
+    except ProviderError as exc:
+        raise HTTPException(status_code=502, detail=f"a live model failed: {classify_failure(exc)}") from exc
     return _json(unit.to_json(), 201)
 
 
@@ -438,8 +443,6 @@ async def page_prompt(set_name: str, request: Request, arena: Arena) -> Response
             raise InputError("a prompt needs 1 to 20,000 characters", field="prompt")
         await ask(arena.engine, voter, text, _rng(), timeout_s=arena.settings.live_timeout_s)
     except JudgeError as exc:
-        from judge.errors import classify_failure
-
         return _problem(arena, 422, f"Your prompt could not be answered: {classify_failure(exc)}")
     return RedirectResponse(_base(set_name), status_code=303, headers=_headers())
 
