@@ -26,6 +26,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -35,12 +36,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from sqlalchemy import text
 
 from bench.report import write_section
+from judge.render import render_request_hash
 from judge.store.engine import make_engine, session_scope, upgrade_database
 from judge.store.ingest import write_bundle
 from judge.testing.fake_provider import FakeProvider
 from judge.testing.toy import toy_bundle
+from judge.types import ChatMessage
 
 ROOT = Path(__file__).resolve().parents[1]
+MODEL = "openai/fake-judge"
 PREFER_GOOD = {"kind": "prefer_marker", "marker": "MARKER-GOOD", "rival": "MARKER-BAD"}
 JUDGE = [sys.executable, "-c", "from judge.cli import app; app()"]
 
@@ -133,6 +137,9 @@ def kill_and_resume(store: Store, provider: FakeProvider, concurrency: int, plan
     run.send_signal(signal.SIGKILL)
     output, _ = run.communicate()
     killed_at = store.verdicts()[0]
+    with store.engine.connect() as conn:
+        stored_hashes = {r[0] for r in conn.execute(text("SELECT request_hash FROM verdict"))}
+        leased = int(conn.execute(text("SELECT count(*) FROM verdict_lease")).scalar_one())
     run_id = re.search(r"run (\d+):", output)
     if run_id is None:
         raise RuntimeError(f"no run id in:\n{output}")
@@ -140,9 +147,20 @@ def kill_and_resume(store: Store, provider: FakeProvider, concurrency: int, plan
         [*JUDGE, "runs", "resume", run_id.group(1)], env=store.env, stdout=subprocess.PIPE, text=True
     )
     finish(resume)
-    return figures(
-        "(b) `kill -9` mid-run + `judge runs resume`", store, provider, started, note=f"killed at {killed_at}"
+    asked = Counter(request_hash(r) for r in provider.requests() if r.get("body"))
+    again = sum(1 for h, n in asked.items() if n > 1 and h in stored_hashes)
+    note = (
+        f"killed at {killed_at} stored, {leased} keys leased by the killed run (in flight or next); "
+        f"re-asked keys whose verdict was stored: {again}"
     )
+    return figures("(b) `kill -9` mid-run + `judge runs resume`", store, provider, started, note=note)
+
+
+def request_hash(entry: dict[str, Any]) -> str:
+    """The request hash, as stored with verdicts, of one chat request in the fake provider's log."""
+    body = entry["body"]
+    messages = [ChatMessage(role=m["role"], content=m["content"]) for m in body["messages"]]
+    return render_request_hash(messages, MODEL, {"temperature": body.get("temperature", 0.0)})
 
 
 def locked_database(store: Store, provider: FakeProvider, concurrency: int, lock_s: float) -> dict[str, Any]:
@@ -207,7 +225,9 @@ def main() -> None:
         f"{planned} verdicts planned per scenario (toy set, {args.prompts} prompts x 2 orders), fake provider at "
         f"{args.latency_ms:g} ms per call, `--concurrency {args.concurrency}`, SQLite (WAL), real `judge` "
         "processes and signals. *Paid* = calls the provider answered; *received* adds calls cut off before their "
-        "answer (the client was killed).",
+        "answer (the client was killed). A `kill -9` loses what the killed process held in memory: answers the "
+        "provider had sent that the process had not stored yet (calls in flight at the kill); no verdict that was "
+        "stored is ever asked again.",
         "",
         "| scenario | paid calls / distinct verdicts | received / distinct | verdicts stored | runs | wall s | note |",
         "|---|---|---|---|---|---|---|",

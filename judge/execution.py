@@ -48,7 +48,7 @@ from judge.types import Frozen
 if TYPE_CHECKING:
     from judge.run import RunContext
 
-log = logging.getLogger("judge.execution")
+log = logging.getLogger("judge.execution")  # warnings name a short reason; the driver's text (SQL) is DEBUG
 Row = dict[str, Any]
 RETRY_BASE_S = 0.2
 RETRY_CAP_S = 5.0
@@ -231,7 +231,8 @@ class VerdictWriter:
                 return await asyncio.to_thread(write_rows, self.engine, self.run_id, self.owner, rows)
             except Exception as exc:
                 reason = db_reason(exc)
-                log.warning("run %s: cannot write %d paid verdicts yet (%s): %s", self.run_id, len(rows), reason, exc)
+                log.warning("run %s: cannot write %d paid verdicts yet (%s)", self.run_id, len(rows), reason)
+                log.debug("run %s: write failed", self.run_id, exc_info=exc)
                 if not is_transient(exc) or time.monotonic() + delay > deadline:
                     self._recover(rows, reason, max_s)
                     return _FAILED
@@ -271,7 +272,8 @@ async def retry_transient(
         except Exception as exc:
             if not is_transient(exc):
                 raise
-            log.warning("cannot %s yet (%s): %s", what, db_reason(exc), exc)
+            log.warning("cannot %s yet (%s)", what, db_reason(exc))
+            log.debug("cannot %s", what, exc_info=exc)
             if give_up() or time.monotonic() + delay > deadline:
                 raise StoreError(f"{db_reason(exc)}: could not {what} for {max_s:g} s") from exc
             await asyncio.sleep(delay)
@@ -356,7 +358,8 @@ class KeyExecutor:
             try:
                 await asyncio.to_thread(self._renew)
             except Exception as exc:  # a missed beat is retried at the next one; the lease outlives several
-                log.warning("run %s: cannot renew leases (%s): %s", self.context.run_id, db_reason(exc), exc)
+                log.warning("run %s: cannot renew leases (%s)", self.context.run_id, db_reason(exc))
+                log.debug("run %s: renewal failed", self.context.run_id, exc_info=exc)
 
     async def _call(self, item: WorkItem, slots: asyncio.Semaphore) -> None:
         try:
@@ -434,4 +437,5 @@ class KeyExecutor:
         try:
             await asyncio.to_thread(self._release, None if not keep else sorted(self.claimed - keep))
         except Exception as exc:  # they expire after the TTL
-            log.warning("run %s: cannot release leases (%s): %s", self.context.run_id, db_reason(exc), exc)
+            log.warning("run %s: cannot release leases (%s)", self.context.run_id, db_reason(exc))
+            log.debug("run %s: release failed", self.context.run_id, exc_info=exc)

@@ -7,7 +7,6 @@ or a resumed run pays only for what is missing. ``max_cost_usd`` stops schedulin
 
 from __future__ import annotations
 
-import asyncio
 import functools
 import time
 from collections import Counter
@@ -40,9 +39,9 @@ from judge.store.verdicts import (
     load_run_items,
     load_verdicts,
     load_voted_units,
-
 )
 from judge.types import VerdictStatus, Winner
+
 
 class RunProgress(BaseModel):
     """Live counters of an executing run."""
@@ -264,13 +263,11 @@ async def execute_run(
     before its call, so concurrent and resumed runs never pay twice for one key. Verdicts an earlier execution
     saved to a recovery file are stored first. ``interrupt`` (the CLI's Ctrl-C) stops it: the run ends
     ``stopped``."""
-    await asyncio.to_thread(store_recovered, engine, run_id)
-    with session_scope(engine) as session:
-        run = get_run(session, run_id=run_id, tenant=tenant)
-        context = RunContext(session, run)
-        done = final_keys(session, keys=[i.verdict_key for i in context.items])
-        run.status = "running"
-        spent_before = run.cost_usd
+    bound = get_settings().write_retry_max_s
+    await retry_transient(functools.partial(store_recovered, engine, run_id), "store recovered verdicts", max_s=bound)
+    context, done, spent_before = await retry_transient(
+        functools.partial(_start_run, engine, run_id, tenant), f"start run {run_id}", max_s=bound
+    )
     todo = [item for item in context.items if item.verdict_key not in done]
     progress = RunProgress(total=len(context.items), cached=len(context.items) - len(todo))
     budget = context.config.max_cost_usd
@@ -284,13 +281,23 @@ async def execute_run(
     await retry_transient(
         functools.partial(finish_run, engine, run_id, stopped=progress.stopped),
         f"record the end of run {run_id}",
-        max_s=get_settings().write_retry_max_s,
+        max_s=bound,
     )
     return progress
 
 
 def finish_run(engine: Engine, run_id: int, *, stopped: str | None) -> None:
     """Recount a run's verdicts by status and set its final status."""
+def _start_run(engine: Engine, run_id: int, tenant: str) -> tuple[RunContext, set[str], float]:
+    """Mark the run running; its context, the keys already final and what it has spent so far."""
+    with session_scope(engine) as session:
+        run = get_run(session, run_id=run_id, tenant=tenant)
+        context = RunContext(session, run)
+        done = final_keys(session, keys=[i.verdict_key for i in context.items])
+        run.status = "running"
+        return context, done, run.cost_usd
+
+
     with session_scope(engine) as session:
         run = session.get(Run, run_id)
         assert run is not None

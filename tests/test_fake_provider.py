@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import socket
+import time
 from typing import Any
 
 import httpx
@@ -167,3 +168,18 @@ async def test_serves_many_concurrent_keep_alive_connections_with_latency(fake_p
     assert len(log) == 128
     # 128 requests at 200 ms each served concurrently: arrivals overlap instead of queueing one by one.
     assert max(e["t"] for e in log) - min(e["t"] for e in log) < 128 * 0.2 / 4
+
+
+def test_counts_calls_answered_distinct_and_cut_off(fake_provider: FakeProvider) -> None:
+    fake_provider.script(default={"kind": "verdict", "latency_ms": 300})  # type: ignore[arg-type]
+    for content in ("one", "one", "two"):
+        assert chat(fake_provider, content).status_code == 200
+    body = json.dumps({"model": "fake-judge", "messages": [{"role": "user", "content": "three"}]}).encode()
+    head = f"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Length: {len(body)}\r\n\r\n"
+    with socket.create_connection((fake_provider.host, fake_provider.port)) as client:  # killed mid-call
+        client.sendall(head.encode() + body)
+        deadline = time.monotonic() + 5
+        while fake_provider.counts()["received"] < 4 and time.monotonic() < deadline:
+            time.sleep(0.01)
+    time.sleep(0.6)  # the cut-off call's latency passes: its answer finds nobody
+    assert fake_provider.counts() == {"received": 4, "answered": 3, "aborted": 1, "distinct": 3}

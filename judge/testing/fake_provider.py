@@ -290,7 +290,8 @@ async def _serve_connection(
             reply = await state.handle(method, path, raw, headers)
             if reply.status is None:
                 break
-            if reply.call and reader.at_eof():  # the client hung up (killed) before its answer: it never got it
+            if reply.call and (reader.at_eof() or reader.exception() is not None or writer.is_closing()):
+                # the client hung up (killed) before its answer: it never got it
                 state.aborted += 1
                 break
             state.answered += reply.call
