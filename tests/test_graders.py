@@ -286,6 +286,10 @@ def test_word_boundaries_case_and_variants() -> None:
     assert grade(AUTO, "It points westward.", gold).outcome is GradeOutcome.CORRECT
     assert grade(AUTO, "It points northwest.", gold).outcome is GradeOutcome.INCORRECT
     assert grade(AUTO, "It does not point west.", gold).outcome is GradeOutcome.INCORRECT
+    assert grade(AUTO, "West is not where it points; it points east.", gold).outcome is GradeOutcome.INCORRECT
+    names = GoldAnswer(type=AnswerType.WORD, answer="Alice")
+    aside = "Therefore, David must be the secretary, since Alice's (who is not the secretary) car is green."
+    assert grade(AUTO, aside, names).outcome is GradeOutcome.INCORRECT
 
 
 def test_word_among_alternatives_the_prompt_lists() -> None:

@@ -44,6 +44,10 @@ _AUTO: dict[AnswerType, str] = {
 
 _COPULA = re.compile(r"\b(?:is|are|was|were|be|been|equals|equal\s+to|comes\s+to|totals?)\b", re.IGNORECASE)
 _NEGATION = re.compile(r"\b(?:not|never|no|isn't|aren't|wasn't|cannot|can't)\s+(?:\w+\s+)?$", re.IGNORECASE)
+_NEGATED_AFTER = re.compile(
+    r"(?:'s)?\s*\(?\s*(?:(?:who|which|that)\s+)?(?:(?:is|was|are|were)\s+not|isn't|wasn't|aren't|weren't)\b",
+    re.IGNORECASE,
+)
 _EXPRESSION_END = re.compile(r"[,;\n]|\s+(?:or|which|when|because|since)\b|[.!?](?=\s|$)")
 _OPTION_WORD = r"\b(?:option|choice|situation|answer(?:\s+is)?|statement|letter)\s*:?\s*"
 _LETTER_FORMS = (
@@ -152,6 +156,7 @@ def _code_version() -> str:
         NUMBER_PATTERN.pattern,
         _COPULA.pattern,
         _NEGATION.pattern,
+        _NEGATED_AFTER.pattern,
         _EXPRESSION_END.pattern,
         _ABSTAIN.pattern,
         *(p.pattern for p in _LETTER_FORMS),
@@ -325,7 +330,7 @@ def _word_hits(text: str, start: int, end: int, words: dict[str, str]) -> list[t
     for folded, key in words.items():
         pattern = re.compile(rf"(?<![\w-]){re.escape(folded)}(?![\w-])", re.IGNORECASE)
         for match in pattern.finditer(text, start, end):
-            if not _negated(text, match.start()):
+            if not _negated(text, match.start()) and not _NEGATED_AFTER.match(text, match.end()):
                 hits.append((match.start(), match.end(), key))
     hits.sort()
     return hits
