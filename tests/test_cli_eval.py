@@ -108,3 +108,12 @@ def test_judgebench_import_is_idempotent_and_refuses_a_bad_file_whole(empty_db: 
     result = runner.invoke(app, ["import", "judgebench", str(bad), "--set", "jb-bad"])
     assert result.exit_code == 2 and "pairs.jsonl:2: label: expected 'A>B' or 'B>A'" in result.output
     assert "jb-bad" not in judge("sets")
+
+
+def test_winrate_length_controlled_column(empty_db: Path) -> None:
+    judge("import", "alpacaeval", str(ALPACA_EXCERPT), "--set", "ae")
+    args = ["winrate", "--set", "ae", "--baseline", "text_davinci_003", "--length-controlled"]
+    [row] = json.loads(judge(*args, "--format", "json"))
+    assert 0.0 < row["length_controlled_win_rate"] < 100.0
+    assert "sigmoid(theta)" in row["method"]["length_controlled"]
+    assert "length-controlled" in judge(*args)

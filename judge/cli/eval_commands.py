@@ -20,12 +20,14 @@ from judge.importers.arena_battles import read_arena_battles
 from judge.importers.arenahard import read_arenahard
 from judge.importers.judgebench import read_judgebench
 from judge.metrics.categories import all_tags, in_category
+from judge.metrics.length_control import METHOD as LENGTH_CONTROL_METHOD
+from judge.metrics.length_control import length_controlled_by_model
 from judge.metrics.winrate import CategoryWinRates, method_card, win_rates_by_category, win_rates_vs_baseline
 from judge.protocols.order_rules import DESCRIPTIONS, OrderRule
 from judge.ratings.arenahard import STRONG_WEIGHT, arenahard_scores
 from judge.ratings.arenahard import method_card as arenahard_card
 from judge.rule_votes import votes_by_rule
-from judge.sources import Source
+from judge.sources import Source, response_texts
 from judge.store import open_store, session_scope
 from judge.store.queries import get_set
 
@@ -55,9 +57,13 @@ def import_alpacaeval(
 
 def _print_winrates(rows: list[dict[str, Any]], title: str) -> None:
     table = Table(title=title)
-    for column in ("model", "win_rate", "standard_error", "95% CI", "n", "wins", "draws", "losses"):
+    has_lc = any("length_controlled_win_rate" in r for r in rows)
+    columns = ["model", "win_rate", "standard_error", "95% CI", "n", "wins", "draws", "losses"]
+    for column in columns + (["length-controlled"] if has_lc else []):
         table.add_column(column, justify="left" if column == "model" else "right")
     for r in rows:
+        lc = r.get("length_controlled_win_rate")
+        extra = [("" if lc is None else f"{lc:.2f}")] if has_lc else []
         table.add_row(
             r["model"],
             f"{r['win_rate']:.2f}",
@@ -67,6 +73,7 @@ def _print_winrates(rows: list[dict[str, Any]], title: str) -> None:
             str(r["wins"]),
             str(r["draws"]),
             str(r["losses"]),
+            *extra,
         )
     console.print(table)
 
@@ -105,6 +112,9 @@ def winrate(
     ci: Annotated[float, typer.Option(help="CI level.")] = 0.95,
     fmt: Annotated[OutputFormat, typer.Option("--format", help="table, json or csv.")] = OutputFormat.TABLE,
     by: Annotated[str | None, typer.Option(help="category: win rates per category, with micro and macro.")] = None,
+    length_controlled: Annotated[
+        bool, typer.Option("--length-controlled", help="Add a length-controlled win rate (see the method card).")
+    ] = False,
 ) -> None:
     """Each model's win rate (percent) vs BASELINE: draws count half; AlpacaEval's standard error; a CI."""
     with session_scope(open_store()) as session:
@@ -112,12 +122,20 @@ def winrate(
         votes = votes_by_rule(
             session, source=Source.parse(source), prompt_set=prompt_set, voters=voters, rule=order_rule
         )
+        lengths = (
+            {k: len(t) for k, t in response_texts(session, prompt_set=prompt_set).items()} if length_controlled else {}
+        )
     if category is not None:
         votes = [v for v in votes if in_category(v.category, category)]
         if not votes:
             raise InputError(f"no votes on prompts of category {category!r}", field="--category")
     rows = [r.to_json() for r in win_rates_vs_baseline(votes, baseline, ci)]
     card = {**method_card(baseline, ci), **order_rule_card(order_rule), "source": source, "voters": voters}
+    if length_controlled:
+        controlled = length_controlled_by_model(votes, baseline, lengths)
+        for row in rows:
+            row["length_controlled_win_rate"] = controlled.get(row["model"])
+        card["length_controlled"] = LENGTH_CONTROL_METHOD
     if category is not None:
         card["category"] = category
     if by is not None:
