@@ -69,9 +69,7 @@ def write_gold(
     prompts = _prompts_by_external(session, prompt_set)
     existing = {
         (g.prompt_id, g.turn): g
-        for g in session.exec(
-            select(GoldAnswerRow).join(Prompt).where(col(Prompt.set_id) == prompt_set.id)
-        )
+        for g in session.exec(select(GoldAnswerRow).join(Prompt).where(col(Prompt.set_id) == prompt_set.id))
     }
     counts = CorrectnessImportCounts()
     rows: list[GoldAnswerRow] = []
@@ -118,9 +116,7 @@ def write_gold(
 
 def load_gold(session: Session, *, set_id: int) -> dict[GoldKey, StoredGold]:
     """Every gold answer of a set, keyed (stored prompt id, turn)."""
-    rows = session.exec(
-        select(GoldAnswerRow).join(Prompt).where(col(Prompt.set_id) == set_id)
-    )
+    rows = session.exec(select(GoldAnswerRow).join(Prompt).where(col(Prompt.set_id) == set_id))
     return {
         (g.prompt_id, g.turn): StoredGold(gold=GoldAnswer.model_validate(g.spec), content_hash=g.content_hash)
         for g in rows
