@@ -23,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import os
 import time
+from collections import Counter
 from pathlib import Path
 
 from judge.analysis import agreement_report, audit_report, grader_agreement_report
@@ -41,6 +42,7 @@ from judge.report import write_report
 from judge.run import RunProgress, create_run, execute_run, get_run, summarize_run
 from judge.run_config import LOCAL_JUDGE, JudgeSpec, RunConfig
 from judge.settings import get_settings
+from judge.sources import correctness_grades
 from judge.store import open_store, session_scope, upgrade_database
 from judge.store.correctness import write_gold
 from judge.store.engine import redact_url
@@ -106,6 +108,17 @@ def deterministic_part() -> int:
     console.rule(f"2. grade the 17 gold questions for the 6 human-voted models ({GRADER}: no model, no cost)")
     grading_run, _ = _judge(RunConfig(set_name=SET_NAME, judges=(JudgeSpec(model=GRADER),), rubric="correctness"))
     _judge(RunConfig(set_name=GOLD_SET_NAME, judges=(JudgeSpec(model=GRADER),), rubric="correctness"))
+    with session_scope(open_store()) as session:
+        grades = correctness_grades(session, prompt_set=get_set(session, name=SET_NAME), grader=GRADER)
+    labels = Counter(g.label.value for g in grades.values())
+    rules = Counter(g.extraction_rule.split(":")[0] for g in grades.values() if g.extraction_rule)
+    console.print(
+        f"{len(grades)} responses: "
+        + ", ".join(f"{n} {label}" for label, n in sorted(labels.items()))
+        + "; final answers found by the "
+        + " and the ".join(f"{rule} rule {n} times" for rule, n in sorted(rules.items(), reverse=True)),
+        highlight=False,
+    )
 
     console.rule("3. audit the expert votes: did the experts prefer wrong answers?")
     with session_scope(open_store()) as session:
