@@ -53,6 +53,7 @@ class ArenaState:
     throttle: Throttle
     boards: dict[int, LiveRatings] = field(default_factory=dict)
     boards_lock: threading.Lock = field(default_factory=threading.Lock)
+    sets: service.SetCache = field(default_factory=service.SetCache)
     templates: Environment = field(
         default_factory=lambda: Environment(
             loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(default=True), undefined=StrictUndefined
@@ -163,7 +164,7 @@ def arena_next(voter: BearerVoter, arena: Arena) -> Response:
     """The voter's next unit: ``{unit_id, prompt, responses: [{label: A, text}, {label: B, text}]}`` (each
     response also has ``turns``); the same unit until it is voted on or skipped. 204 when none is left."""
     rng = _rng()
-    unit = retrying(arena.engine, lambda session: service.next_unit(session, voter, rng))
+    unit = retrying(arena.engine, lambda session: service.next_unit(session, voter, rng, cache=arena.sets))
     if unit is None:
         return Response(status_code=204, headers=_headers())
     return _json(unit.to_json())
@@ -354,7 +355,7 @@ def page(set_name: str, request: Request, arena: Arena) -> Response:
         return found
     voter, token = found
     rng = _rng()
-    unit = retrying(arena.engine, lambda session: service.next_unit(session, voter, rng))
+    unit = retrying(arena.engine, lambda session: service.next_unit(session, voter, rng, cache=arena.sets))
     return _page(
         arena,
         "vote.html.j2",
@@ -478,3 +479,4 @@ def reconfigure(app: FastAPI, settings: ArenaSettings) -> None:
     state.settings = settings
     state.throttle = Throttle(settings.rate_per_minute, settings.burst)
     state.boards.clear()
+    state.sets = service.SetCache()

@@ -6,6 +6,7 @@ these and hold no logic.
 
 from __future__ import annotations
 
+import threading
 import time
 from collections import defaultdict
 from datetime import datetime, timedelta
@@ -180,11 +181,46 @@ def rating_state(session: Session, set_id: int, models: list[str]) -> RatingStat
     return fit_counts(names, count, wins)
 
 
-def available_units(session: Session, voter: Voter) -> dict[Pair, list[tuple[int, int]]]:
+class SetCache:
+    """Per set, for a server process: which models answered which prompts (reloaded every ``answers_ttl_s``) and
+    the rating state of active selection (refitted every ``state_ttl_s``), so that ``next`` costs fewer queries."""
+
+    def __init__(self, answers_ttl_s: float = 10.0, state_ttl_s: float = 1.0) -> None:
+        self.answers_ttl_s, self.state_ttl_s = answers_ttl_s, state_ttl_s
+        self._answers: dict[int, tuple[float, dict[int, dict[str, int]]]] = {}
+        self._states: dict[tuple[int, tuple[str, ...]], tuple[float, RatingState]] = {}
+        self._lock = threading.Lock()
+
+    def answers(self, session: Session, set_id: int) -> dict[int, dict[str, int]]:
+        now = time.monotonic()
+        with self._lock:
+            found = self._answers.get(set_id)
+        if found is not None and now - found[0] < self.answers_ttl_s:
+            return found[1]
+        loaded = store.answer_turns(session, set_id=set_id)
+        with self._lock:
+            self._answers[set_id] = (now, loaded)
+        return loaded
+
+    def state(self, session: Session, set_id: int, models: list[str]) -> RatingState:
+        key = (set_id, tuple(sorted(set(models))))
+        now = time.monotonic()
+        with self._lock:
+            found = self._states.get(key)
+        if found is not None and now - found[0] < self.state_ttl_s:
+            return found[1]
+        fitted = rating_state(session, set_id, models)
+        with self._lock:
+            self._states[key] = (now, fitted)
+        return fitted
+
+
+def available_units(session: Session, voter: Voter, cache: SetCache | None = None) -> dict[Pair, list[tuple[int, int]]]:
     """Per model pair, the (prompt, turn) units both models answered that this voter has not been served."""
     seen = store.seen_units(session, set_id=voter.set_id, voter=voter.name)
     units: dict[Pair, list[tuple[int, int]]] = defaultdict(list)
-    for prompt_id, answers in sorted(store.answer_turns(session, set_id=voter.set_id).items()):
+    catalogue = cache.answers(session, voter.set_id) if cache else store.answer_turns(session, set_id=voter.set_id)
+    for prompt_id, answers in sorted(catalogue.items()):
         models = sorted(answers)
         for i, a in enumerate(models):
             for b in models[i + 1 :]:
@@ -208,15 +244,22 @@ def _serve(session: Session, unit: ArenaUnit) -> ServedUnit:
 
 
 def new_unit(
-    session: Session, voter: Voter, rng: np.random.Generator, strategy: Strategy, *, pair: Pair | None = None
+    session: Session,
+    voter: Voter,
+    rng: np.random.Generator,
+    strategy: Strategy,
+    *,
+    pair: Pair | None = None,
+    cache: SetCache | None = None,
 ) -> ArenaUnit | None:
     """Choose and record a unit for the voter (random presentation order); None when none is left."""
-    units = available_units(session, voter)
+    units = available_units(session, voter, cache)
     if pair is not None:
         units = {pair: units.get(pair, [])}
     state = None
     if strategy == "active":
-        state = rating_state(session, voter.set_id, [m for p in units for m in p])
+        models = [m for p in units for m in p]
+        state = cache.state(session, voter.set_id, models) if cache else rating_state(session, voter.set_id, models)
     chosen = choose_unit(units, state, strategy, rng)
     if chosen is None:
         return None
@@ -236,7 +279,11 @@ def new_unit(
 
 
 def next_unit(
-    session: Session, voter: Voter, rng: np.random.Generator, strategy: str | None = None
+    session: Session,
+    voter: Voter,
+    rng: np.random.Generator,
+    strategy: str | None = None,
+    cache: SetCache | None = None,
 ) -> ServedUnit | None:
     """The voter's pending unit, else a new one chosen by the set's pair selection; None when all are seen."""
     pending = store.pending_unit(session, voter_id=voter.id)
@@ -246,7 +293,7 @@ def next_unit(
     for _ in range(3):  # a concurrent request of the same voter may take the same unit first
         try:
             with session.begin_nested():
-                unit = new_unit(session, voter, rng, selection)
+                unit = new_unit(session, voter, rng, selection, cache=cache)
         except IntegrityError:
             continue
         return None if unit is None else _serve(session, unit)
