@@ -34,6 +34,7 @@ from judge.rule_votes import votes_by_rule
 from judge.sources import Source, correctness_grades, response_texts
 from judge.store.queries import get_set
 from judge.store.tables import DEFAULT_TENANT
+from judge.tag_runs import tag_filter
 from judge.types import Correctness, PairVote
 
 Method = Literal["elo", "bt"]
@@ -115,7 +116,10 @@ def build_leaderboard(session: Session, request: LeaderboardRequest) -> Leaderbo
     votes = votes_by_rule(
         session, source=Source.parse(source_text), prompt_set=prompt_set, voters=request.voters, rule=request.order_rule
     )
-    if request.category is not None:
+    if request.category is not None and request.category.startswith("tag:"):
+        chosen = tag_filter(session, prompt_set, request.category)
+        votes = [v for v in votes if v.prompt_id in chosen]
+    elif request.category is not None:
         votes = [v for v in votes if in_category(v.category, request.category)]
     if not votes:
         where = f" in category {request.category!r}" if request.category else ""

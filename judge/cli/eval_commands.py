@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from pathlib import Path
 from typing import Annotated, Any
@@ -19,6 +20,7 @@ from judge.importers.alpacaeval import read_alpacaeval
 from judge.importers.arena_battles import read_arena_battles
 from judge.importers.arenahard import read_arenahard
 from judge.importers.judgebench import read_judgebench
+from judge.llm.client import LiteLLMClient
 from judge.metrics.categories import all_tags, in_category
 from judge.metrics.length_control import METHOD as LENGTH_CONTROL_METHOD
 from judge.metrics.length_control import length_controlled_by_model
@@ -27,9 +29,12 @@ from judge.protocols.order_rules import DESCRIPTIONS, OrderRule
 from judge.ratings.arenahard import STRONG_WEIGHT, arenahard_scores
 from judge.ratings.arenahard import method_card as arenahard_card
 from judge.rule_votes import votes_by_rule
+from judge.run_config import JudgeSpec
 from judge.sources import Source, response_texts
 from judge.store import open_store, session_scope
 from judge.store.queries import get_set
+from judge.tag_runs import tag_filter, tag_prompts
+from judge.tagging import load_tag_rubric
 
 ARENAHARD_SOURCE = "arenahard"
 ARENA_SOURCE = "arena"
@@ -125,8 +130,11 @@ def winrate(
         lengths = (
             {k: len(t) for k, t in response_texts(session, prompt_set=prompt_set).items()} if length_controlled else {}
         )
+        tagged = tag_filter(session, prompt_set, category) if category and category.startswith("tag:") else None
     if category is not None:
-        votes = [v for v in votes if in_category(v.category, category)]
+        votes = [
+            v for v in votes if (v.prompt_id in tagged if tagged is not None else in_category(v.category, category))
+        ]
         if not votes:
             raise InputError(f"no votes on prompts of category {category!r}", field="--category")
     rows = [r.to_json() for r in win_rates_vs_baseline(votes, baseline, ci)]
@@ -300,3 +308,33 @@ def compare(
             console.print(f"vs {vs['baseline']}: A {vs['win_rate_a']:.1f}%, B {vs['win_rate_b']:.1f}%", highlight=False)
             _print_difference("  win rate A - B", vs["difference"], " pts")
     console.print("method: " + json.dumps(data["method"], default=str), highlight=False)
+
+
+@app.command("tag")
+@reports_errors
+def tag(
+    set_name: SetOption,
+    judge_model: Annotated[str, typer.Option("--judge", help="LiteLLM model that tags the prompts.")],
+    rubric: Annotated[str, typer.Option(help="Tagging rubric: arena-hard, domains, or a YAML file.")] = "arena-hard",
+    api_base: Annotated[str | None, typer.Option(help="OpenAI-compatible server for the judge.")] = None,
+    concurrency: Annotated[int, typer.Option(help="Calls in flight.")] = 4,
+) -> None:
+    """Tag a set's prompts with a tagging rubric (stored with provenance); then --category tag:NAME, --by tag:NAME."""
+    tag_rubric = load_tag_rubric(rubric)
+    counts = asyncio.run(
+        tag_prompts(
+            open_store(),
+            set_name=set_name,
+            judge=JudgeSpec(model=judge_model, api_base=api_base),
+            rubric=tag_rubric,
+            client=LiteLLMClient(),
+            concurrency=concurrency,
+        )
+    )
+    tags = ", ".join(f"{k} {v}" for k, v in counts.tags.items()) or "none"
+    console.print(
+        f"set {set_name!r}, rubric {tag_rubric.id}: {counts.prompts} prompts, {counts.cached} already tagged, "
+        f"{counts.ok} tagged, {counts.unparseable} unparseable, {counts.errors} failed (not stored); "
+        f"tags found: {tags}; cost ${counts.cost_usd:.4f}",
+        highlight=False,
+    )

@@ -102,7 +102,8 @@ def leaderboard(
     plot: Annotated[Path | None, typer.Option(help="Draw ratings with CI bars to this PNG.")] = None,
     category: Annotated[str | None, typer.Option(help="Rate only the votes on prompts of this category.")] = None,
     by: Annotated[
-        str | None, typer.Option(help="category: one board per category (own fit and bootstrap), rank shifts.")
+        str | None,
+        typer.Option(help="category (one board per category) or tag:NAME (tagged NAME vs not): own fits, rank shifts."),
     ] = None,
     order_rule: Annotated[
         OrderRule, typer.Option("--order-rule", help="How a judge's two orders combine: agree, sum or separate.")
@@ -131,10 +132,11 @@ def leaderboard(
         order_rule=order_rule,
     )
     if by is not None:
-        if by != "category":
-            raise typer.BadParameter("expected category", param_hint="--by")
+        if by != "category" and not by.startswith("tag:"):
+            raise typer.BadParameter("expected category or tag:NAME", param_hint="--by")
+        split = None if by == "category" else [by, "tag:!" + by.removeprefix("tag:")]
         with session_scope(open_store()) as session:
-            overall, boards, skipped = category_leaderboards(session, request)
+            overall, boards, skipped = category_leaderboards(session, request, split)
         print_category_boards(overall, boards, skipped, fmt)
         return
     with session_scope(open_store()) as session:
