@@ -8,6 +8,7 @@ from pydantic import BaseModel
 from sqlmodel import Session
 
 from judge.errors import InputError
+from judge.importers.columnar import read_vote_columns
 from judge.metrics.categories import in_category
 from judge.metrics.significance import significance_matrix
 from judge.protocols.order_rules import DESCRIPTIONS as ORDER_RULES
@@ -113,20 +114,30 @@ def build_leaderboard(session: Session, request: LeaderboardRequest) -> Leaderbo
     """Fit the requested ratings on the source's votes."""
     prompt_set = get_set(session, name=request.set_name, tenant=request.tenant) if request.set_name else None
     source_text = request.votes_file or request.source
-    votes = votes_by_rule(
-        session, source=Source.parse(source_text), prompt_set=prompt_set, voters=request.voters, rule=request.order_rule
-    )
-    if request.category is not None and request.category.startswith("tag:"):
-        chosen = tag_filter(session, prompt_set, request.category)
-        votes = [v for v in votes if v.prompt_id in chosen]
-    elif request.category is not None:
-        votes = [v for v in votes if in_category(v.category, request.category)]
-    if not votes:
+    source = Source.parse(source_text)
+    if source.kind == "file" and source.path is not None:
+        # A votes file is read column-wise; PairVote objects only where a column of them is needed.
+        columns = read_vote_columns(source.path).where_voters(request.voters).in_category(request.category)
+        per_vote = request.style_control or request.correctness
+        votes = columns.pair_votes() if per_vote else []
+        n_votes = len(columns)
+    else:
+        votes = votes_by_rule(
+            session, source=source, prompt_set=prompt_set, voters=request.voters, rule=request.order_rule
+        )
+        if request.category is not None and request.category.startswith("tag:"):
+            chosen = tag_filter(session, prompt_set, request.category)
+            votes = [v for v in votes if v.prompt_id in chosen]
+        elif request.category is not None:
+            votes = [v for v in votes if in_category(v.category, request.category)]
+        columns = None
+        n_votes = len(votes)
+    if not n_votes:
         where = f" in category {request.category!r}" if request.category else ""
         raise InputError(f"no votes from {source_text}{where}", field="--source")
     spec = BootstrapSpec(rounds=request.bootstrap, seed=request.seed, ci_level=request.ci)
     anchor = parse_anchor(request.anchor)
-    battles = battles_from_votes(votes)
+    battles = columns.battles() if columns is not None else battles_from_votes(votes)
     if request.method == "elo":
         raw_fit = fit_elo(battles, params=EloParams(), bootstrap=spec, shuffle_seed=request.shuffle_seed)
     else:
@@ -134,7 +145,7 @@ def build_leaderboard(session: Session, request: LeaderboardRequest) -> Leaderbo
     result = LeaderboardResult(
         rows=[],
         raw=leaderboard_from_fit(raw_fit),
-        n_votes=len(votes),
+        n_votes=n_votes,
         source=source_text,
         category=request.category,
         order_rule=request.order_rule,

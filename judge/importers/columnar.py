@@ -1,0 +1,439 @@
+"""Votes files read column-wise (JSONL, CSV, Parquet) with pyarrow: whole columns parsed and validated at once.
+
+The per-row reader (:func:`judge.importers.generic.read_votes`) stays the definition of what a valid votes file is
+and the only place error messages are written. The columnar reader accepts a file only when every column it uses
+passes checks at least as strict as the per-row validation (types, required fields, winner spellings, NUL bytes,
+finite numbers, ``model_a != model_b``, one JSON object per non-blank line, the line length limit, valid UTF-8).
+When any check fails (or the file uses a form the columnar checks do not cover: Arena conversations, two aliases of
+one field in a JSON file, a byte-order mark), the file is read again by the per-row reader, which raises the same
+``file:line: field`` error as before (or, if the file is valid after all, returns its votes). So a file is read
+all-or-nothing either way, with the same messages.
+
+Parquet has no per-row reader of its own: its rows (nulls as absent fields) go through the same record validation,
+located ``file:ROW`` (1-based).
+
+pyarrow is an optional dependency (``pip install 'judge[columnar]'``): without it JSONL and CSV are read per row
+(same results, slower) and Parquet is refused with that hint.
+"""
+
+from __future__ import annotations
+
+import csv
+import fnmatch
+import io
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from judge.errors import InputError
+from judge.importers.generic import read_votes, vote_from
+from judge.importers.lines import MAX_LINE_BYTES, Located
+from judge.importers.records import MAX_STORED_INT, WINNER_SPELLINGS, VoteRecord
+from judge.metrics.categories import in_category
+from judge.ratings.battles import Battles
+from judge.types import PairVote, Winner
+
+IntArray = NDArray[np.int64]
+
+WINNERS: tuple[Winner, ...] = (Winner.MODEL_A, Winner.MODEL_B, Winner.TIE, Winner.TIE_BOTHBAD)
+"""Winner codes of :class:`VoteColumns` (index into this tuple)."""
+
+_OUTCOME_OF_CODE = np.array([1.0, 0.0, 0.5, 0.5])
+_SPELLINGS = tuple(WINNER_SPELLINGS)
+_CODE_OF_SPELLING = np.array([WINNERS.index(WINNER_SPELLINGS[s]) for s in _SPELLINGS], dtype=np.int64)
+_ALIASES: dict[str, tuple[str, ...]] = {
+    "prompt_id": ("prompt_id", "question_id"),
+    "model_a": ("model_a",),
+    "model_b": ("model_b",),
+    "winner": ("winner",),
+    "voter": ("voter", "judge"),
+    "turn": ("turn",),
+    "category": ("category",),
+    "tstamp": ("tstamp",),
+}
+_PER_ROW_ONLY = ("conversation_a", "conversation_b")
+PARQUET_SUFFIXES = (".parquet", ".pq")
+
+
+class _NotColumnar(Exception):
+    """The columnar checks did not accept the file: read it per row (which says what is wrong, if anything)."""
+
+
+@dataclass(frozen=True, eq=False)
+class VoteColumns:
+    """Pairwise votes as columns: ``a``/``b`` index ``models``, ``winner`` indexes :data:`WINNERS`, ``prompt``,
+    ``voter`` and ``category`` index their value tuples; ``turn`` is the turn itself."""
+
+    models: tuple[str, ...]
+    a: IntArray
+    b: IntArray
+    winner: IntArray
+    prompt_ids: tuple[str, ...]
+    prompt: IntArray
+    voters: tuple[str, ...]
+    voter: IntArray
+    categories: tuple[str | None, ...]
+    category: IntArray
+    turn: IntArray
+
+    def __len__(self) -> int:
+        return len(self.a)
+
+    def take(self, keep: NDArray[np.bool_]) -> VoteColumns:
+        """Only the votes where ``keep`` is true (value tuples unchanged)."""
+        return VoteColumns(
+            self.models,
+            self.a[keep],
+            self.b[keep],
+            self.winner[keep],
+            self.prompt_ids,
+            self.prompt[keep],
+            self.voters,
+            self.voter[keep],
+            self.categories,
+            self.category[keep],
+            self.turn[keep],
+        )
+
+    def where_voters(self, pattern: str | None) -> VoteColumns:
+        """Only the votes of voters matching the glob ``pattern`` (all for None)."""
+        if pattern is None:
+            return self
+        matching = np.array([fnmatch.fnmatchcase(v, pattern) for v in self.voters], dtype=bool)
+        return self.take(matching[self.voter] if len(self.voters) else np.zeros(len(self), dtype=bool))
+
+    def in_category(self, name: str | None) -> VoteColumns:
+        """Only the votes on prompts of category ``name`` (see :func:`judge.metrics.categories.in_category`)."""
+        if name is None:
+            return self
+        matching = np.array([in_category(c, name) for c in self.categories], dtype=bool)
+        return self.take(matching[self.category] if len(self.categories) else np.zeros(len(self), dtype=bool))
+
+    def battles(self) -> Battles:
+        """One battle per vote, models in sorted order (as :func:`judge.ratings.battles.battles_from_votes`)."""
+        seen = np.zeros(len(self.models), dtype=bool)
+        seen[self.a] = True
+        seen[self.b] = True
+        names = tuple(m for m, s in zip(self.models, seen, strict=True) if s)
+        order = np.argsort(np.array(names, dtype=object)) if names else np.zeros(0, dtype=np.int64)
+        names = tuple(names[k] for k in order)
+        remap = np.full(len(self.models), -1, dtype=np.int64)
+        remap[np.flatnonzero(seen)[order]] = np.arange(len(names))
+        return Battles(names, remap[self.a], remap[self.b], _OUTCOME_OF_CODE[self.winner])
+
+    def pair_votes(self) -> list[PairVote]:
+        """The votes as :class:`PairVote` objects (for the paths that need them)."""
+        return [
+            PairVote.model_construct(
+                prompt_id=self.prompt_ids[p],
+                model_a=self.models[a],
+                model_b=self.models[b],
+                winner=WINNERS[w],
+                voter=self.voters[v],
+                turn=int(t),
+                category=self.categories[c],
+            )
+            for a, b, w, p, v, c, t in zip(
+                self.a.tolist(),
+                self.b.tolist(),
+                self.winner.tolist(),
+                self.prompt.tolist(),
+                self.voter.tolist(),
+                self.category.tolist(),
+                self.turn.tolist(),
+                strict=True,
+            )
+        ]
+
+    @classmethod
+    def from_votes(cls, votes: Sequence[VoteRecord | PairVote]) -> VoteColumns:
+        """Columns of already validated votes."""
+
+        def encode(values: list[Any]) -> tuple[tuple[Any, ...], IntArray]:
+            index: dict[Any, int] = {}
+            codes = np.fromiter((index.setdefault(v, len(index)) for v in values), dtype=np.int64, count=len(values))
+            return tuple(index), codes
+
+        models, ab = encode([v.model_a for v in votes] + [v.model_b for v in votes])
+        prompt_ids, prompt = encode([v.prompt_id for v in votes])
+        voters, voter = encode([v.voter for v in votes])
+        categories, category = encode([v.category for v in votes])
+        n = len(votes)
+        return cls(
+            models=models,
+            a=ab[:n],
+            b=ab[n:],
+            winner=np.fromiter((WINNERS.index(v.winner) for v in votes), dtype=np.int64, count=n),
+            prompt_ids=prompt_ids,
+            prompt=prompt,
+            voters=voters,
+            voter=voter,
+            categories=categories,
+            category=category,
+            turn=np.fromiter((v.turn for v in votes), dtype=np.int64, count=n),
+        )
+
+
+def read_vote_columns(path: Path) -> VoteColumns:
+    """Every vote of a JSONL, CSV or Parquet file as columns; the first bad row raises (``file:line: field``)."""
+    if not path.is_file():
+        raise InputError("no such file", location=str(path))
+    suffix = path.suffix.lower()
+    try:
+        import pyarrow  # noqa: F401
+    except ImportError:
+        if suffix in PARQUET_SUFFIXES:
+            raise InputError(
+                "reading Parquet needs pyarrow: pip install 'judge[columnar]'", location=str(path)
+            ) from None
+        return VoteColumns.from_votes(read_votes(path))
+    if suffix in PARQUET_SUFFIXES:
+        return _read_parquet(path)
+    try:
+        if suffix in (".jsonl", ".ndjson"):
+            return _columns(_jsonl_table(path), coalesce=False, text_cells=False)
+        if suffix == ".csv":
+            return _columns(_csv_table(path), coalesce=False, text_cells=True)
+    except _NotColumnar:
+        pass
+    return VoteColumns.from_votes(read_votes(path))
+
+
+def _jsonl_table(path: Path) -> Any:
+    import pyarrow as pa
+    import pyarrow.json as pj
+
+    data = path.read_bytes()
+    if data.startswith(b"\xef\xbb\xbf") or b"\r" in data[:65536]:
+        raise _NotColumnar
+    ends = np.flatnonzero(np.frombuffer(data, dtype=np.uint8) == 10)
+    lengths = np.diff(ends, prepend=-1) if len(ends) else np.zeros(0, dtype=np.int64)
+    tail = len(data) - (int(ends[-1]) + 1 if len(ends) else 0)
+    if (len(lengths) and int(lengths.max()) > MAX_LINE_BYTES) or tail > MAX_LINE_BYTES:
+        raise _NotColumnar
+    try:
+        table = pj.read_json(pa.BufferReader(data), read_options=pj.ReadOptions(block_size=16 << 20))
+        table.validate(full=True)  # UTF-8 of every string, used or not (the per-row reader decodes every line)
+    except (pa.ArrowException, ValueError, UnicodeDecodeError) as exc:
+        raise _NotColumnar from exc
+    if table.num_rows != len(ends) + (1 if tail and data[-tail:].strip() else 0):
+        raise _NotColumnar  # blank lines, or a line that is not exactly one JSON object
+    return table
+
+
+def _csv_table(path: Path) -> Any:
+    import pyarrow as pa
+    import pyarrow.csv as pc_csv
+
+    with path.open("rb") as handle:
+        head = handle.read(65536)
+    if head.startswith(b"\xef\xbb\xbf"):
+        raise _NotColumnar
+    try:
+        header = next(csv.reader(io.StringIO(head.decode("utf-8").split("\n", 1)[0])))
+    except (UnicodeDecodeError, StopIteration, csv.Error) as exc:
+        raise _NotColumnar from exc
+    if len(set(header)) != len(header) or not all(header):
+        raise _NotColumnar
+    try:
+        table = pc_csv.read_csv(
+            path,
+            parse_options=pc_csv.ParseOptions(newlines_in_values=True),
+            convert_options=pc_csv.ConvertOptions(
+                column_types=dict.fromkeys(header, pa.string()), strings_can_be_null=True, null_values=[""]
+            ),
+        )
+        table.validate(full=True)
+    except (pa.ArrowException, ValueError, UnicodeDecodeError) as exc:
+        raise _NotColumnar from exc
+    if table.column_names != header:
+        raise _NotColumnar
+    return table
+
+
+def _read_parquet(path: Path) -> VoteColumns:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    try:
+        names = pq.read_schema(path).names
+        wanted = [n for n in names if n in {a for aliases in _ALIASES.values() for a in aliases} | set(_PER_ROW_ONLY)]
+        table = pq.read_table(path, columns=wanted)
+        table.validate(full=True)
+    except (pa.ArrowException, OSError, ValueError) as exc:
+        raise InputError(f"not a readable Parquet file ({exc})", location=path.name) from None
+    try:
+        return _columns(table, coalesce=True, text_cells=False)
+    except _NotColumnar:
+        pass
+    votes = [vote_from(record) for record in _parquet_records(table, path.name)]
+    for vote in votes:
+        if vote.model_a == vote.model_b:
+            raise InputError("model_a and model_b are the same model", location=vote.location, field="model_b")
+    return VoteColumns.from_votes(votes)
+
+
+def _parquet_records(table: Any, name: str) -> Iterator[Located]:
+    row = 0
+    for batch in table.to_batches(max_chunksize=65536):
+        for data in batch.to_pylist():
+            row += 1
+            yield Located.at({k: v for k, v in data.items() if v is not None}, f"{name}:{row}")
+
+
+def _pick_column(table: Any, field: str, coalesce: bool) -> Any:
+    """The column holding ``field`` (first alias present), or None; several aliases: coalesced (Parquet, where a
+    null is an absent field) or not columnar (JSON, where a present null hides the next alias)."""
+    import pyarrow.compute as pc
+
+    present = [table.column(a) for a in _ALIASES[field] if a in table.column_names]
+    if not present:
+        return None
+    if len(present) == 1:
+        return present[0]
+    if not coalesce:
+        raise _NotColumnar
+    if len({str(c.type) for c in present}) != 1:
+        raise _NotColumnar
+    return pc.coalesce(*present)
+
+
+def _text(column: Any, *, required: bool, non_empty: bool) -> Any:
+    """A string column checked: no nulls where required, no empty text where not allowed, no NUL byte."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if pa.types.is_large_string(column.type):
+        column = column.cast(pa.string())
+    if not pa.types.is_string(column.type):
+        if pa.types.is_null(column.type) and not required:
+            return column
+        raise _NotColumnar
+    if required and column.null_count:
+        raise _NotColumnar
+    if non_empty and pc.any(pc.equal(pc.utf8_length(column), 0)).as_py():
+        raise _NotColumnar
+    if pc.any(pc.match_substring(column, "\x00")).as_py():
+        raise _NotColumnar
+    return column
+
+
+def _codes(column: Any) -> tuple[tuple[Any, ...], IntArray]:
+    """Distinct values (nulls as None) and each row's index among them."""
+    import pyarrow as pa
+
+    if pa.types.is_null(column.type):
+        return (None,), np.zeros(len(column), dtype=np.int64)
+    encoded = column.combine_chunks().dictionary_encode(null_encoding="encode")
+    values = tuple(encoded.dictionary.to_pylist())
+    return values, encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64)
+
+
+def _columns(table: Any, *, coalesce: bool, text_cells: bool) -> VoteColumns:
+    """Validate the used columns of ``table`` as a whole and encode them; _NotColumnar when any check fails."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if any(name in table.column_names for name in _PER_ROW_ONLY):
+        raise _NotColumnar
+    n = table.num_rows
+    col = {field: _pick_column(table, field, coalesce) for field in _ALIASES}
+    if n == 0:
+        return VoteColumns.from_votes([])
+    prompt = col["prompt_id"]
+    if prompt is None:
+        raise _NotColumnar
+    if pa.types.is_integer(prompt.type) and not text_cells:
+        if prompt.null_count:
+            raise _NotColumnar
+        prompt = prompt.cast(pa.string())
+    prompt = _text(prompt, required=True, non_empty=True)
+    model_a = col["model_a"]
+    model_b = col["model_b"]
+    if model_a is None or model_b is None:
+        raise _NotColumnar
+    model_a = _text(model_a, required=True, non_empty=True)
+    model_b = _text(model_b, required=True, non_empty=True)
+    if pc.any(pc.equal(model_a, model_b)).as_py():
+        raise _NotColumnar
+    winner = col["winner"]
+    if winner is None:
+        raise _NotColumnar
+    winner = _text(winner, required=True, non_empty=False)
+    spelling = pc.index_in(winner, value_set=pa.array(_SPELLINGS))
+    if spelling.null_count:
+        raise _NotColumnar
+    winner_codes = _CODE_OF_SPELLING[spelling.to_numpy(zero_copy_only=False)]
+    voter_values, voter_codes = (
+        (("anonymous",), np.zeros(n, dtype=np.int64))
+        if col["voter"] is None
+        else _codes(_text(col["voter"], required=False, non_empty=False))
+    )
+    voter_values = tuple("anonymous" if v is None else v for v in voter_values)
+    category = col["category"]
+    category_values, category_codes = (
+        ((None,), np.zeros(n, dtype=np.int64))
+        if category is None
+        else _codes(_text(category, required=False, non_empty=False))
+    )
+    turns = _turns(col["turn"], n, text_cells)
+    _check_tstamp(col["tstamp"], text_cells)
+    models, ab = _codes(pa.chunked_array(model_a.chunks + model_b.chunks, type=pa.string()))
+    prompt_values, prompt_codes = _codes(prompt)
+    return VoteColumns(
+        models=models,
+        a=ab[:n],
+        b=ab[n:],
+        winner=winner_codes,
+        prompt_ids=prompt_values,
+        prompt=prompt_codes,
+        voters=voter_values,
+        voter=voter_codes,
+        categories=category_values,
+        category=category_codes,
+        turn=turns,
+    )
+
+
+def _turns(column: Any, n: int, text_cells: bool) -> IntArray:
+    """Turn numbers (default 1): integers 1..2**31-1, or digit strings (as the per-row reader accepts them)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if column is None or pa.types.is_null(column.type):
+        return np.ones(n, dtype=np.int64)
+    if pa.types.is_string(column.type) or pa.types.is_large_string(column.type):
+        if not pc.all(pc.match_substring_regex(column, r"^\s*[0-9]+\s*$")).as_py():
+            raise _NotColumnar  # (nulls are skipped by all(); they are absent fields)
+        column = pc.cast(pc.utf8_trim_whitespace(column), pa.int64())
+    elif not pa.types.is_integer(column.type) or text_cells:
+        raise _NotColumnar
+    values = column.to_numpy(zero_copy_only=False)
+    values = np.where(np.isnan(values), 1, values) if values.dtype.kind == "f" else values
+    values = values.astype(np.int64)
+    if len(values) and (values.min() < 1 or values.max() > MAX_STORED_INT):
+        raise _NotColumnar
+    return np.asarray(values, dtype=np.int64)
+
+
+def _check_tstamp(column: Any, text_cells: bool) -> None:
+    """Timestamps are not rated, but a file with a bad one is refused: finite numbers, or text that is one."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if column is None or pa.types.is_null(column.type):
+        return
+    if pa.types.is_string(column.type) or pa.types.is_large_string(column.type):
+        try:
+            column = pc.cast(column, pa.float64())
+        except pa.ArrowException as exc:
+            raise _NotColumnar from exc
+    elif not (pa.types.is_integer(column.type) or pa.types.is_floating(column.type)) or text_cells:
+        raise _NotColumnar
+    finite = pc.is_finite(pc.cast(column, pa.float64()))
+    if not pc.all(finite).as_py():  # nulls (absent fields) are skipped
+        raise _NotColumnar
