@@ -162,7 +162,8 @@ def main() -> None:
         f"{'✓' if best['jsonl'] <= best['bare'] else '✗'} |",
         f"| the same leaderboard in process (`build_leaderboard`: read, validate, fit, bootstrap, significance; "
         f"imports done) | {best['inproc']:.2f} | {best['inproc'] / best['bare']:.2f} |  |  |",
-        f"| same CLI command on votes.parquet | {best['parquet']:.2f} | {best['parquet'] / best['bare']:.2f} | far below 1 | |",
+        f"| same CLI command on votes.parquet | {best['parquet']:.2f} | {best['parquet'] / best['bare']:.2f} | "
+        "far below 1 | |",
     ]
     if "sandwich" in best:
         rows.append(
