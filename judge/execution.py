@@ -414,6 +414,9 @@ class KeyExecutor:
                 errors = [
                     r for r in results if isinstance(r, BaseException) and not isinstance(r, asyncio.CancelledError)
                 ]
+        except BaseException:  # this execution was cancelled (API cancel, server shutdown): abandon its calls
+            self._abort()
+            raise
         finally:
             heartbeat.cancel()
             await self.writer.close(max_s=ABORT_WRITE_S if self.aborted else None)

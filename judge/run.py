@@ -1,8 +1,10 @@
 """A run: plan the missing verdicts, execute them on the in-process backend, follow progress, summarise.
 
-The in-process backend runs :func:`judge.judging.judge_item` with bounded concurrency and writes each verdict by
-its key in small batches. Verdicts that already exist in a final state (ok, unparseable) are reused, so a rerun
-or a resumed run pays only for what is missing. ``max_cost_usd`` stops scheduling new calls once reached.
+The in-process backend runs :func:`judge.judging.judge_item` through the shared execution core
+(:mod:`judge.execution`: claim each verdict key's lease, judge, write, settle) with bounded concurrency. Verdicts
+that already exist in a final state (ok, unparseable) are reused, and a key leased by a concurrent run is waited
+for, so a rerun, a resumed or a concurrent run pays only for what is missing. ``max_cost_usd`` stops scheduling
+new calls once reached; Ctrl-C (an :class:`judge.execution.Interrupt`) stops the run as ``stopped``.
 """
 
 from __future__ import annotations
