@@ -74,16 +74,29 @@ def free_port() -> int:
         return port
 
 
+async def _request(client: httpx.AsyncClient, method: str, url: str, **kwargs: Any) -> tuple[httpx.Response, int]:
+    """The response and how many transport failures (a connection closed under us) came before it."""
+    failures = 0
+    while True:
+        try:
+            return await client.request(method, url, **kwargs), failures
+        except httpx.TransportError:
+            failures += 1
+            if failures > 5:
+                raise
+
+
 async def voter_loop(
     client: httpx.AsyncClient, token: str, until: float, latencies: dict[str, list[float]], created: list[str]
 ) -> dict[str, int]:
     headers = {"Authorization": f"Bearer {token}"}
-    counts = {"votes": 0, "repeat": 0, "errors": 0, "exhausted": 0}
+    counts = {"votes": 0, "repeat": 0, "errors": 0, "exhausted": 0, "retried": 0}
     rng = np.random.default_rng(abs(hash(token)) % 2**32)
     while time.monotonic() < until:
         started = time.perf_counter()
-        served = await client.get("/v1/arena/next", headers=headers)
+        served, failures = await _request(client, "GET", "/v1/arena/next", headers=headers)
         latencies["next"].append(time.perf_counter() - started)
+        counts["retried"] += failures
         if served.status_code == 204:
             counts["exhausted"] += 1
             break
@@ -93,10 +106,12 @@ async def voter_loop(
         unit_id = served.json()["unit_id"]
         choice = ("A", "B", "tie", "bothbad")[int(rng.integers(4))]
         started = time.perf_counter()
-        voted = await client.post("/v1/arena/votes", json={"unit_id": unit_id, "choice": choice}, headers=headers)
+        body = {"unit_id": unit_id, "choice": choice}
+        voted, failures = await _request(client, "POST", "/v1/arena/votes", json=body, headers=headers)
         latencies["vote"].append(time.perf_counter() - started)
-        if voted.status_code == 201:
-            counts["votes"] += 1
+        counts["retried"] += failures
+        if voted.status_code == 201 or (voted.status_code == 200 and failures):
+            counts["votes"] += 1  # a 200 after a lost answer: the lost request stored it, the retry saw it
             created.append(unit_id)
         elif voted.status_code == 200:
             counts["repeat"] += 1
@@ -141,6 +156,7 @@ def main() -> None:
     if args.quick:
         args.voters, args.seconds = 10, 5.0
 
+    load_at_start = os.getloadavg()[0]
     admin = create_engine(POSTGRES_URL)
     schema = f"arena_load_{uuid.uuid4().hex[:10]}"
     with admin.begin() as conn:
@@ -174,6 +190,8 @@ def main() -> None:
                 "--log-level",
                 "warning",
                 "--no-access-log",
+                "--timeout-keep-alive",
+                "120",
             ],
             cwd=ROOT,
             env=env,
@@ -205,6 +223,7 @@ def main() -> None:
 
     votes = sum(c["votes"] for c in counts)
     errors = sum(c["errors"] for c in counts)
+    retried = sum(c["retried"] for c in counts)
     latencies = detail["latencies"]
     lost = votes - n_stored
     ok = lost == 0 and n_stored == n_distinct == per_unit == len(set(detail["created"]))
@@ -215,7 +234,8 @@ def main() -> None:
             f"`.venv/bin/python bench/arena_load.py` ({args.voters} concurrent voters, each looping next -> vote for "
             f"{args.seconds:g} s; uvicorn with {args.workers} worker processes on PostgreSQL; {args.prompts} prompts × "
             f"{args.models} models, active pair selection on every `next`; client and server share the machine's "
-            f"{os.cpu_count()} cores; Python {platform.python_version()}).",
+            f"{os.cpu_count()} cores, load average {load_at_start:.1f} at start (shared machine); "
+            f"Python {platform.python_version()}).",
             "",
             "| measurement | figure |",
             "|---|---:|",
@@ -226,6 +246,7 @@ def main() -> None:
             f"| `GET /v1/arena/next` latency p50 / p99 | {percentile(latencies['next'], 50):.0f} ms / "
             f"{percentile(latencies['next'], 99):.0f} ms |",
             f"| errors (non-2xx) | {errors} |",
+            f"| requests retried after a dropped connection | {retried} |",
             f"| votes in the store / answered 201 / distinct keys | {n_stored:,} / {votes:,} / {n_distinct:,} |",
             f"| nothing lost, nothing doubled | {'yes' if ok else 'NO'} |",
             "",

@@ -39,6 +39,7 @@ class Browser:
 
     def __init__(self, executable: str, profile: Path, size: tuple[int, int] = (1280, 900)) -> None:
         profile.mkdir(parents=True, exist_ok=True)
+        (profile / "DevToolsActivePort").unlink(missing_ok=True)  # a previous browser's
         self.process = subprocess.Popen(
             [executable, *FLAGS, f"--user-data-dir={profile}", f"--window-size={size[0]},{size[1]}", "about:blank"],
             stdout=subprocess.DEVNULL,
@@ -51,9 +52,13 @@ class Browser:
                 self.close()
                 raise RuntimeError("chromium did not start its DevTools endpoint")
             time.sleep(0.05)
-        port = int(port_file.read_text().splitlines()[0])
-        pages = [t for t in httpx.get(f"http://127.0.0.1:{port}/json/list").json() if t["type"] == "page"]
-        self.ws: ClientConnection = connect(pages[0]["webSocketDebuggerUrl"], max_size=None).__enter__()
+        try:
+            port = int(port_file.read_text().splitlines()[0])
+            pages = [t for t in httpx.get(f"http://127.0.0.1:{port}/json/list").json() if t["type"] == "page"]
+            self.ws: ClientConnection = connect(pages[0]["webSocketDebuggerUrl"], max_size=None).__enter__()
+        except Exception:
+            self.close()
+            raise
         self.ids = itertools.count(1)
         self.events: list[dict[str, Any]] = []
         for domain in ("Page", "Runtime", "Log"):
@@ -96,7 +101,8 @@ class Browser:
     def click(self, selector: str) -> None:
         """A real mouse click (press and release) at the centre of the element."""
         box = self.evaluate(
-            f"(() => {{ const r = document.querySelector({json.dumps(selector)}).getBoundingClientRect();"
+            f"(() => {{ const e = document.querySelector({json.dumps(selector)}); e.scrollIntoView({{block: 'center'}});"
+            " const r = e.getBoundingClientRect();"
             " return [r.x + r.width / 2, r.y + r.height / 2]; })()"
         )
         self.evaluate("window.__judge_loaded = false")
