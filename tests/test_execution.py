@@ -20,6 +20,7 @@ import pytest
 from sqlalchemy import event, text
 from sqlalchemy.engine import Engine
 
+from judge.backends.unit import judge_keys, run_context
 from judge.errors import StoreError
 from judge.llm.client import LiteLLMClient
 from judge.run import create_run, execute_run
@@ -248,3 +249,27 @@ def test_ctrl_c_finishes_the_calls_in_flight_and_marks_the_run_stopped(
 
     resumed = asyncio.run(execute_run(sqlite_store, 1, LiteLLMClient(FAST_RETRIES)))
     assert resumed.done == KEYS - counts["answered"] and fake_provider.counts()["answered"] == KEYS
+
+
+def test_a_redelivered_unit_waits_for_the_delivery_still_running(engine: Engine, fake_provider: FakeProvider) -> None:
+    fake_provider.script(default={**PREFER_GOOD, "latency_ms": 600})  # type: ignore[arg-type]
+    with session_scope(engine) as session:
+        write_bundle(session, set_name="toy", bundle=toy_bundle(2))
+    run_id = new_run(engine, fake_provider)
+    context = run_context(engine, run_id)
+    keys = sorted(context.by_key)
+    results: list[Any] = []
+
+    def deliver() -> None:
+        results.append(asyncio.run(judge_keys(engine, context, LiteLLMClient(FAST_RETRIES), keys)))
+
+    first = threading.Thread(target=deliver)
+    first.start()
+    while fake_provider.counts()["received"] < len(keys):  # the first delivery's calls are in flight
+        time.sleep(0.01)
+    deliver()  # the redelivery (visibility timeout passed) while the first still runs
+    first.join()
+
+    assert fake_provider.counts()["received"] == len(keys)  # paid once
+    assert sorted((r.judged, r.skipped) for r in results) == [(0, len(keys)), (len(keys), 0)]
+    assert sorted(stored(engine).values()) == [1] * len(keys) and leases(engine) == 0
