@@ -40,6 +40,10 @@ class NotFoundError(JudgeError):
     """A referenced row (prompt set, run, model, prompt) does not exist."""
 
 
+class ConflictError(JudgeError):
+    """The request conflicts with the current state of what it names (e.g. cancelling a run that has ended)."""
+
+
 class StatisticsError(JudgeError):
     """A statistic is undefined for the given input (empty, disconnected, degenerate)."""
 

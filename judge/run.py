@@ -17,7 +17,7 @@ from typing import Any
 
 from pydantic import BaseModel
 from sqlalchemy.engine import Engine
-from sqlmodel import Session
+from sqlmodel import Session, col, update
 
 from judge import grader_runs
 from judge.errors import InputError, NotFoundError
@@ -296,7 +296,10 @@ def _start_run(engine: Engine, run_id: int, tenant: str) -> tuple[RunContext, se
         run = get_run(session, run_id=run_id, tenant=tenant)
         context = RunContext(session, run)
         done = final_keys(session, keys=[i.verdict_key for i in context.items])
-        run.status = "running"
+        # one conditional UPDATE: a cancel committed meanwhile (the API's, racing this start) is never overwritten
+        session.execute(
+            update(Run).where(col(Run.id) == run_id, col(Run.status) != "cancelled").values(status="running")
+        )
         return context, done, run.cost_usd
 
 

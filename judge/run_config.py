@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from pydantic import Field, field_validator
+from collections.abc import Mapping
+from typing import Any, Self
+
+from pydantic import Field, field_validator, model_validator
 
 from judge.errors import InputError
 from judge.llm.client import SamplingParams
@@ -45,27 +48,35 @@ class PairSelection(Frozen):
         return f"baseline:{self.baseline}" if self.kind == "baseline" else self.kind
 
 
-class RunConfig(Frozen):
-    """A run's full configuration, stored as JSON with the run (its method card)."""
+def default_timeout_s() -> float:
+    """``JUDGE_REQUEST_TIMEOUT_S``: seconds per judge call when a run does not say."""
+    return get_settings().request_timeout_s
 
-    set_name: str
-    judges: tuple[JudgeSpec, ...] = Field(min_length=1)
-    rubric: str
-    pairs: str = "human-voted"
-    models: tuple[str, ...] | None = None
-    turns: tuple[int, ...] = (1,)
-    order: OrderMode = OrderMode.BOTH
-    seed: int | None = None
+
+def default_concurrency() -> int:
+    """``JUDGE_CONCURRENCY``: judge calls in flight when a run does not say."""
+    return get_settings().concurrency
+
+
+class RunOptions(Frozen):
+    """How a run judges: every option the CLI flags (``judge run``) and the API body (``POST /v1/runs``) share,
+    validated here once, with the defaults of the settings (``JUDGE_CONCURRENCY``, ``JUDGE_REQUEST_TIMEOUT_S``)."""
+
+    rubric: str = Field(default="pairwise", description="A rubric id (GET /v1/rubrics)")
+    pairs: str = Field(default="human-voted", description="human-voted, all, or baseline:MODEL")
+    models: tuple[str, ...] | None = Field(default=None, description="Only these models' responses")
+    turns: tuple[int, ...] = Field(default=(1,), description="Turns to judge (1-based)")
+    order: OrderMode = Field(default=OrderMode.BOTH, description="both orders, or one seeded random order")
+    seed: int | None = Field(default=None, description="Seed of order random")
     sampling: SamplingParams = Field(default_factory=SamplingParams)
-    timeout_s: float = Field(default_factory=lambda: get_settings().request_timeout_s, gt=0, allow_inf_nan=False)
-    max_cost_usd: float | None = Field(default=None, ge=0, allow_inf_nan=False)
-    limit: int | None = Field(default=None, ge=1)
-    concurrency: int = Field(default_factory=lambda: get_settings().concurrency, ge=1, le=1024)
-    reask: bool = False
-    voters: str | None = None
-    tenant_api_bases: bool = False
-    """Set on runs created through the API: the judges' api_bases were chosen by a tenant, so calls to them
-    follow no redirect and carry no operator key (:class:`judge.llm.client.CompletionRequest`)."""
+    timeout_s: float = Field(
+        default_factory=default_timeout_s, gt=0, allow_inf_nan=False, description="Seconds per judge call"
+    )
+    max_cost_usd: float | None = Field(default=None, ge=0, allow_inf_nan=False, description="Budget of the run")
+    limit: int | None = Field(default=None, ge=1, description="Judge at most this many units")
+    concurrency: int = Field(default_factory=default_concurrency, ge=1, le=1024, description="Judge calls in flight")
+    reask: bool = Field(default=False, description="Re-ask once with a format reminder when unparseable")
+    voters: str | None = Field(default=None, description="With pairs human-voted: only these voters' pairs")
 
     @field_validator("pairs")
     @classmethod
@@ -79,6 +90,27 @@ class RunConfig(Frozen):
         if not value or any(t < 1 for t in value):
             raise ValueError("turns are 1-based and at least one is needed")
         return tuple(sorted(set(value)))
+
+    @model_validator(mode="after")
+    def _seeded(self) -> Self:
+        if self.order is OrderMode.RANDOM and self.seed is None:
+            raise InputError("order random needs a seed", field="seed")
+        return self
+
+
+class RunConfig(RunOptions):
+    """A run's full configuration, stored as JSON with the run (its method card): the resolved request."""
+
+    set_name: str
+    judges: tuple[JudgeSpec, ...] = Field(min_length=1)
+    tenant_api_bases: bool = False
+    """Set on runs created through the API: the judges' api_bases were chosen by a tenant, so calls to them
+    follow no redirect and carry no operator key (:class:`judge.llm.client.CompletionRequest`)."""
+
+    @classmethod
+    def from_stored(cls, stored: Mapping[str, Any]) -> RunConfig:
+        """The configuration a run was stored with (``Run.config``, which also holds its method card)."""
+        return cls.model_validate({k: v for k, v in stored.items() if k in cls.model_fields})
 
     @property
     def pair_selection(self) -> PairSelection:

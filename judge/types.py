@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
@@ -50,6 +51,26 @@ class VerdictStatus(StrEnum):
     OK = "ok"
     UNPARSEABLE = "unparseable"
     ERROR = "error"
+
+
+class RunStatus(StrEnum):
+    """Where a run stands: ``created`` (planned, nothing judged), ``running``, then one final status:
+    ``completed`` (every planned verdict stored), ``incomplete`` (some ended in errors or were never judged),
+    ``stopped`` (budget reached, Ctrl-C, server shutdown), ``cancelled`` (by the CLI or the API) or ``failed``
+    (the execution itself failed: broker or database down)."""
+
+    CREATED = "created"
+    RUNNING = "running"
+    COMPLETED = "completed"
+    INCOMPLETE = "incomplete"
+    STOPPED = "stopped"
+    CANCELLED = "cancelled"
+    FAILED = "failed"
+
+    @property
+    def is_active(self) -> bool:
+        """Still to be judged or being judged: a run in this status may be cancelled."""
+        return self in (RunStatus.CREATED, RunStatus.RUNNING)
 
 
 class Correctness(StrEnum):
@@ -107,3 +128,49 @@ class ChatMessage(Frozen):
 
     role: str
     content: str
+
+
+class VerdictRecord(Frozen):
+    """One judge call's (or deterministic grader's) result with its full provenance, as judging produces it and
+    the store keeps it: one row per verdict key (``store.upsert_verdicts``), read back by export, API and analysis.
+
+    ``verdict_key`` is a content hash of everything that decides the verdict (judge, rubric hash, mode, prompt,
+    turn, the responses' content, presentation order, sampling); ``winner`` is in the pair's own orientation,
+    whatever order the judge saw; ``raw_output[parse_span_start:parse_span_end]`` is where the verdict was read
+    (``answer_span_*`` likewise for a grader's extracted answer). An unparseable reply keeps its raw text.
+    """
+
+    verdict_key: str
+    run_id: int | None = None
+    judge_model: str
+    rubric_id: str
+    rubric_version: str
+    rubric_hash: str
+    mode: str  # a Mode, or "tag" for prompt tagging (judge tag)
+    prompt_id: int
+    turn: int = 1
+    model_a: str
+    model_b: str | None = None
+    order: Order
+    request_hash: str
+    sampling: dict[str, Any]
+    status: VerdictStatus
+    raw_output: str | None = None
+    label: str | None = None
+    winner: Winner | None = None
+    score: float | None = None
+    reason: str | None = None
+    parse_rule: str | None = None
+    parse_span_start: int | None = None
+    parse_span_end: int | None = None
+    error: str | None = None
+    structured_output: bool = False
+    attempts: int = 0
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+    cost_usd: float | None = None
+    latency_ms: float | None = None
+    extracted_answer: str | None = None
+    extraction_rule: str | None = None
+    answer_span_start: int | None = None
+    answer_span_end: int | None = None

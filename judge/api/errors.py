@@ -13,6 +13,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from judge.errors import (
     BrokerError,
+    ConflictError,
     InputError,
     NotFoundError,
     RubricError,
@@ -64,6 +65,10 @@ async def _not_found(_request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse(_detail(str(exc)), status_code=404)
 
 
+async def _conflict(_request: Request, exc: Exception) -> JSONResponse:
+    return JSONResponse(_detail(str(exc)), status_code=409)
+
+
 async def _unprocessable(_request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse(_detail(str(exc)), status_code=422)
 
@@ -86,6 +91,7 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _request_invalid)
     app.add_exception_handler(InputError, _input_error)
     app.add_exception_handler(NotFoundError, _not_found)
+    app.add_exception_handler(ConflictError, _conflict)
     app.add_exception_handler(StatisticsError, _unprocessable)
     app.add_exception_handler(RubricError, _unprocessable)
     app.add_exception_handler(StoreError, _unavailable)

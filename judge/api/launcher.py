@@ -23,10 +23,10 @@ from judge.logging import redact
 from judge.run import execute_run, finish_run
 from judge.store.engine import session_scope
 from judge.store.tables import Run, utcnow
+from judge.types import RunStatus
 
 ClientFactory = Callable[[], JudgeClient]
 log = logging.getLogger("judge.api")
-ACTIVE = ("created", "running")
 
 
 def default_client() -> JudgeClient:
@@ -61,7 +61,7 @@ class InProcessLauncher:
     async def _execute(self, run_id: int, tenant: str) -> None:
         with session_scope(self.engine) as session:
             run = session.get(Run, run_id)
-            if run is None or run.status not in ACTIVE:
+            if run is None or not RunStatus(run.status).is_active:
                 return
         try:
             await execute_run(self.engine, run_id, self.client_factory(), tenant=tenant)
@@ -79,7 +79,7 @@ class InProcessLauncher:
         with session_scope(self.engine) as session:
             failed = session.get(Run, run_id)
             if failed is not None:
-                failed.status = "failed"
+                failed.status = RunStatus.FAILED
                 failed.note = classify_failure(exc)
                 failed.finished_at = utcnow()
 

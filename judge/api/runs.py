@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from datetime import datetime
+from typing import Annotated, Any, Self
 
-from fastapi import APIRouter, HTTPException, Query
+from fastapi import APIRouter, Query
 from pydantic import Field, ValidationError, model_validator
 from sqlmodel import Session, col, func, select
 from starlette.concurrency import run_in_threadpool
@@ -13,40 +14,32 @@ from judge.api.deps import MAX_ID, AppState, RowId, State, Tenant, tenant_set
 from judge.api.errors import validation_error
 from judge.errors import InputError
 from judge.grader_runs import is_grader
-from judge.llm.client import SamplingParams
 from judge.llm.endpoints import OPENAI_COMPATIBLE, UrlError, provider_of
 from judge.logging import redact
-from judge.protocols.pairwise import OrderMode
 from judge.rubrics import list_rubrics
-from judge.run import create_run, get_run, summarize_run
-from judge.run_config import JudgeSpec, PairSelection, RunConfig
+from judge.run import RunSummary, cancel_run, create_run, get_run, run_config, summarize_run
+from judge.run_config import JudgeSpec, RunConfig, RunOptions, default_concurrency, default_timeout_s
 from judge.store.engine import session_scope
 from judge.store.tables import Prompt, PromptSet, Run, RunItem, Verdict
-from judge.types import Frozen
+from judge.types import Frozen, RunStatus, VerdictRecord
 from judge.verdict_export import VERDICT_FIELDS
 
 router = APIRouter(prefix="/v1/runs", tags=["runs"])
 REDACTED_FIELDS = ("error", "raw_output", "reason")
 
 
-class RunRequest(Frozen):
-    """A run of judge model(s) with a rubric over a prompt set's pairs (or responses, for single grading)."""
+API_MAX_JUDGES = 8
+API_MAX_CONCURRENCY = 64
+API_MAX_TIMEOUT_S = 600.0
+
+
+class RunRequest(RunOptions):
+    """A run of judge model(s) with a rubric over a prompt set's pairs (or responses, for single grading): the
+    options of :class:`~judge.run_config.RunOptions` (defaults from the server's settings) plus the set and the
+    judges. This server takes at most 8 judges, 64 calls in flight and 600 s per call."""
 
     prompt_set_id: int = Field(ge=1, le=MAX_ID)
-    judges: tuple[JudgeSpec, ...] = Field(min_length=1, max_length=8)
-    rubric: str = Field(default="pairwise", description="A rubric id (GET /v1/rubrics)")
-    pairs: str = Field(default="human-voted", description="human-voted, all, or baseline:MODEL")
-    models: tuple[str, ...] | None = None
-    turns: tuple[int, ...] = (1,)
-    order: OrderMode = OrderMode.BOTH
-    seed: int | None = None
-    sampling: SamplingParams = Field(default_factory=SamplingParams)
-    timeout_s: float = Field(default=60.0, gt=0, le=600)
-    max_cost_usd: float | None = Field(default=None, ge=0, allow_inf_nan=False)
-    limit: int | None = Field(default=None, ge=1)
-    concurrency: int = Field(default=16, ge=1, le=64)
-    reask: bool = False
-    voters: str | None = None
+    judges: tuple[JudgeSpec, ...] = Field(min_length=1, max_length=API_MAX_JUDGES)
 
     @model_validator(mode="before")
     @classmethod
@@ -55,6 +48,98 @@ class RunRequest(Frozen):
         if where is not None:
             raise ValueError(f"{where or 'body'}: text may not contain a NUL byte (\\u0000)")
         return data
+
+    @model_validator(mode="before")
+    @classmethod
+    def _server_defaults(cls, data: Any) -> Any:
+        """Settings defaults above this server's limits are lowered to them (explicit values are checked after)."""
+        if isinstance(data, dict):
+            data = {"concurrency": min(default_concurrency(), API_MAX_CONCURRENCY)} | data
+            data = {"timeout_s": min(default_timeout_s(), API_MAX_TIMEOUT_S)} | data
+        return data
+
+    @model_validator(mode="after")
+    def _within_server_limits(self) -> Self:
+        if self.concurrency > API_MAX_CONCURRENCY:
+            raise InputError(f"at most {API_MAX_CONCURRENCY} calls in flight on this server", field="concurrency")
+        if self.timeout_s > API_MAX_TIMEOUT_S:
+            raise InputError(f"at most {API_MAX_TIMEOUT_S:g} s per call on this server", field="timeout_s")
+        return self
+
+    def to_config(self, set_name: str, judges: tuple[JudgeSpec, ...]) -> RunConfig:
+        """The run's configuration: these options on set ``set_name`` with the checked ``judges``."""
+        options = self.model_dump(exclude={"prompt_set_id", "judges"})
+        return RunConfig.model_validate(
+            options | {"set_name": set_name, "judges": [j.model_dump() for j in judges], "tenant_api_bases": True}
+        )
+
+
+class RunCreated(Frozen):
+    """A run planned and started: its id, its status, how many verdicts and units it planned, what it skipped."""
+
+    id: int
+    status: RunStatus
+    planned: int
+    units: int
+    skipped: dict[str, int]
+
+
+class RunListed(Frozen):
+    """One run in the list of a tenant's runs."""
+
+    id: int
+    prompt_set_id: int
+    status: RunStatus
+    planned: int
+    cost_usd: float
+    judges: list[str]
+    rubric: str
+    created_at: datetime
+
+
+class RunProgressView(Frozen):
+    """Verdicts stored (any status) out of those planned."""
+
+    finished: int
+    planned: int
+    fraction: float
+
+
+class RunView(RunSummary):
+    """A run's status, counts, combined outcomes, judge diagnostics, cost, progress, method card, and the resolved
+    request it was created with (concurrency, timeout, sampling, judges, rubric, budget...)."""
+
+    id: int
+    prompt_set_id: int
+    progress: RunProgressView
+    created_at: datetime
+    finished_at: datetime | None
+    request: RunConfig
+
+
+class VerdictView(VerdictRecord):
+    """One stored verdict of a run with its provenance; ``prompt_id`` is the prompt's id in its set, ``run_id`` the
+    run asked about (a verdict reused from an earlier run is shown under this one). Secrets in ``raw_output``,
+    ``reason`` and ``error`` are redacted (the parse span is then dropped)."""
+
+    id: int
+    prompt_id: str  # type: ignore[assignment]
+    created_at: datetime
+
+
+class VerdictPage(Frozen):
+    """One page of verdicts; ``next`` is the cursor of the next page (``after``), null on the last."""
+
+    items: list[VerdictView]
+    total: int
+    next: int | None
+
+
+class RunCancelled(Frozen):
+    """A cancelled run."""
+
+    id: int
+    status: RunStatus
 
 
 def nul_path(value: Any, path: str = "") -> str | None:
@@ -75,9 +160,6 @@ def _check(request: RunRequest, state: AppState) -> tuple[JudgeSpec, ...]:
     rubrics = {r.id for r in list_rubrics()}
     if request.rubric not in rubrics:
         raise InputError(f"unknown rubric {request.rubric!r} (available: {', '.join(sorted(rubrics))})", field="rubric")
-    PairSelection.parse(request.pairs)
-    if request.order is OrderMode.RANDOM and request.seed is None:
-        raise InputError("order random needs a seed", field="seed")
     return tuple(_checked_judge(index, judge, state) for index, judge in enumerate(request.judges))
 
 
@@ -110,80 +192,79 @@ def _checked_judge(index: int, judge: JudgeSpec, state: AppState) -> JudgeSpec:
     return judge.model_copy(update={"api_base": str(base)})
 
 
-def _create(state: AppState, tenant: str, request: RunRequest) -> dict[str, Any]:
+def _create(state: AppState, tenant: str, request: RunRequest) -> RunCreated:
     judges = _check(request, state)
     with session_scope(state.engine) as session:
         prompt_set = tenant_set(session, request.prompt_set_id, tenant)
-        fields = request.model_dump(exclude={"prompt_set_id", "judges"})
-        fields |= {"set_name": prompt_set.name, "judges": [j.model_dump() for j in judges], "tenant_api_bases": True}
         try:
-            config = RunConfig.model_validate(fields)
+            config = request.to_config(prompt_set.name, judges)
         except ValidationError as exc:
             raise validation_error(exc) from exc
         cap = state.settings.max_planned_verdicts
         run, plan = create_run(session, config=config, tenant=tenant, max_planned=cap)
-        return {
-            "id": run.id,
-            "status": run.status,
-            "planned": len(plan.items),
-            "units": plan.n_units,
-            "skipped": plan.skipped,
-        }
+        assert run.id is not None
+        return RunCreated(
+            id=run.id, status=run.status, planned=len(plan.items), units=plan.n_units, skipped=plan.skipped
+        )
 
 
-def run_json(session: Session, run: Run) -> dict[str, Any]:
-    """A run's status, counts, cost, progress and method card."""
+def run_view(session: Session, run: Run) -> RunView:
+    """A run's status, counts, cost, progress, method card and resolved request."""
     prompt_set = session.get(PromptSet, run.set_id)
-    assert prompt_set is not None
+    assert prompt_set is not None and run.id is not None
     summary = summarize_run(session, run=run, prompt_set=prompt_set)
     finished = summary.ok + summary.unparseable + summary.error
-    return {
-        "id": run.id,
-        "prompt_set_id": run.set_id,
-        **summary.model_dump(exclude={"run_id"}),
-        "progress": {
-            "finished": finished,
-            "planned": run.n_planned,
-            "fraction": finished / run.n_planned if run.n_planned else 1.0,
-        },
-        "created_at": run.created_at,
-        "finished_at": run.finished_at,
-    }
+    return RunView(
+        **summary.model_dump(),
+        id=run.id,
+        prompt_set_id=run.set_id,
+        progress=RunProgressView(
+            finished=finished, planned=run.n_planned, fraction=finished / run.n_planned if run.n_planned else 1.0
+        ),
+        created_at=run.created_at,
+        finished_at=run.finished_at,
+        request=run_config(run),
+    )
 
 
 @router.post("", status_code=202)
-async def start_run(request: RunRequest, state: State, tenant: Tenant) -> dict[str, Any]:
+async def start_run(request: RunRequest, state: State, tenant: Tenant) -> RunCreated:
     """Plan a run and start judging it in the background; 202 with its id. Poll GET /v1/runs/{id}."""
     created = await run_in_threadpool(_create, state, tenant, request)
-    state.launcher.launch(created["id"], tenant)
+    state.launcher.launch(created.id, tenant)
     return created
 
 
 @router.get("")
-def list_runs(state: State, tenant: Tenant) -> list[dict[str, Any]]:
+def list_runs(state: State, tenant: Tenant) -> list[RunListed]:
     """The caller's runs, newest first (status and counts; GET /v1/runs/{id} has the details)."""
     with session_scope(state.engine) as session:
         runs = session.exec(select(Run).where(col(Run.tenant) == tenant).order_by(col(Run.id).desc()))
-        return [
-            {
-                "id": r.id,
-                "prompt_set_id": r.set_id,
-                "status": r.status,
-                "planned": r.n_planned,
-                "cost_usd": r.cost_usd,
-                "judges": [j["model"] for j in r.config["judges"]],
-                "rubric": r.config["rubric"],
-                "created_at": r.created_at,
-            }
-            for r in runs
-        ]
+        listed = []
+        for r in runs:
+            assert r.id is not None
+            config = run_config(r)
+            listed.append(
+                RunListed(
+                    id=r.id,
+                    prompt_set_id=r.set_id,
+                    status=r.status,
+                    planned=r.n_planned,
+                    cost_usd=r.cost_usd,
+                    judges=[j.model for j in config.judges],
+                    rubric=config.rubric,
+                    created_at=r.created_at,
+                )
+            )
+        return listed
 
 
 @router.get("/{run_id}")
-def get_run_status(run_id: RowId, state: State, tenant: Tenant) -> dict[str, Any]:
-    """Status, verdict counts, combined outcomes, judge diagnostics, cost, progress and the method card."""
+def get_run_status(run_id: RowId, state: State, tenant: Tenant) -> RunView:
+    """Status, verdict counts, combined outcomes, judge diagnostics, cost, progress, the method card and the
+    resolved request (concurrency, timeout, sampling, judges, rubric, budget)."""
     with session_scope(state.engine) as session:
-        return run_json(session, get_run(session, run_id=run_id, tenant=tenant))
+        return run_view(session, get_run(session, run_id=run_id, tenant=tenant))
 
 
 @router.get("/{run_id}/verdicts")
@@ -199,7 +280,7 @@ def list_verdicts(
     order: Annotated[str | None, Query(description="ab, ba or single")] = None,
     turn: Annotated[int | None, Query(ge=1, le=1000)] = None,
     prompt_id: Annotated[str | None, Query(description="The prompt's id in its set")] = None,
-) -> dict[str, Any]:
+) -> VerdictPage:
     """One page of a run's verdicts, oldest first, with their provenance; ``next`` is null on the last page."""
     page = limit or min(state.settings.default_page_size, state.settings.max_page_size)
     if page > state.settings.max_page_size:
@@ -229,25 +310,25 @@ def list_verdicts(
     items = []
     for verdict, external_id in rows[:page]:
         item = {"id": verdict.id, "prompt_id": external_id, **{f: getattr(verdict, f) for f in VERDICT_FIELDS}}
+        item["run_id"] = run_id
         for field in REDACTED_FIELDS:
             if item[field] is not None:
                 item[field] = redact(item[field])
-        items.append(item)
+        items.append(VerdictView.model_validate(item))
     more = len(rows) > page
-    return {"items": items, "total": total, "next": items[-1]["id"] if more else None}
+    return VerdictPage(items=items, total=total, next=items[-1].id if more else None)
 
 
-def _mark_cancelled(state: AppState, tenant: str, run_id: int) -> None:
+def _cancel(state: AppState, tenant: str, run_id: int) -> RunCancelled:
     with session_scope(state.engine) as session:
-        run = get_run(session, run_id=run_id, tenant=tenant)
-        if run.status not in ("created", "running", "cancelled"):
-            raise HTTPException(status_code=409, detail=f"run {run_id} has already ended ({run.status})")
-        run.status = "cancelled"
+        run = cancel_run(session, run_id=run_id, tenant=tenant)
+        return RunCancelled(id=run_id, status=run.status)
 
 
-@router.post("/{run_id}/cancel")
-async def cancel_run(run_id: RowId, state: State, tenant: Tenant) -> dict[str, Any]:
-    """Stop a run: no new judge calls; stored verdicts stay. 409 when it has already ended."""
-    await run_in_threadpool(_mark_cancelled, state, tenant, run_id)
+@router.post("/{run_id}/cancel", responses={409: {"description": "The run has already ended"}})
+async def cancel(run_id: RowId, state: State, tenant: Tenant) -> RunCancelled:
+    """Stop a run: no new judge calls; stored verdicts stay. Cancelling a cancelled run changes nothing; 409 when
+    it has ended otherwise (completed, incomplete, stopped, failed)."""
+    cancelled = await run_in_threadpool(_cancel, state, tenant, run_id)
     state.launcher.cancel(run_id)
-    return {"id": run_id, "status": "cancelled"}
+    return cancelled

@@ -12,14 +12,22 @@ from rich.table import Table
 from judge.backends import BackendName, Submission, execute_on, resolve_backend
 from judge.cli.app import app, console, fmt_rate, reports_errors
 from judge.cli.store_commands import ExportFormat, FormatOption, OutOption, emit_rows, export_app
-from judge.errors import InputError
 from judge.execution import Interrupt
 from judge.grader_runs import is_grader
 from judge.llm.client import SamplingParams
 from judge.logging import install_redaction
 from judge.protocols.pairwise import OrderMode
 from judge.rubrics import list_rubrics, load_rubric
-from judge.run import RunProgress, RunSummary, create_run, get_run, set_budget, summarize_run
+from judge.run import (
+    RunProgress,
+    RunSummary,
+    cancel_run,
+    create_run,
+    get_run,
+    prepare_resume,
+    run_config,
+    summarize_run,
+)
 from judge.run_config import LOCAL_JUDGE, JudgeSpec, RunConfig
 from judge.store import open_store, session_scope
 from judge.store.tables import PromptSet, Run
@@ -177,8 +185,6 @@ def run(
 ) -> None:
     """Judge a prompt set: plan the verdicts, reuse those already stored, judge the rest."""
     install_redaction()
-    if order is OrderMode.RANDOM and seed is None:
-        raise InputError("--order random needs --seed N", field="--seed")
     overrides = {k: v for k, v in (("concurrency", concurrency), ("timeout_s", timeout)) if v is not None}
     config = RunConfig(
         **overrides,
@@ -236,8 +242,8 @@ def runs_list() -> None:
             str(r.id),
             names.get(r.set_id, "?"),
             r.status,
-            ", ".join(j["model"] for j in r.config["judges"]),
-            r.config["rubric"],
+            ", ".join(j.model for j in run_config(r).judges),
+            run_config(r).rubric,
             str(r.n_planned),
             str(r.n_ok),
             str(r.n_unparseable),
@@ -276,21 +282,16 @@ def runs_resume(
     """Judge what a run is still missing (errors and never-judged items); final verdicts are reused."""
     install_redaction()
     with session_scope(open_store()) as session:
-        found = get_run(session, run_id=run_id)
-        total = found.n_planned
-        found.status = "running"
-        if max_cost is not None:
-            set_budget(found, max_cost)
+        total = prepare_resume(session, run_id=run_id, max_cost_usd=max_cost).n_planned
     run_and_show(run_id, total, backend, detach)
 
 
 @runs_app.command("cancel")
 @reports_errors
 def runs_cancel(run_id: int) -> None:
-    """Stop a run: no new judge calls are scheduled; stored verdicts stay."""
+    """Stop a run: no new judge calls are scheduled; stored verdicts stay (an error when it has already ended)."""
     with session_scope(open_store()) as session:
-        found = get_run(session, run_id=run_id)
-        found.status = "cancelled"
+        cancel_run(session, run_id=run_id)
     console.print(f"run {run_id} cancelled")
 
 
