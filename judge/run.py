@@ -20,7 +20,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, update
 
 from judge import grader_runs
-from judge.errors import InputError, NotFoundError
+from judge.errors import ConflictError, InputError, NotFoundError
 from judge.execution import Interrupt, KeyExecutor, retry_transient, store_recovered
 from judge.judging import judge_item
 from judge.llm.client import JudgeClient
@@ -42,7 +42,7 @@ from judge.store.verdicts import (
     load_verdicts,
     load_voted_units,
 )
-from judge.types import VerdictStatus, Winner
+from judge.types import RunStatus, VerdictStatus, Winner
 
 
 class RunProgress(BaseModel):
@@ -146,6 +146,32 @@ def set_budget(run: Run, max_cost_usd: float | None) -> None:
     run.config = {**run.config, "max_cost_usd": max_cost_usd}
 
 
+def run_config(run: Run) -> RunConfig:
+    """The configuration run ``run`` was created with: its resolved request (``Run.config`` also holds its method
+    card)."""
+    return RunConfig.from_stored(run.config)
+
+
+def prepare_resume(session: Session, *, run_id: int, tenant: str = DEFAULT_TENANT, max_cost_usd: float | None) -> Run:
+    """Mark run ``run_id`` running again (a cancelled or ended run too), with a new budget when one is given."""
+    run = get_run(session, run_id=run_id, tenant=tenant)
+    run.status = RunStatus.RUNNING
+    if max_cost_usd is not None:
+        set_budget(run, max_cost_usd)
+    return run
+
+
+def cancel_run(session: Session, *, run_id: int, tenant: str = DEFAULT_TENANT) -> Run:
+    """Cancel run ``run_id``: no new judge calls are scheduled; stored verdicts stay. Cancelling a cancelled run
+    changes nothing; a run that has ended otherwise (completed, incomplete, stopped, failed) is a ConflictError."""
+    run = get_run(session, run_id=run_id, tenant=tenant)
+    status = RunStatus(run.status)
+    if not status.is_active and status is not RunStatus.CANCELLED:
+        raise ConflictError(f"run {run_id} has already ended ({status}); `judge runs resume {run_id}` restarts it")
+    run.status = RunStatus.CANCELLED
+    return run
+
+
 def get_run(session: Session, *, run_id: int, tenant: str = DEFAULT_TENANT) -> Run:
     """The run ``run_id`` of ``tenant``, or NotFoundError."""
     run = session.get(Run, run_id)
@@ -160,7 +186,7 @@ class RunContext:
     def __init__(self, session: Session, run: Run) -> None:
         assert run.id is not None
         self.run_id: int = run.id
-        self.config = RunConfig.model_validate({k: v for k, v in run.config.items() if k in RunConfig.model_fields})
+        self.config = run_config(run)
         self.rubric = load_rubric(self.config.rubric)
         self.rubric_hash = self.rubric.content_hash
         self.catalog: Catalog = load_catalog(session, set_id=run.set_id)
@@ -207,7 +233,7 @@ class _Executor:
 
     def _stop_reason(self) -> str | None:
         if self.cancelled:
-            return "cancelled"
+            return RunStatus.CANCELLED.value
         if self._budget_reached():
             return f"budget reached (${self.context.config.max_cost_usd:.4f} for the run)"
         return None
@@ -227,7 +253,7 @@ class _Executor:
 
     def _wrote(self, _rows: list[dict[str, Any]], run_status: str | None) -> None:
         """After each write: the run was cancelled elsewhere (API, CLI) when its status says so."""
-        self.cancelled = self.cancelled or run_status == "cancelled"
+        self.cancelled = self.cancelled or run_status == RunStatus.CANCELLED
         self._report()
 
     def _report(self) -> None:
@@ -288,8 +314,6 @@ async def execute_run(
     return progress
 
 
-def finish_run(engine: Engine, run_id: int, *, stopped: str | None) -> None:
-    """Recount a run's verdicts by status and set its final status."""
 def _start_run(engine: Engine, run_id: int, tenant: str) -> tuple[RunContext, set[str], float]:
     """Mark the run running; its context, the keys already final and what it has spent so far."""
     with session_scope(engine) as session:
@@ -303,6 +327,8 @@ def _start_run(engine: Engine, run_id: int, tenant: str) -> tuple[RunContext, se
         return context, done, run.cost_usd
 
 
+def finish_run(engine: Engine, run_id: int, *, stopped: str | None) -> None:
+    """Recount a run's verdicts by status and set its final status."""
     with session_scope(engine) as session:
         run = session.get(Run, run_id)
         assert run is not None
@@ -313,10 +339,18 @@ def _start_run(engine: Engine, run_id: int, tenant: str) -> tuple[RunContext, se
             counts[s.value] for s in (VerdictStatus.OK, VerdictStatus.UNPARSEABLE, VerdictStatus.ERROR)
         )
         missing = len(items) - len(verdicts)
-        if run.status != "cancelled":
-            run.status = "stopped" if stopped else ("completed" if missing == 0 else "incomplete")
+        if run.status != RunStatus.CANCELLED:
+            run.status = final_status(stopped=stopped, missing=missing)
         run.note = stopped
         run.finished_at = utcnow()
+
+
+def final_status(*, stopped: str | None, missing: int) -> RunStatus:
+    """How a run that was not cancelled ended: ``stopped`` (with a reason), else ``completed`` when no planned
+    verdict is missing, else ``incomplete``."""
+    if stopped:
+        return RunStatus.STOPPED
+    return RunStatus.COMPLETED if missing == 0 else RunStatus.INCOMPLETE
 
 
 def stored_verdicts(session: Session, *, run: Run) -> list[StoredVerdict]:
@@ -335,7 +369,7 @@ class RunSummary(BaseModel):
     """A run's verdict counts, combined outcomes, judge diagnostics and cost, with its method card."""
 
     run_id: int
-    status: str
+    status: RunStatus
     set_name: str
     planned: int
     ok: int
@@ -354,14 +388,14 @@ class RunSummary(BaseModel):
 def summarize_run(session: Session, *, run: Run, prompt_set: PromptSet) -> RunSummary:
     """Everything ``judge run`` prints at the end, from the store."""
     verdicts = stored_verdicts(session, run=run)
-    judges = [j["model"] for j in run.config["judges"]]
+    judges = [j.model for j in run_config(run).judges]
     outcomes = combine_run(verdicts, judges)
     combined = Counter(o.panel.winner.value if o.panel.winner else "incomplete" for o in outcomes)
     statuses = Counter(v.status for v in verdicts)
     assert run.id is not None
     return RunSummary(
         run_id=run.id,
-        status=run.status,
+        status=RunStatus(run.status),
         set_name=prompt_set.name,
         planned=run.n_planned,
         ok=statuses[VerdictStatus.OK],

@@ -159,3 +159,45 @@ def test_throttle_allows_a_burst_then_the_rate() -> None:
     assert throttle.retry_after("other") == 0.0
     now[0] = 1.0
     assert throttle.retry_after("k") == 0.0
+
+
+def test_judge_agreement_with_the_votes_on_shared_units() -> None:
+    from judge.arena.board import judge_agreement
+
+    human = [
+        vote("x", "y", Winner.MODEL_A, "h1", prompt="p1"),
+        vote("y", "x", Winner.MODEL_B, "h2", prompt="p2"),  # x wins, other orientation
+        vote("x", "y", Winner.TIE, "h1", prompt="p3"),
+    ]
+    judged = [
+        vote("x", "y", Winner.MODEL_A, "judge:j", prompt="p1"),  # agrees
+        vote("x", "y", Winner.MODEL_B, "judge:j", prompt="p2"),  # disagrees
+        vote("x", "y", Winner.MODEL_A, "judge:j", prompt="p9"),  # no human vote on p9: left out
+    ]
+    out = judge_agreement({"judge:j": judged, "judge:none": [vote("u", "v", Winner.TIE, "judge:none")]}, human)
+    assert set(out) == {"judge:j"}
+    assert out["judge:j"]["n_units"] == 2
+    assert (out["judge:j"]["with_ties"]["count"], out["judge:j"]["with_ties"]["n"]) == (1, 2)
+
+
+def test_migration_0007_downgrades_and_upgrades(tmp_path: object) -> None:
+    from sqlalchemy import inspect
+
+    from judge.store.engine import make_engine, upgrade_database
+
+    url = f"sqlite:///{tmp_path}/m.db"
+    upgrade_database(url)
+    engine = make_engine(url)
+    assert {"arena_voter", "arena_unit", "arena_config", "arena_answer"} <= set(inspect(engine).get_table_names())
+    assert "presented_order" in {c["name"] for c in inspect(engine).get_columns("vote")}
+    from alembic import command
+
+    from judge.store.engine import alembic_config
+
+    command.downgrade(alembic_config(url), "0006")
+    engine.dispose()
+    engine = make_engine(url)
+    assert "arena_voter" not in inspect(engine).get_table_names()
+    assert "presented_order" not in {c["name"] for c in inspect(engine).get_columns("vote")}
+    upgrade_database(url)
+    engine.dispose()
