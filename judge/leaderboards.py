@@ -52,6 +52,7 @@ class LeaderboardRequest(BaseModel):
     bootstrap: int = 1000
     seed: int = 0
     ci: float = 0.95
+    ci_method: Literal["bootstrap", "sandwich"] = "bootstrap"
     anchor: str | None = None
     style_control: bool = False
     correctness: bool = False
@@ -139,9 +140,11 @@ def build_leaderboard(session: Session, request: LeaderboardRequest) -> Leaderbo
     anchor = parse_anchor(request.anchor)
     battles = columns.battles() if columns is not None else battles_from_votes(votes)
     if request.method == "elo":
+        if request.ci_method != "bootstrap":
+            raise InputError("sandwich intervals are for Bradley-Terry: use --method bt", field="--ci")
         raw_fit = fit_elo(battles, params=EloParams(), bootstrap=spec, shuffle_seed=request.shuffle_seed)
     else:
-        raw_fit = fit_bradley_terry(battles, anchor=anchor, bootstrap=spec)
+        raw_fit = fit_bradley_terry(battles, anchor=anchor, bootstrap=spec, ci=request.ci_method)
     result = LeaderboardResult(
         rows=[],
         raw=leaderboard_from_fit(raw_fit),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 import typer
 from rich.table import Table
@@ -34,9 +34,12 @@ def _shift(value: int | None) -> str:
 def print_leaderboard(result: LeaderboardResult, title: str) -> None:
     """The side-by-side table, coefficients, and method cards."""
     level = f"{result.raw.ci_level:.0%}"
-    table = Table(
-        title=f"{title} ({result.n_votes} votes, {level} CIs, {result.raw.bootstrap_rounds} bootstrap rounds)"
+    how = (
+        "sandwich (closed-form)"
+        if result.raw.ci_method == "sandwich"
+        else f"{result.raw.bootstrap_rounds} bootstrap rounds"
     )
+    table = Table(title=f"{title} ({result.n_votes} votes, {level} CIs, {how})")
     columns = ["rank", "model", f"{result.raw.method} rating", "battles"]
     has_style = result.style is not None
     has_correctness = result.correctness_rating is not None
@@ -79,6 +82,19 @@ def _print_coefficients(name: str, board: Leaderboard) -> None:
     console.print(f"{name} coefficients (rating points per unit): {text}", highlight=False)
 
 
+def _ci_option(ci: str, ci_level: float | None) -> tuple[Literal["bootstrap", "sandwich"], float]:
+    """``--ci``: bootstrap or sandwich (with ``--ci-level``), or, as before, a CI level (bootstrap)."""
+    if ci in ("bootstrap", "sandwich"):
+        return ("sandwich" if ci == "sandwich" else "bootstrap"), 0.95 if ci_level is None else ci_level
+    try:
+        level = float(ci)
+    except ValueError:
+        raise typer.BadParameter("expected bootstrap, sandwich or a CI level", param_hint="--ci") from None
+    if ci_level is not None:
+        raise typer.BadParameter("give the level once (--ci-level)", param_hint="--ci")
+    return "bootstrap", level
+
+
 @app.command("leaderboard")
 @reports_errors
 def leaderboard(
@@ -89,7 +105,13 @@ def leaderboard(
     method: Annotated[str, typer.Option(help="elo or bt (Bradley-Terry).")] = "bt",
     bootstrap: Annotated[int, typer.Option(help="Bootstrap rounds for the CIs.")] = 1000,
     seed: Annotated[int, typer.Option(help="Bootstrap seed.")] = 0,
-    ci: Annotated[float, typer.Option(help="CI level.")] = 0.95,
+    ci: Annotated[
+        str,
+        typer.Option(
+            help="How CIs are made: bootstrap, or sandwich (closed form, Bradley-Terry); a number is the CI level."
+        ),
+    ] = "bootstrap",
+    ci_level: Annotated[float | None, typer.Option("--ci-level", help="CI level (default 0.95).")] = None,
     anchor: Annotated[str | None, typer.Option(help="MODEL=RATING (default: mean 1000).")] = None,
     style_control: Annotated[bool, typer.Option("--style-control", help="Add style-controlled ratings.")] = False,
     correctness: Annotated[bool, typer.Option("--correctness", help="Add correctness-aware ratings.")] = False,
@@ -114,6 +136,7 @@ def leaderboard(
     if method not in ("elo", "bt"):
         raise typer.BadParameter("expected elo or bt", param_hint="--method")
     method_value: Method = "elo" if method == "elo" else "bt"
+    ci_method, level = _ci_option(ci, ci_level)
     request = LeaderboardRequest(
         source=source,
         set_name=set_name,
@@ -122,7 +145,8 @@ def leaderboard(
         method=method_value,
         bootstrap=bootstrap,
         seed=seed,
-        ci=ci,
+        ci=level,
+        ci_method=ci_method,
         anchor=anchor,
         style_control=style_control,
         correctness=correctness,

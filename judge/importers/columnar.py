@@ -65,53 +65,50 @@ class _NotColumnar(Exception):
 
 @dataclass(frozen=True, eq=False)
 class VoteColumns:
-    """Pairwise votes as columns: ``a``/``b`` index ``models``, ``winner`` indexes :data:`WINNERS`, ``prompt``,
-    ``voter`` and ``category`` index their value tuples; ``turn`` is the turn itself."""
+    """Pairwise votes as columns: ``a``/``b`` index ``models``, ``winner`` indexes :data:`WINNERS`, ``turn`` is the
+    turn itself. ``prompt_ids``, ``voters`` and ``categories`` hold one value per vote (pyarrow arrays, or numpy
+    object arrays), turned into Python values only when a filter or PairVote objects need them."""
 
     models: tuple[str, ...]
     a: IntArray
     b: IntArray
     winner: IntArray
-    prompt_ids: tuple[str, ...]
-    prompt: IntArray
-    voters: tuple[str, ...]
-    voter: IntArray
-    categories: tuple[str | None, ...]
-    category: IntArray
     turn: IntArray
+    prompt_ids: Any
+    voters: Any
+    categories: Any
 
     def __len__(self) -> int:
         return len(self.a)
 
     def take(self, keep: NDArray[np.bool_]) -> VoteColumns:
-        """Only the votes where ``keep`` is true (value tuples unchanged)."""
+        """Only the votes where ``keep`` is true."""
         return VoteColumns(
             self.models,
             self.a[keep],
             self.b[keep],
             self.winner[keep],
-            self.prompt_ids,
-            self.prompt[keep],
-            self.voters,
-            self.voter[keep],
-            self.categories,
-            self.category[keep],
             self.turn[keep],
+            _filtered(self.prompt_ids, keep),
+            _filtered(self.voters, keep),
+            _filtered(self.categories, keep),
         )
 
     def where_voters(self, pattern: str | None) -> VoteColumns:
         """Only the votes of voters matching the glob ``pattern`` (all for None)."""
         if pattern is None:
             return self
-        matching = np.array([fnmatch.fnmatchcase(v, pattern) for v in self.voters], dtype=bool)
-        return self.take(matching[self.voter] if len(self.voters) else np.zeros(len(self), dtype=bool))
+        values, codes = _encoded(self.voters)
+        matching = np.array([fnmatch.fnmatchcase(v, pattern) for v in values], dtype=bool)
+        return self.take(matching[codes] if len(values) else np.zeros(len(self), dtype=bool))
 
     def in_category(self, name: str | None) -> VoteColumns:
         """Only the votes on prompts of category ``name`` (see :func:`judge.metrics.categories.in_category`)."""
         if name is None:
             return self
-        matching = np.array([in_category(c, name) for c in self.categories], dtype=bool)
-        return self.take(matching[self.category] if len(self.categories) else np.zeros(len(self), dtype=bool))
+        values, codes = _encoded(self.categories)
+        matching = np.array([in_category(c, name) for c in values], dtype=bool)
+        return self.take(matching[codes] if len(values) else np.zeros(len(self), dtype=bool))
 
     def battles(self) -> Battles:
         """One battle per vote, models in sorted order (as :func:`judge.ratings.battles.battles_from_votes`)."""
@@ -129,21 +126,21 @@ class VoteColumns:
         """The votes as :class:`PairVote` objects (for the paths that need them)."""
         return [
             PairVote.model_construct(
-                prompt_id=self.prompt_ids[p],
+                prompt_id=p,
                 model_a=self.models[a],
                 model_b=self.models[b],
                 winner=WINNERS[w],
-                voter=self.voters[v],
+                voter=v,
                 turn=int(t),
-                category=self.categories[c],
+                category=c,
             )
             for a, b, w, p, v, c, t in zip(
                 self.a.tolist(),
                 self.b.tolist(),
                 self.winner.tolist(),
-                self.prompt.tolist(),
-                self.voter.tolist(),
-                self.category.tolist(),
+                _as_list(self.prompt_ids),
+                _as_list(self.voters),
+                _as_list(self.categories),
                 self.turn.tolist(),
                 strict=True,
             )
@@ -152,30 +149,41 @@ class VoteColumns:
     @classmethod
     def from_votes(cls, votes: Sequence[VoteRecord | PairVote]) -> VoteColumns:
         """Columns of already validated votes."""
-
-        def encode(values: list[Any]) -> tuple[tuple[Any, ...], IntArray]:
-            index: dict[Any, int] = {}
-            codes = np.fromiter((index.setdefault(v, len(index)) for v in values), dtype=np.int64, count=len(values))
-            return tuple(index), codes
-
-        models, ab = encode([v.model_a for v in votes] + [v.model_b for v in votes])
-        prompt_ids, prompt = encode([v.prompt_id for v in votes])
-        voters, voter = encode([v.voter for v in votes])
-        categories, category = encode([v.category for v in votes])
+        index: dict[str, int] = {}
+        names = [v.model_a for v in votes] + [v.model_b for v in votes]
+        ab = np.fromiter((index.setdefault(m, len(index)) for m in names), dtype=np.int64, count=len(names))
         n = len(votes)
         return cls(
-            models=models,
+            models=tuple(index),
             a=ab[:n],
             b=ab[n:],
             winner=np.fromiter((WINNERS.index(v.winner) for v in votes), dtype=np.int64, count=n),
-            prompt_ids=prompt_ids,
-            prompt=prompt,
-            voters=voters,
-            voter=voter,
-            categories=categories,
-            category=category,
             turn=np.fromiter((v.turn for v in votes), dtype=np.int64, count=n),
+            prompt_ids=np.array([v.prompt_id for v in votes], dtype=object),
+            voters=np.array([v.voter for v in votes], dtype=object),
+            categories=np.array([v.category for v in votes], dtype=object),
         )
+
+
+def _encoded(values: Any) -> tuple[Sequence[Any], IntArray]:
+    """Distinct values and each element's index among them."""
+    if isinstance(values, np.ndarray):
+        index: dict[Any, int] = {}
+        codes = np.fromiter((index.setdefault(v, len(index)) for v in values.tolist()), dtype=np.int64)
+        return list(index), codes
+    return _codes(values)
+
+
+def _filtered(values: Any, keep: NDArray[np.bool_]) -> Any:
+    if isinstance(values, np.ndarray):
+        return values[keep]
+    import pyarrow as pa
+
+    return values.filter(pa.array(keep))
+
+
+def _as_list(values: Any) -> list[Any]:
+    return values.tolist() if isinstance(values, np.ndarray) else list(values.to_pylist())
 
 
 def read_vote_columns(path: Path) -> VoteColumns:
@@ -195,7 +203,8 @@ def read_vote_columns(path: Path) -> VoteColumns:
         return _read_parquet(path)
     try:
         if suffix in (".jsonl", ".ndjson"):
-            return _columns(_jsonl_table(path), coalesce=False, text_cells=False)
+            table, nul_free = _jsonl_table(path)
+            return _columns(table, coalesce=False, text_cells=False, nul_free=nul_free)
         if suffix == ".csv":
             return _columns(_csv_table(path), coalesce=False, text_cells=True)
     except _NotColumnar:
@@ -203,7 +212,8 @@ def read_vote_columns(path: Path) -> VoteColumns:
     return VoteColumns.from_votes(read_votes(path))
 
 
-def _jsonl_table(path: Path) -> Any:
+def _jsonl_table(path: Path) -> tuple[Any, bool]:
+    """The file as a table, and whether it holds no NUL character at all (raw or escaped)."""
     import pyarrow as pa
     import pyarrow.json as pj
 
@@ -222,7 +232,7 @@ def _jsonl_table(path: Path) -> Any:
         raise _NotColumnar from exc
     if table.num_rows != len(ends) + (1 if tail and data[-tail:].strip() else 0):
         raise _NotColumnar  # blank lines, or a line that is not exactly one JSON object
-    return table
+    return table, b"\\u0000" not in data and b"\x00" not in data
 
 
 def _csv_table(path: Path) -> Any:
@@ -302,8 +312,9 @@ def _pick_column(table: Any, field: str, coalesce: bool) -> Any:
     return pc.coalesce(*present)
 
 
-def _text(column: Any, *, required: bool, non_empty: bool) -> Any:
-    """A string column checked: no nulls where required, no empty text where not allowed, no NUL byte."""
+def _text(column: Any, *, required: bool, non_empty: bool, nul_free: bool = False) -> Any:
+    """A string column checked: no nulls where required, no empty text where not allowed, no NUL byte (unless the
+    whole file is known to have none: ``nul_free``)."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
@@ -315,9 +326,9 @@ def _text(column: Any, *, required: bool, non_empty: bool) -> Any:
         raise _NotColumnar
     if required and column.null_count:
         raise _NotColumnar
-    if non_empty and pc.any(pc.equal(pc.utf8_length(column), 0)).as_py():
+    if non_empty and pc.any(pc.equal(column, "")).as_py():
         raise _NotColumnar
-    if pc.any(pc.match_substring(column, "\x00")).as_py():
+    if not nul_free and pc.any(pc.match_substring(column, "\x00")).as_py():
         raise _NotColumnar
     return column
 
@@ -333,7 +344,7 @@ def _codes(column: Any) -> tuple[tuple[Any, ...], IntArray]:
     return values, encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64)
 
 
-def _columns(table: Any, *, coalesce: bool, text_cells: bool) -> VoteColumns:
+def _columns(table: Any, *, coalesce: bool, text_cells: bool, nul_free: bool = False) -> VoteColumns:
     """Validate the used columns of ``table`` as a whole and encode them; _NotColumnar when any check fails."""
     import pyarrow as pa
     import pyarrow.compute as pc
@@ -351,51 +362,52 @@ def _columns(table: Any, *, coalesce: bool, text_cells: bool) -> VoteColumns:
         if prompt.null_count:
             raise _NotColumnar
         prompt = prompt.cast(pa.string())
-    prompt = _text(prompt, required=True, non_empty=True)
+    prompt = _text(prompt, required=True, non_empty=True, nul_free=nul_free)
     model_a = col["model_a"]
     model_b = col["model_b"]
     if model_a is None or model_b is None:
         raise _NotColumnar
-    model_a = _text(model_a, required=True, non_empty=True)
-    model_b = _text(model_b, required=True, non_empty=True)
+    model_a = _text(model_a, required=True, non_empty=True, nul_free=nul_free)
+    model_b = _text(model_b, required=True, non_empty=True, nul_free=nul_free)
     if pc.any(pc.equal(model_a, model_b)).as_py():
         raise _NotColumnar
     winner = col["winner"]
     if winner is None:
         raise _NotColumnar
-    winner = _text(winner, required=True, non_empty=False)
+    winner = _text(winner, required=True, non_empty=False, nul_free=nul_free)
     spelling = pc.index_in(winner, value_set=pa.array(_SPELLINGS))
     if spelling.null_count:
         raise _NotColumnar
     winner_codes = _CODE_OF_SPELLING[spelling.to_numpy(zero_copy_only=False)]
-    voter_values, voter_codes = (
-        (("anonymous",), np.zeros(n, dtype=np.int64))
+    voters = (
+        np.full(n, "anonymous", dtype=object)
         if col["voter"] is None
-        else _codes(_text(col["voter"], required=False, non_empty=False))
+        else _text(col["voter"], required=False, non_empty=False, nul_free=nul_free)
     )
-    voter_values = tuple("anonymous" if v is None else v for v in voter_values)
+    if not isinstance(voters, np.ndarray):
+        voters = (
+            np.full(n, "anonymous", dtype=object)
+            if pa.types.is_null(voters.type)
+            else pc.fill_null(voters, "anonymous")
+        )
     category = col["category"]
-    category_values, category_codes = (
-        ((None,), np.zeros(n, dtype=np.int64))
+    categories = (
+        np.full(n, None, dtype=object)
         if category is None
-        else _codes(_text(category, required=False, non_empty=False))
+        else _text(category, required=False, non_empty=False, nul_free=nul_free)
     )
     turns = _turns(col["turn"], n, text_cells)
     _check_tstamp(col["tstamp"], text_cells)
     models, ab = _codes(pa.chunked_array(model_a.chunks + model_b.chunks, type=pa.string()))
-    prompt_values, prompt_codes = _codes(prompt)
     return VoteColumns(
-        models=models,
+        models=tuple(models),
         a=ab[:n],
         b=ab[n:],
         winner=winner_codes,
-        prompt_ids=prompt_values,
-        prompt=prompt_codes,
-        voters=voter_values,
-        voter=voter_codes,
-        categories=category_values,
-        category=category_codes,
         turn=turns,
+        prompt_ids=prompt,
+        voters=voters,
+        categories=categories,
     )
 
 

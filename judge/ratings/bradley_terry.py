@@ -23,9 +23,11 @@ from numpy.typing import NDArray
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
+from judge.errors import InputError
 from judge.ratings.battles import Battles, require_rateable
 from judge.ratings.fit import Anchor, BootstrapSpec, RatingFit, RatingScale
 from judge.ratings.newton import Design, Refitter, fit_newton
+from judge.ratings.sandwich import anchored_covariance, normal_draws, normal_interval, sandwich_covariance
 
 FloatArray = NDArray[np.float64]
 IntArray = NDArray[np.int64]
@@ -194,17 +196,24 @@ def fit_bradley_terry(
     ridge: float = DEFAULT_RIDGE,
     method: str = "bradley_terry",
     workers: int | None = None,
+    ci: str = "bootstrap",
 ) -> RatingFit:
     """Bradley-Terry maximum likelihood on the Elo scale, fitting ``battles.features`` as covariates.
 
     Raises StatisticsError for an empty or disconnected comparison graph. ``workers`` threads share the
-    bootstrap rounds (default: up to 2); results do not depend on it.
+    bootstrap rounds (default: up to 2); results do not depend on it. ``ci="sandwich"`` (plain Bradley-Terry
+    only) gives closed-form intervals (:mod:`judge.ratings.sandwich`) instead of the bootstrap; its ``samples``
+    are then ``bootstrap.rounds`` (at least 1,000) draws from the normal approximation, for significance tests.
     """
     require_rateable(battles)
     data = aggregate_battles(battles)
     count, wins = data.row_totals(data.category_count)
     params, info = fit_newton(data.design, count, wins, ridge)
     n = len(battles.models)
+    if ci == "sandwich":
+        return _sandwich_fit(battles, data, params, scale, anchor, bootstrap, ridge, method)
+    if ci != "bootstrap":
+        raise InputError(f"expected bootstrap or sandwich, got {ci!r}", field="ci")
     samples = coefficient_samples = None
     if bootstrap.rounds:
         refitter = Refitter.at(data.design, params, info, ridge)
@@ -227,4 +236,50 @@ def fit_bradley_terry(
         coefficients=params[n:] * scale.points_per_logit,
         coefficient_samples=coefficient_samples,
         notes=separation_notes(data, battles.models, ridge),
+    )
+
+
+def _sandwich_fit(
+    battles: Battles,
+    data: AggregatedBattles,
+    params: FloatArray,
+    scale: RatingScale,
+    anchor: Anchor,
+    bootstrap: BootstrapSpec,
+    ridge: float,
+    method: str,
+) -> RatingFit:
+    """The fit with closed-form sandwich intervals (no covariates)."""
+    if battles.features is not None:
+        raise InputError("sandwich intervals are for plain Bradley-Terry (no covariates): use bootstrap", field="ci")
+    n = len(battles.models)
+    theta = params[:n]
+    covariance = sandwich_covariance(data.design, theta, data.category_row, data.category_score, data.category_count)
+    if anchor.model is not None and anchor.model not in battles.models:
+        raise InputError(f"anchor model {anchor.model!r} has no battles", field="anchor")
+    anchor_index = None if anchor.model is None else battles.models.index(anchor.model)
+    rating_cov = anchored_covariance(covariance, anchor_index, scale.points_per_logit)
+    ratings = anchor.offsets(theta, battles.models, scale)
+    draws = normal_draws(ratings, rating_cov, max(bootstrap.rounds, 1000), bootstrap.seed)
+    return RatingFit(
+        method=method,
+        models=battles.models,
+        ratings=ratings,
+        samples=draws,
+        n_battles=battles.battles_per_model(),
+        total_battles=battles.n_battles,
+        scale=scale,
+        anchor=anchor,
+        bootstrap=BootstrapSpec(rounds=0, seed=bootstrap.seed, ci_level=bootstrap.ci_level),
+        params={
+            "scale": scale.scale,
+            "base": scale.base,
+            "ridge": ridge,
+            "ties": "half a win each",
+            "ci": "sandwich: rating ± z·SE, SE from H⁻¹BH⁻¹ (robust to ties)",
+            "significance_draws": int(draws.shape[0]),
+        },
+        notes=separation_notes(data, battles.models, ridge),
+        ci_method="sandwich",
+        closed_form_interval=normal_interval(ratings, rating_cov, bootstrap.ci_level),
     )

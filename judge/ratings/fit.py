@@ -115,9 +115,14 @@ class RatingFit:
     coefficients: FloatArray = field(default_factory=lambda: np.zeros(0))
     coefficient_samples: FloatArray | None = None
     notes: tuple[str, ...] = ()
+    ci_method: str = "bootstrap"
+    closed_form_interval: tuple[FloatArray, FloatArray] | None = None
 
     def rating_interval(self) -> tuple[FloatArray, FloatArray] | None:
-        """Per-model (low, high) bootstrap interval, or None without bootstrap."""
+        """Per-model (low, high) interval: the closed-form one when ``ci_method`` is ``sandwich``, else the
+        bootstrap percentile interval, or None without bootstrap."""
+        if self.closed_form_interval is not None:
+            return self.closed_form_interval
         return None if self.samples is None else self.bootstrap.interval(self.samples)
 
     def coefficient_interval(self) -> tuple[FloatArray, FloatArray] | None:

@@ -49,6 +49,7 @@ class Leaderboard(Frozen):
     rows: tuple[RatingRow, ...]
     coefficients: tuple[Coefficient, ...] = ()
     notes: tuple[str, ...] = ()
+    ci_method: str = "bootstrap"
 
     def row(self, model: str) -> RatingRow | None:
         return next((r for r in self.rows if r.model == model), None)
@@ -59,6 +60,7 @@ class Leaderboard(Frozen):
             "method": self.method,
             "params": dict(self.params),
             "ci_level": self.ci_level,
+            "ci_method": self.ci_method,
             "bootstrap_rounds": self.bootstrap_rounds,
             "seed": self.seed,
             "anchor": self.anchor,
@@ -120,6 +122,7 @@ def leaderboard_from_fit(fit: RatingFit) -> Leaderboard:
         rows=tuple(sorted(rows, key=lambda r: (-r.rating, r.model))),
         coefficients=coefficients,
         notes=fit.notes,
+        ci_method=fit.ci_method,
     )
 
 
