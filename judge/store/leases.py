@@ -173,10 +173,10 @@ def release_leases(session: Session, *, owner: str | None, keys: Iterable[str] |
         return
     key_list = sorted(set(keys))
     for start in range(0, len(key_list), CHUNK):
-        condition = LEASE_TABLE.c.verdict_key.in_(key_list[start : start + CHUNK])
+        stmt = delete(LEASE_TABLE).where(LEASE_TABLE.c.verdict_key.in_(key_list[start : start + CHUNK]))
         if owner is not None:
-            condition = condition & (LEASE_TABLE.c.owner == owner)
-        session.execute(delete(LEASE_TABLE).where(condition))
+            stmt = stmt.where(LEASE_TABLE.c.owner == owner)
+        session.execute(stmt)
 
 
 def held_by(session: Session, *, owner: str) -> list[str]:
