@@ -97,6 +97,8 @@ async def judge_item(
     started = time.perf_counter()
 
     def request(msgs: list[Any]) -> CompletionRequest:
+    if item.sample:
+        row["sampling"]["sample"] = item.sample  # which of the run's --repeats samples (0 is not written)
         return CompletionRequest(
             model=item.judge.model,
             messages=tuple(msgs),

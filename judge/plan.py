@@ -2,8 +2,9 @@
 
 A verdict key hashes everything that decides a verdict: the judge (model and, when given, its normalised
 api_base: two servers answering to one model name are two judges), the rubric's content hash, the mode, the
-prompt (id and content), the turn, both responses (model and content hash), the presentation order and the
-sampling parameters the judge is sent (:func:`judge.llm.params.supported_sampling`). Same key, same verdict: a
+prompt (id and content), the turn, both responses (model and content hash), the presentation order, the
+sampling parameters the judge is sent (:func:`judge.llm.params.supported_sampling`) and, with ``repeats``, the
+sample index (1, 2, ...; sample 0 is hashed as before). Same key, same verdict: a
 rerun pays nothing; changing any of these makes a new one.
 A judge without an api_base (or with one naming its provider's own endpoint) keeps the key it had before api_bases
 were part of it, so stored verdicts stay reused.
@@ -64,6 +65,8 @@ class WorkItem(Frozen):
     model_a: str
     model_b: str | None = None
     order: Order
+    sample: int = 0
+    """Which of the run's ``repeats`` samples of this (judge, unit, order) it is; 0 for a run without repeats."""
 
     def unit(self) -> tuple[int, str, str | None, int]:
         """The unit this verdict is about, whatever the judge and order."""
@@ -154,8 +157,10 @@ def verdict_key(
     b: ResponseRow | None,
     order: Order,
     config: RunConfig,
+    sample: int = 0,
 ) -> str:
-    """The content-addressed identity of one verdict (``api_base`` only hashed when the judge has one)."""
+    """The content-addressed identity of one verdict (``api_base`` only hashed when the judge has one, ``sample``
+    only when it is not 0: a run's first sample keeps the key a run without repeats gives, so caches survive)."""
     api_base = keyed_api_base(judge.model, judge.api_base)
     return content_hash(
         {
@@ -170,6 +175,7 @@ def verdict_key(
             "order": order.value,
             "sampling": supported_sampling(judge.model, config.sampling).recorded(),  # what is sent (and dropped)
             "reask": config.reask,
+            **({"sample": sample} if sample else {}),
         }
     )
 
@@ -257,16 +263,18 @@ def plan_run(rubric: Rubric, config: RunConfig, catalog: Catalog, voted: Sequenc
                 )
             for judge in config.judges:
                 for order in orders:
-                    key = verdict_key(rubric, rubric_hash, judge, prompt, unit.turn, a, b, order, config)
-                    items.append(
-                        WorkItem(
-                            verdict_key=key,
-                            judge=judge,
-                            prompt_id=unit.prompt_id,
-                            turn=unit.turn,
-                            model_a=model_a,
-                            model_b=model_b,
-                            order=order,
+                    for sample in range(config.repeats):
+                        key = verdict_key(rubric, rubric_hash, judge, prompt, unit.turn, a, b, order, config, sample)
+                        items.append(
+                            WorkItem(
+                                verdict_key=key,
+                                judge=judge,
+                                prompt_id=unit.prompt_id,
+                                turn=unit.turn,
+                                model_a=model_a,
+                                model_b=model_b,
+                                order=order,
+                                sample=sample,
+                            )
                         )
-                    )
     return Plan(items=tuple(items), n_units=len(planned_units), skipped=skipped)

@@ -13,12 +13,13 @@ from judge.errors import InputError
 from judge.importers.llmbar import GOLD_VOTER
 from judge.metrics.gold import GoldRecord, gold_accuracy, gold_record
 from judge.metrics.intervals import proportion
-from judge.protocols.order_rules import DESCRIPTIONS, OrderRule, apply_order_rule
+from judge.protocols.order_rules import DESCRIPTIONS, OrderRule
 from judge.protocols.pairwise import CombinedOutcome
+from judge.results import Samples, combine_samples
 from judge.sources import Source, judge_verdicts, load_source_votes
 from judge.store.queries import get_set
 from judge.store.tables import DEFAULT_TENANT, Prompt, PromptSet, Vote
-from judge.types import Order, PairVote, VerdictStatus, Winner
+from judge.types import PairVote, VerdictStatus, Winner
 
 UnitKey = tuple[str, str, str, int]
 """(external prompt id, model_a, model_b, turn)."""
@@ -31,15 +32,16 @@ def _prompts(session: Session, prompt_set: PromptSet) -> dict[int, Prompt]:
 def rule_outcomes(
     session: Session, *, prompt_set: PromptSet, model: str, rubric: str | None, rule: OrderRule
 ) -> dict[UnitKey, list[CombinedOutcome]]:
-    """Each unit's outcomes under ``rule`` (one for agree and sum, one per usable order for separate)."""
+    """Each unit's outcomes under ``rule`` (one for agree and sum, one per usable order for separate); a run with
+    repeats: each sample's orders combined, then the majority over the samples."""
     prompts = _prompts(session, prompt_set)
-    orders: dict[UnitKey, dict[Order, Winner | None]] = defaultdict(dict)
+    samples: dict[UnitKey, Samples] = defaultdict(lambda: defaultdict(dict))
     for v in judge_verdicts(session, prompt_set=prompt_set, model=model, rubric=rubric):
         item = v.item
         assert item.model_b is not None
         key = (prompts[item.prompt_id].external_id, item.model_a, item.model_b, item.turn)
-        orders[key][item.order] = v.winner if v.status is VerdictStatus.OK else None
-    return {key: apply_order_rule(rule, by_order) for key, by_order in sorted(orders.items())}
+        samples[key][item.sample][item.order] = v.winner if v.status is VerdictStatus.OK else None
+    return {key: combine_samples(by_sample, rule) for key, by_sample in sorted(samples.items())}
 
 
 def judge_votes_by_rule(

@@ -26,7 +26,9 @@ from judge.judging import judge_item
 from judge.llm.client import JudgeClient
 from judge.llm.params import sampling_notes
 from judge.plan import Catalog, Plan, WorkItem, plan_run
-from judge.results import StoredVerdict, combine_run, diagnostics_by_judge
+from judge.protocols.order_rules import DESCRIPTIONS as ORDER_RULES
+from judge.protocols.order_rules import OrderRule
+from judge.results import StoredVerdict, combine_run, diagnostics_by_judge, repeat_report
 from judge.rubrics import Rubric, load_rubric
 from judge.run_config import RunConfig
 from judge.settings import get_settings
@@ -85,6 +87,23 @@ def method_card(config: RunConfig, rubric: Rubric) -> dict[str, Any]:
         "ci": "Wilson 95%",
     }
 
+        **repeats_card(config.repeats),
+    }
+
+
+def repeats_card(repeats: int) -> dict[str, Any]:
+    """The method card's account of ``--repeats`` (nothing for one sample)."""
+    if repeats == 1:
+        return {}
+    return {
+        "repeats": repeats,
+        "sample_aggregation": f"{repeats} samples per verdict key, each stored (the sample index is in the key); "
+        "each sample's orders are combined by the order rule, the outcome is the majority over the samples "
+        "(no majority: tie)",
+        "self_consistency": "share of units whose samples all give the same outcome (a tie is a tie), over units "
+        "every sample has an outcome for, Wilson 95%",
+        "spread": "each model's win rate (win 1, tie 1/2) or mean score from each sample index alone: "
+        "per_sample, min / median / max; majority: from the majority outcomes (scores: each unit's median)",
 
 def create_run(
     session: Session, *, config: RunConfig, tenant: str = DEFAULT_TENANT, max_planned: int | None = None
@@ -359,7 +378,10 @@ def stored_verdicts(session: Session, *, run: Run) -> list[StoredVerdict]:
     items = {i.verdict_key: i for i in load_run_items(session, run_id=run.id)}
     return [
         StoredVerdict(
-            item=items[v.verdict_key], status=VerdictStatus(v.status), winner=Winner(v.winner) if v.winner else None
+            item=items[v.verdict_key],
+            status=VerdictStatus(v.status),
+            winner=Winner(v.winner) if v.winner else None,
+            score=v.score,
         )
         for v in load_verdicts(session, keys=items)
     ]
@@ -385,11 +407,25 @@ class RunSummary(BaseModel):
     method: dict[str, Any]
 
 
-def summarize_run(session: Session, *, run: Run, prompt_set: PromptSet) -> RunSummary:
-    """Everything ``judge run`` prints at the end, from the store."""
+    order_rule: OrderRule = OrderRule.AGREE
+    repeats: dict[str, Any] | None = None
+
+
+def _with_order_rule(card: dict[str, Any], rule: OrderRule) -> dict[str, Any]:
+    """A run's stored method card naming the order rule its summary was combined by."""
+    out = {**card, "order_rule": rule.value, "order_rule_means": ORDER_RULES[rule]}
+    if rule is not OrderRule.AGREE and str(card.get("order_handling", "")).startswith("both orders"):
+        out["order_handling"] = f"both orders, combined by order rule {rule.value}"
+    return out
+def summarize_run(
+    session: Session, *, run: Run, prompt_set: PromptSet, order_rule: OrderRule = OrderRule.AGREE
+) -> RunSummary:
+    """Everything ``judge run`` prints at the end, from the store; a judge's two orders are combined by
+    ``order_rule`` (under ``separate`` each order is an outcome of its own), named in the method card."""
     verdicts = stored_verdicts(session, run=run)
     judges = [j.model for j in run_config(run).judges]
-    outcomes = combine_run(verdicts, judges)
+    outcomes = combine_run(verdicts, judges, order_rule)
+    repeats = run_config(run).repeats
     combined = Counter(o.panel.winner.value if o.panel.winner else "incomplete" for o in outcomes)
     statuses = Counter(v.status for v in verdicts)
     assert run.id is not None
@@ -404,9 +440,11 @@ def summarize_run(session: Session, *, run: Run, prompt_set: PromptSet) -> RunSu
         missing=run.n_planned - len(verdicts),
         cost_usd=run.cost_usd,
         note=run.note,
-        units=len(outcomes),
+        units=len({o.unit for o in outcomes}),
         combined=dict(combined),
         inconsistent=sum(1 for o in outcomes for c in o.by_judge.values() if c.inconsistent),
         diagnostics={j: d.to_json() for j, d in diagnostics_by_judge(verdicts).items()},
-        method=run.config.get("method", {}),
+        method=_with_order_rule(run.config.get("method", {}), order_rule),
+        order_rule=order_rule,
+        repeats=repeat_report(verdicts, order_rule, repeats) if repeats > 1 else None,
     )

@@ -15,6 +15,8 @@ from judge.settings import get_settings
 from judge.types import Frozen
 
 LOCAL_JUDGE = "local"
+MAX_REPEATS = 100
+"""Most samples one run asks per verdict key (``--repeats``)."""
 
 
 class JudgeSpec(Frozen):
@@ -76,6 +78,9 @@ class RunOptions(Frozen):
     limit: int | None = Field(default=None, ge=1, description="Judge at most this many units")
     concurrency: int = Field(default_factory=default_concurrency, ge=1, le=1024, description="Judge calls in flight")
     reask: bool = Field(default=False, description="Re-ask once with a format reminder when unparseable")
+    repeats: int = Field(
+        default=1, ge=1, le=MAX_REPEATS, description="Samples per verdict (majority decides; self-consistency shown)"
+    )
     voters: str | None = Field(default=None, description="With pairs human-voted: only these voters' pairs")
 
     @field_validator("pairs")

@@ -18,13 +18,13 @@ from judge.graders import ACCEPTED_TYPES, grade, parse_grader
 from judge.importers.generic import read_votes
 from judge.metrics.audit import CorrectnessGrade
 from judge.metrics.units import ResponseKey
-from judge.protocols.pairwise import CombinedOutcome, combine_orders
-from judge.results import StoredVerdict
+from judge.protocols.pairwise import CombinedOutcome
+from judge.results import Samples, StoredVerdict, combine_samples
 from judge.store.correctness import load_gold, load_labels
 from judge.store.queries import load_pair_votes
 from judge.store.tables import Prompt, PromptSet, Response, Verdict
 from judge.store.verdicts import item_of, load_catalog
-from judge.types import Correctness, Frozen, Mode, Order, PairVote, VerdictStatus, Winner
+from judge.types import Correctness, Frozen, Mode, PairVote, VerdictStatus, Winner
 
 
 class Source(Frozen):
@@ -87,14 +87,14 @@ def _judge_rows(session: Session, prompt_set: PromptSet, model: str, rubric: str
             + f" in set {prompt_set.name!r}: run `judge run` first",
             field="source",
         )
-    newest: dict[tuple[int, str, str | None, int, str], Verdict] = {}
+    newest: dict[tuple[int, str, str | None, int, str, int], Verdict] = {}
     for v in sorted(rows, key=lambda v: (v.created_at, v.id or 0)):
-        newest[(v.prompt_id, v.model_a, v.model_b, v.turn, v.order)] = v
+        newest[(v.prompt_id, v.model_a, v.model_b, v.turn, v.order, item_of(v).sample)] = v
     return list(newest.values())
 
 
 def judge_verdicts(session: Session, *, prompt_set: PromptSet, model: str, rubric: str | None) -> list[StoredVerdict]:
-    """A judge's newest pairwise verdict per (unit, order) in a set."""
+    """A judge's newest pairwise verdict per (unit, order, sample) in a set (sample: of a run with repeats)."""
     return [
         StoredVerdict(item=item_of(v), status=VerdictStatus(v.status), winner=Winner(v.winner) if v.winner else None)
         for v in _judge_rows(session, prompt_set, model, rubric, Mode.PAIRWISE)
@@ -104,15 +104,16 @@ def judge_verdicts(session: Session, *, prompt_set: PromptSet, model: str, rubri
 def judge_outcomes(
     session: Session, *, prompt_set: PromptSet, model: str, rubric: str | None
 ) -> dict[tuple[str, str, str, int], CombinedOutcome]:
-    """Each unit's combined outcome (orders reconciled), keyed by (external prompt id, model_a, model_b, turn)."""
+    """Each unit's combined outcome (orders reconciled; several samples: their majority), keyed by (external
+    prompt id, model_a, model_b, turn)."""
     prompts = _prompt_index(session, prompt_set)
-    orders: dict[tuple[str, str, str, int], dict[Order, Winner | None]] = defaultdict(dict)
+    samples: dict[tuple[str, str, str, int], Samples] = defaultdict(lambda: defaultdict(dict))
     for v in judge_verdicts(session, prompt_set=prompt_set, model=model, rubric=rubric):
         item = v.item
         assert item.model_b is not None
         key = (prompts[item.prompt_id].external_id, item.model_a, item.model_b, item.turn)
-        orders[key][item.order] = v.winner if v.status is VerdictStatus.OK else None
-    return {key: combine_orders(by_order) for key, by_order in orders.items()}
+        samples[key][item.sample][item.order] = v.winner if v.status is VerdictStatus.OK else None
+    return {key: combine_samples(by_sample)[0] for key, by_sample in samples.items()}
 
 
 def judge_votes(session: Session, *, prompt_set: PromptSet, model: str, rubric: str | None) -> list[PairVote]:

@@ -11,8 +11,10 @@ from fastapi import APIRouter, Query
 
 from judge.analysis import Breakdown, agreement_report, audit_report, grader_agreement_report
 from judge.api.deps import MAX_ID, State, Tenant, tenant_set
+from judge.category_boards import category_leaderboards
 from judge.errors import InputError
 from judge.leaderboards import LeaderboardRequest, build_leaderboard
+from judge.protocols.order_rules import OrderRule
 from judge.store.engine import session_scope
 
 router = APIRouter(prefix="/v1", tags=["analysis"])
@@ -20,6 +22,23 @@ MAX_BOOTSTRAP = 2000
 
 SetQuery = Annotated[int, Query(ge=1, le=MAX_ID, description="The prompt set (its id)")]
 VotersQuery = Annotated[str | None, Query(description="Glob of human voters to keep (e.g. expert_*)")]
+OrderRuleQuery = Annotated[
+    OrderRule,
+    Query(description="How a judge's two presentation orders combine: agree, sum or separate (named in the card)"),
+]
+CategoryQuery = Annotated[
+    str | None,
+    Query(
+        pattern=r"^[^\x00-\x1f]{1,200}$", description="Rate only the votes on prompts of this category (or tag:NAME)"
+    ),
+]
+ByQuery = Annotated[
+    str | None,
+    Query(
+        pattern=r"^(category|tag:[^\x00-\x1f]{1,200})$",
+        description="category: one board per category; tag:NAME: tagged NAME vs not (own fits, rank shifts)",
+    ),
+]
 
 
 def checked_source(text: str, field: str) -> str:
@@ -44,8 +63,13 @@ def leaderboard(
     style_control: bool = False,
     correctness: bool = False,
     grader: Annotated[str | None, Query(description="With correctness: whose correctness verdicts")] = None,
-) -> list[dict[str, Any]]:
-    """Raw, style-controlled and correctness-aware ratings side by side, each with its CI and method card."""
+    order_rule: OrderRuleQuery = OrderRule.AGREE,
+    category: CategoryQuery = None,
+    by: ByQuery = None,
+) -> list[dict[str, Any]] | dict[str, Any]:
+    """Raw, style-controlled and correctness-aware ratings side by side, each with its CI and method card (which
+    names the order rule and the category). With ``by``: ``{"overall", "categories", "skipped"}``, each category
+    its own fit and bootstrap with rank shifts against the overall board, as ``judge leaderboard --by``."""
     with session_scope(state.engine) as session:
         prompt_set = tenant_set(session, prompt_set_id, tenant)
         request = LeaderboardRequest(
@@ -61,7 +85,17 @@ def leaderboard(
             style_control=style_control,
             correctness=correctness,
             grader=grader,
+            order_rule=order_rule,
+            category=category,
         )
+        if by is not None:
+            split = None if by == "category" else [by, "tag:!" + by.removeprefix("tag:")]
+            overall, boards, skipped = category_leaderboards(session, request, split)
+            return {
+                "overall": overall.to_json(),
+                "categories": {name: board.to_json() for name, board in boards.items()},
+                "skipped": skipped,
+            }
         return build_leaderboard(session, request).to_json()
 
 
@@ -74,9 +108,11 @@ def agreement(
     b: str = "human",
     voters: VotersQuery = None,
     by: Breakdown | None = None,
+    order_rule: OrderRuleQuery = OrderRule.AGREE,
 ) -> dict[str, Any]:
     """Agreement of source ``a`` with ``b``: with and without ties, Cohen's kappa, the confusion matrix, each
-    with n and CI; a judge's position consistency and length bias when one side is a judge."""
+    with n and CI; a judge's position consistency and length bias when one side is a judge; a judge's two orders
+    combined by ``order_rule`` (named in the method card)."""
     with session_scope(state.engine) as session:
         prompt_set = tenant_set(session, prompt_set_id, tenant)
         return agreement_report(
@@ -87,6 +123,7 @@ def agreement(
             voters=voters,
             by=by,
             tenant=tenant,
+            order_rule=order_rule,
         )
 
 

@@ -16,6 +16,7 @@ from judge.errors import InputError
 from judge.grader_runs import is_grader
 from judge.llm.endpoints import OPENAI_COMPATIBLE, UrlError, provider_of
 from judge.logging import redact
+from judge.protocols.order_rules import OrderRule
 from judge.rubrics import list_rubrics
 from judge.run import RunSummary, cancel_run, create_run, get_run, run_config, summarize_run
 from judge.run_config import JudgeSpec, RunConfig, RunOptions, default_concurrency, default_timeout_s
@@ -208,11 +209,12 @@ def _create(state: AppState, tenant: str, request: RunRequest) -> RunCreated:
         )
 
 
-def run_view(session: Session, run: Run) -> RunView:
-    """A run's status, counts, cost, progress, method card and resolved request."""
+def run_view(session: Session, run: Run, order_rule: OrderRule = OrderRule.AGREE) -> RunView:
+    """A run's status, counts, cost, progress, method card and resolved request; a judge's two orders combined by
+    ``order_rule``."""
     prompt_set = session.get(PromptSet, run.set_id)
     assert prompt_set is not None and run.id is not None
-    summary = summarize_run(session, run=run, prompt_set=prompt_set)
+    summary = summarize_run(session, run=run, prompt_set=prompt_set, order_rule=order_rule)
     finished = summary.ok + summary.unparseable + summary.error
     return RunView(
         **summary.model_dump(),
@@ -260,11 +262,19 @@ def list_runs(state: State, tenant: Tenant) -> list[RunListed]:
 
 
 @router.get("/{run_id}")
-def get_run_status(run_id: RowId, state: State, tenant: Tenant) -> RunView:
-    """Status, verdict counts, combined outcomes, judge diagnostics, cost, progress, the method card and the
-    resolved request (concurrency, timeout, sampling, judges, rubric, budget)."""
+def get_run_status(
+    run_id: RowId,
+    state: State,
+    tenant: Tenant,
+    order_rule: Annotated[
+        OrderRule, Query(description="How a judge's two orders combine: agree, sum or separate")
+    ] = OrderRule.AGREE,
+) -> RunView:
+    """Status, verdict counts, combined outcomes (orders combined by ``order_rule``), judge diagnostics, cost,
+    progress, the method card, the resolved request (concurrency, timeout, sampling, judges, rubric, budget,
+    repeats) and, for a run with repeats, its samples' self-consistency and spread."""
     with session_scope(state.engine) as session:
-        return run_view(session, get_run(session, run_id=run_id, tenant=tenant))
+        return run_view(session, get_run(session, run_id=run_id, tenant=tenant), order_rule)
 
 
 @router.get("/{run_id}/verdicts")

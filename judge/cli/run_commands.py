@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -16,6 +16,7 @@ from judge.execution import Interrupt
 from judge.grader_runs import is_grader
 from judge.llm.client import SamplingParams
 from judge.logging import install_redaction
+from judge.protocols.order_rules import OrderRule
 from judge.protocols.pairwise import OrderMode
 from judge.rubrics import list_rubrics, load_rubric
 from judge.run import (
@@ -74,7 +75,11 @@ class ProgressView:
 
 
 def run_and_show(
-    run_id: int, total: int, backend: BackendName | None = None, detach: bool = False
+    run_id: int,
+    total: int,
+    backend: BackendName | None = None,
+    detach: bool = False,
+    order_rule: OrderRule = OrderRule.AGREE,
 ) -> RunProgress | None:
     """Execute a stored run on the configured backend with a progress bar, then print its summary;
     with ``detach`` (celery only) print the run id once its verdicts are enqueued and return None."""
@@ -100,7 +105,7 @@ def run_and_show(
         run = get_run(session, run_id=run_id)
         prompt_set = session.get(PromptSet, run.set_id)
         assert prompt_set is not None
-        print_summary(summarize_run(session, run=run, prompt_set=prompt_set), progress)
+        print_summary(summarize_run(session, run=run, prompt_set=prompt_set, order_rule=order_rule), progress)
     if interrupt is not None and interrupt.level:
         raise typer.Exit(code=130)  # like any program stopped by Ctrl-C, once what it had is written
     return progress
@@ -122,6 +127,10 @@ BackendOption = Annotated[
     typer.Option("--backend", help="inprocess, or celery (the default when JUDGE_BROKER_URL is set)."),
 ]
 DetachOption = Annotated[bool, typer.Option("--detach", help="celery: print the run id once enqueued, return.")]
+OrderRuleOption = Annotated[
+    OrderRule,
+    typer.Option("--order-rule", help="How the summary combines a judge's two orders: agree, sum or separate."),
+]
 
 
 def print_summary(summary: RunSummary, progress: RunProgress | None = None) -> None:
@@ -145,6 +154,9 @@ def print_summary(summary: RunSummary, progress: RunProgress | None = None) -> N
     if summary.units:
         table.add_row("pairwise units", str(summary.units))
         table.add_row("combined outcomes", ", ".join(f"{k} {v}" for k, v in sorted(summary.combined.items())))
+        table.add_row("order rule", summary.order_rule.value)
+    if summary.repeats is not None:
+        add_repeat_rows(table, summary.repeats)
     for judge, diag in summary.diagnostics.items():
         pc = diag["position_consistency"]
         fp = diag["first_position_preference"]
@@ -154,6 +166,20 @@ def print_summary(summary: RunSummary, progress: RunProgress | None = None) -> N
         table.add_row("note", summary.note)
     console.print(table)
     console.print("method: " + json.dumps(summary.method, ensure_ascii=False), highlight=False)
+
+
+def add_repeat_rows(table: Table, repeats: dict[str, Any]) -> None:
+    """Self-consistency and the spread of each model's figure across samples (``--repeats``)."""
+    table.add_row("samples per verdict", str(repeats["n"]))
+    for judge, consistency in repeats["self_consistency"].items():
+        table.add_row(f"{judge}: self-consistency", fmt_rate(consistency))
+        for model, spread in repeats["spread"].get(judge, {}).items():
+            if spread["min"] is None:
+                continue
+            table.add_row(
+                f"{judge}: {model} {repeats['measure']} min / median / max",
+                f"{spread['min']:.3f} / {spread['median']:.3f} / {spread['max']:.3f}",
+            )
 
 
 @app.command("run")
@@ -180,6 +206,10 @@ def run(
     ] = None,
     reask: Annotated[bool, typer.Option(help="Re-ask once with a format reminder when unparseable.")] = False,
     voters: Annotated[str | None, typer.Option(help="With --pairs human-voted: only these voters' pairs.")] = None,
+    repeats: Annotated[
+        int, typer.Option(help="Samples per verdict (majority decides; self-consistency and spread shown).")
+    ] = 1,
+    order_rule: OrderRuleOption = OrderRule.AGREE,
     backend: BackendOption = None,
     detach: DetachOption = False,
 ) -> None:
@@ -201,6 +231,7 @@ def run(
         reask=reask,
         sampling=SamplingParams(temperature=temperature, max_tokens=max_tokens),
         voters=voters,
+        repeats=repeats,
     )
     with session_scope(open_store()) as session:
         created, plan = create_run(session, config=config)
@@ -210,7 +241,7 @@ def run(
         f"run {created.id}: {plan.n_units} units, {len(plan.items)} verdicts planned"
         + (f" (skipped: {skipped})" if skipped else "")
     )
-    run_and_show(created.id, len(plan.items), backend, detach)
+    run_and_show(created.id, len(plan.items), backend, detach, order_rule)
 
 
 @runs_app.command("list")
@@ -256,13 +287,17 @@ def runs_list() -> None:
 
 @runs_app.command("show")
 @reports_errors
-def runs_show(run_id: int, as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False) -> None:
+def runs_show(
+    run_id: int,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    order_rule: OrderRuleOption = OrderRule.AGREE,
+) -> None:
     """A run's summary with its method card."""
     with session_scope(open_store()) as session:
         found = get_run(session, run_id=run_id)
         prompt_set = session.get(PromptSet, found.set_id)
         assert prompt_set is not None
-        summary = summarize_run(session, run=found, prompt_set=prompt_set)
+        summary = summarize_run(session, run=found, prompt_set=prompt_set, order_rule=order_rule)
     if as_json:
         console.print_json(summary.model_dump_json())
     else:

@@ -108,4 +108,5 @@ def item_of(verdict: Verdict) -> WorkItem:
         model_a=verdict.model_a,
         model_b=verdict.model_b,
         order=Order(verdict.order),
+        sample=int(verdict.sampling.get("sample", 0)) if isinstance(verdict.sampling, dict) else 0,
     )

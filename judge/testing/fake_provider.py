@@ -10,7 +10,9 @@ and how many distinct requests (model and messages) they were.
 Behaviours (``kind``): ``reply`` (fixed content), ``verdict`` (a fixed label in ``template``),
 ``position_biased`` (always the first label), ``prefer_marker`` (the label of the response containing
 ``marker``), ``rate_limit`` (429 + Retry-After), ``error`` (any status), ``hang`` (never answers),
-``garbage`` (200, non-JSON body), ``chaos`` (seeded mix of failures at ``failure_rate``, else ``content``).
+``garbage`` (200, non-JSON body), ``chaos`` (seeded mix of failures at ``failure_rate``, else ``content``),
+``sequence`` (the k-th time one same request (model and messages) gets this behaviour, ``steps[k % len]``
+answers it: a judge whose repeated samples vary).
 """
 
 from __future__ import annotations
@@ -45,7 +47,16 @@ _STATUS_TEXT = {
 }
 
 BehaviourKind = Literal[
-    "reply", "verdict", "position_biased", "prefer_marker", "rate_limit", "error", "hang", "garbage", "chaos"
+    "reply",
+    "verdict",
+    "position_biased",
+    "prefer_marker",
+    "rate_limit",
+    "error",
+    "hang",
+    "garbage",
+    "chaos",
+    "sequence",
 ]
 
 
@@ -71,6 +82,7 @@ class Behaviour(BaseModel):
     failure_rate: float = 0.3
     failures: tuple[Literal["rate_limit", "error", "hang"], ...] = ("rate_limit", "error", "hang")
     seed: int = 0
+    steps: list[Behaviour] = Field(default_factory=list)
 
 
 class Rule(BaseModel):
@@ -158,6 +170,7 @@ class FakeProviderState:
         self.script = Script()
         self.fired: list[int] = []
         self.rngs: dict[int, random.Random] = {}
+        self.seen: dict[tuple[int | None, str], int] = {}
         self.log: list[dict[str, Any]] = []
         self.answered = 0
         self.aborted = 0
@@ -178,6 +191,7 @@ class FakeProviderState:
         self.script = script
         self.fired = [0] * len(script.rules)
         self.rngs = {}
+        self.seen = {}
 
     def choose(self, body: dict[str, Any]) -> tuple[int | None, Behaviour]:
         """The first matching rule with firings left (its index), or the default."""
@@ -198,6 +212,13 @@ class FakeProviderState:
     def answer(self, body: dict[str, Any], key: int | None, b: Behaviour) -> Reply:
         """The reply a behaviour gives to one request."""
         kind = b.kind
+        if kind == "sequence":
+            if not b.steps:
+                return _error(400, "fake sequence behaviour without steps")
+            request = (key, json.dumps([body.get("model"), body.get("messages")], sort_keys=True))
+            seen = self.seen.get(request, 0)
+            self.seen[request] = seen + 1
+            return self.answer(body, key, b.steps[seen % len(b.steps)])
         if kind == "chaos":
             rng = self.rngs.setdefault(-1 if key is None else key, random.Random(b.seed))
             kind = rng.choice(b.failures) if rng.random() < b.failure_rate else "reply"
