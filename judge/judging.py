@@ -92,13 +92,13 @@ async def judge_item(
     row = _row_base(item, rubric, rubric_hash or rubric.content_hash, config, run_id)
     sampling = supported_sampling(item.judge.model, config.sampling)  # params the model rejects are not sent
     row["sampling"] = sampling.recorded()  # what was sent, and what was asked for but dropped
+    if item.sample:
+        row["sampling"]["sample"] = item.sample  # which of the run's --repeats samples (0 is not written)
     row["request_hash"] = render_request_hash(messages, item.judge.model, sampling.sent.recorded())
     completions: list[Completion] = []
     started = time.perf_counter()
 
     def request(msgs: list[Any]) -> CompletionRequest:
-    if item.sample:
-        row["sampling"]["sample"] = item.sample  # which of the run's --repeats samples (0 is not written)
         return CompletionRequest(
             model=item.judge.model,
             messages=tuple(msgs),

@@ -85,8 +85,6 @@ def method_card(config: RunConfig, rubric: Rubric) -> dict[str, Any]:
         "aggregation": "panel majority of judges (no majority: tie)" if len(config.judges) > 1 else "single judge",
         "pairs": config.pairs,
         "ci": "Wilson 95%",
-    }
-
         **repeats_card(config.repeats),
     }
 
@@ -104,6 +102,8 @@ def repeats_card(repeats: int) -> dict[str, Any]:
         "every sample has an outcome for, Wilson 95%",
         "spread": "each model's win rate (win 1, tie 1/2) or mean score from each sample index alone: "
         "per_sample, min / median / max; majority: from the majority outcomes (scores: each unit's median)",
+    }
+
 
 def create_run(
     session: Session, *, config: RunConfig, tenant: str = DEFAULT_TENANT, max_planned: int | None = None
@@ -405,8 +405,6 @@ class RunSummary(BaseModel):
     inconsistent: int
     diagnostics: dict[str, Any]
     method: dict[str, Any]
-
-
     order_rule: OrderRule = OrderRule.AGREE
     repeats: dict[str, Any] | None = None
 
@@ -417,6 +415,8 @@ def _with_order_rule(card: dict[str, Any], rule: OrderRule) -> dict[str, Any]:
     if rule is not OrderRule.AGREE and str(card.get("order_handling", "")).startswith("both orders"):
         out["order_handling"] = f"both orders, combined by order rule {rule.value}"
     return out
+
+
 def summarize_run(
     session: Session, *, run: Run, prompt_set: PromptSet, order_rule: OrderRule = OrderRule.AGREE
 ) -> RunSummary:
