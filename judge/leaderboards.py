@@ -35,6 +35,7 @@ from judge.rule_votes import votes_by_rule
 from judge.sources import Source, correctness_grades, response_texts
 from judge.store.queries import get_set
 from judge.store.tables import DEFAULT_TENANT
+from judge.store.vote_counts import vote_count_battles
 from judge.tag_runs import tag_filter
 from judge.types import Correctness, PairVote
 
@@ -116,12 +117,32 @@ def build_leaderboard(session: Session, request: LeaderboardRequest) -> Leaderbo
     prompt_set = get_set(session, name=request.set_name, tenant=request.tenant) if request.set_name else None
     source_text = request.votes_file or request.source
     source = Source.parse(source_text)
+    counted = (
+        source.kind == "human"
+        and prompt_set is not None
+        and request.method == "bt"
+        and not (request.style_control or request.correctness)
+        and not (request.category or "").startswith("tag:")
+    )
+    counted_battles = None
     if source.kind == "file" and source.path is not None:
         # A votes file is read column-wise; PairVote objects only where a column of them is needed.
-        columns = read_vote_columns(source.path).where_voters(request.voters).in_category(request.category)
+        columns = read_vote_columns(source.path).where_voters(request.voters)
+        if request.category is not None and request.category.startswith("tag:"):
+            columns = columns.where_prompts(tag_filter(session, prompt_set, request.category))
+        else:
+            columns = columns.in_category(request.category)
         per_vote = request.style_control or request.correctness
         votes = columns.pair_votes() if per_vote else []
         n_votes = len(columns)
+    elif counted:
+        # Stored human votes for plain Bradley-Terry: counted per pair and outcome in SQL, no rows loaded.
+        assert prompt_set is not None
+        votes, columns = [], None
+        counted_battles = vote_count_battles(
+            session, prompt_set=prompt_set, voters=request.voters, category=request.category
+        )
+        n_votes = counted_battles.n_battles
     else:
         votes = votes_by_rule(
             session, source=source, prompt_set=prompt_set, voters=request.voters, rule=request.order_rule
@@ -138,7 +159,10 @@ def build_leaderboard(session: Session, request: LeaderboardRequest) -> Leaderbo
         raise InputError(f"no votes from {source_text}{where}", field="--source")
     spec = BootstrapSpec(rounds=request.bootstrap, seed=request.seed, ci_level=request.ci)
     anchor = parse_anchor(request.anchor)
-    battles = columns.battles() if columns is not None else battles_from_votes(votes)
+    if counted_battles is not None:
+        battles = counted_battles
+    else:
+        battles = columns.battles() if columns is not None else battles_from_votes(votes)
     if request.method == "elo":
         if request.ci_method != "bootstrap":
             raise InputError("sandwich intervals are for Bradley-Terry: use --method bt", field="--ci")

@@ -110,6 +110,12 @@ class VoteColumns:
         matching = np.array([in_category(c, name) for c in values], dtype=bool)
         return self.take(matching[codes] if len(values) else np.zeros(len(self), dtype=bool))
 
+    def where_prompts(self, prompt_ids: set[str]) -> VoteColumns:
+        """Only the votes on the prompts ``prompt_ids``."""
+        values, codes = _encoded(self.prompt_ids)
+        matching = np.array([v in prompt_ids for v in values], dtype=bool)
+        return self.take(matching[codes] if len(values) else np.zeros(len(self), dtype=bool))
+
     def battles(self) -> Battles:
         """One battle per vote, models in sorted order (as :func:`judge.ratings.battles.battles_from_votes`)."""
         seen = np.zeros(len(self.models), dtype=bool)
