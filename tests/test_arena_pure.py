@@ -149,6 +149,19 @@ def test_live_ratings_update_elo_each_vote_and_refit_bt_when_due() -> None:
     assert board.bradley_terry(now=61.0)["n_votes"] == 3  # type: ignore[index]  # due by time
     board.add([LiveVote(id=3, vote=vote("y", "x", Winner.MODEL_A, "u"))])  # seen id: ignored
     assert len(board.votes) == 3
+    loads: list[int] = []
+
+    def judges() -> dict[str, list[PairVote]]:
+        loads.append(1)
+        return {"judge:j": [vote("x", "y", Winner.MODEL_A, "judge:j")]}
+
+    shown = board.board(62.0, judges)
+    assert shown["n_votes"] == 3 and [r["model"] for r in shown["elo"]["rows"]] == ["x", "y"]
+    assert shown["judges"]["judge:j"]["n_units"] == 1 and len(loads) == 1
+    board.board(63.0, judges)
+    assert len(loads) == 1  # no refit due, no new judge data loaded
+    board.board(200.0, judges)
+    assert len(loads) == 2
 
 
 def test_throttle_allows_a_burst_then_the_rate() -> None:

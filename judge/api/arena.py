@@ -264,7 +264,7 @@ def live_board(arena: ArenaState, set_id: int) -> dict[str, Any]:
     board = arena.board(set_id)
     with board.lock, session_scope(arena.engine) as session:
         board.add(service.live_votes_since(session, set_id, board.last_id))
-        return board.board(time.monotonic(), _judge_votes(session, set_id))
+        return board.board(time.monotonic(), lambda: _judge_votes(session, set_id))
 
 
 def _judge_votes(session: Session, set_id: int) -> dict[str, Any]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 import threading
 from collections import Counter, defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from judge.errors import StatisticsError
@@ -96,6 +96,8 @@ class LiveRatings:
         self._fit: dict[str, Any] | None = None
         self._fit_votes = 0
         self._fit_at = -math.inf
+        self._judges: dict[str, Any] | None = None
+        self._judges_at = -math.inf
         self.lock = threading.Lock()
 
     def add(self, votes: Sequence[LiveVote]) -> None:
@@ -135,9 +137,15 @@ class LiveRatings:
             return None
         return {**self._fit, "n_votes": self._fit_votes, "fitted_at": self._fit_at}
 
-    def board(self, now: float, judges: Mapping[str, Sequence[PairVote]]) -> dict[str, Any]:
-        """Everything the live leaderboard shows, as JSON."""
+    def board(self, now: float, judges: Callable[[], Mapping[str, Sequence[PairVote]]]) -> dict[str, Any]:
+        """Everything the live leaderboard shows, as JSON. ``judges`` loads the judges' votes; their agreement is
+        recomputed with each Bradley-Terry refit, or after ``refit_s`` seconds (a judge run may have finished)."""
         pair_votes = [v.vote for v in self.votes]
+        fitted_before = self._fit_votes, self._fit_at
+        bradley_terry = self.bradley_terry(now)
+        stale = now - self._judges_at >= self.refit_s
+        if self._judges is None or stale or (self._fit_votes, self._fit_at) != fitted_before:
+            self._judges, self._judges_at = judge_agreement(judges(), pair_votes), now
         elo_rows = [
             {"model": m, "rating": r, "n_battles": self.elo_battles[m]}
             for m, r in sorted(self.elo.items(), key=lambda item: (-item[1], item[0]))
@@ -145,8 +153,8 @@ class LiveRatings:
         return {
             "n_votes": len(self.votes),
             "elo": {"rows": elo_rows, "k": self.k, "initial": self.initial},
-            "bradley_terry": self.bradley_terry(now),
-            "judges": judge_agreement(judges, pair_votes),
+            "bradley_terry": bradley_terry,
+            "judges": self._judges,
             "first_position": first_position_preference(self.votes).to_json(),
             "voters": {v: p.to_json() for v, p in voter_majority_agreement(pair_votes).items()},
         }
