@@ -9,7 +9,7 @@ from sqlmodel import col, select
 
 from judge.store.arena import get_config, save_config
 from judge.store.engine import session_scope
-from judge.store.tables import ArenaAnswer, Prompt, Response
+from judge.store.tables import ArenaAnswer, Prompt, Response, Vote
 from judge.testing.fake_provider import FakeProvider
 from tests.arena_fixtures import SET, Arena, arena
 
@@ -82,3 +82,41 @@ def test_live_prompt_from_the_page_and_the_budget(arena: Arena, fake_provider: F
         "/v1/arena/prompts", json={"prompt": "more"}, headers={"Authorization": f"Bearer {token}"}
     )
     assert spent.status_code == 403 and "budget" in spent.text
+
+
+def test_a_judges_agreement_with_the_arena_votes(arena: Arena, fake_provider: FakeProvider) -> None:
+    """A judge run on the units voters voted on shows up in the live board with its agreement."""
+    import asyncio
+
+    from judge.llm.client import LiteLLMClient
+    from judge.llm.retry import RetryPolicy
+    from judge.run import create_run, execute_run
+    from judge.run_config import JudgeSpec, RunConfig
+
+    token = arena.invite("agree")["token"]
+    headers = {"Authorization": f"Bearer {token}"}
+    for _ in range(4):
+        unit = arena.client.get("/v1/arena/next", headers=headers).json()
+        arena.client.post("/v1/arena/votes", json={"unit_id": unit["unit_id"], "choice": "A"}, headers=headers)
+    fake_provider.script(default={"kind": "reply", "content": "[[A]]"})  # type: ignore[arg-type]
+    config = RunConfig(
+        set_name=SET,
+        judges=(JudgeSpec(model="openai/fake-judge", api_base=fake_provider.url),),
+        rubric="pairwise",
+        pairs="human-voted",
+        timeout_s=5,
+        concurrency=4,
+    )
+    with session_scope(arena.engine) as session:
+        run, _ = create_run(session, config=config, tenant="acme")
+    assert run.id is not None
+    asyncio.run(
+        execute_run(arena.engine, run.id, LiteLLMClient(RetryPolicy(max_attempts=2, base_s=0.01)), tenant="acme")
+    )
+    board = arena.client.get(f"/v1/arena/sets/{arena.set_id}/leaderboard", headers=arena.tenant()).json()
+    block = board["judges"]["judge:openai/fake-judge"]
+    # a judge always answering "A" is position-inconsistent: both orders disagree, so every unit is a tie
+    with session_scope(arena.engine) as session:
+        voted_units = {(v.prompt_id, v.model_a, v.model_b) for v in session.exec(select(Vote)).all()}
+    assert len(voted_units) >= 4 and block["n_units"] == len(voted_units)
+    assert block["with_ties"]["n"] >= len(voted_units) and block["with_ties"]["count"] == 0
