@@ -16,6 +16,7 @@ from judge.importers.bundle import ImportBundle
 from judge.importers.records import PromptRecord, ResponseRecord, VoteRecord
 from judge.llm.client import LiteLLMClient
 from judge.llm.retry import RetryPolicy
+from judge.protocols.order_rules import OrderRule
 from judge.report import write_report
 from judge.run import create_run, execute_run
 from judge.run_config import JudgeSpec, RunConfig
@@ -168,3 +169,20 @@ def test_report_renders_in_headless_chromium(reported_run: tuple[Engine, int], t
     console = [line for line in result.stderr.splitlines() if "CONSOLE" in line or "Uncaught" in line]
     assert console == [], console
     assert shot.stat().st_size > 20_000 and shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_report_names_the_order_rule(reported_run: tuple[Engine, int], tmp_path: Path) -> None:
+    engine, run_id = reported_run
+    with session_scope(engine) as session:
+        path = write_report(session, run_id, tmp_path / "separate.html", bootstrap=10, order_rule=OrderRule.SEPARATE)
+    html = path.read_text()
+    # each order is its own battle: the judge (prefers 'good' in both orders) gives twice as many outcomes
+    assert "<th>order rule</th><td>separate</td>" in html and "&#34;order_rule&#34;: &#34;separate&#34;" in html
+    combined = re.search(r"<th>combined outcomes</th><td>([^<]*)</td>", html)
+    assert combined is not None
+    with session_scope(engine) as session:
+        agree = write_report(session, run_id, tmp_path / "agree.html", bootstrap=10).read_text()
+    agreed = re.search(r"<th>combined outcomes</th><td>([^<]*)</td>", agree)
+    assert agreed is not None
+    total = sum(int(part.split()[-1]) for part in combined.group(1).split(", "))
+    assert total == 2 * sum(int(part.split()[-1]) for part in agreed.group(1).split(", "))

@@ -9,6 +9,7 @@ import typer
 from rich.table import Table
 
 from judge.cli.app import app, console, reports_errors
+from judge.protocols.order_rules import OrderRule
 from judge.store import open_store, session_scope
 from judge.store.tables import DEFAULT_TENANT
 
@@ -85,10 +86,15 @@ def report(
     bootstrap: Annotated[int, typer.Option(help="Bootstrap rounds for the rating CIs.")] = 200,
     seed: Annotated[int, typer.Option(help="Bootstrap seed.")] = 0,
     tenant: Annotated[str, typer.Option(help="The run's tenant.")] = DEFAULT_TENANT,
+    order_rule: Annotated[
+        OrderRule, typer.Option("--order-rule", help="How a judge's two orders combine: agree, sum or separate.")
+    ] = OrderRule.AGREE,
 ) -> None:
     """One self-contained HTML page: leaderboards with CIs, win-rate heatmap, agreement, audit examples."""
     from judge.report import write_report
 
     with session_scope(open_store()) as session:
-        path = write_report(session, run_id, out, tenant=tenant, grader=grader, bootstrap=bootstrap, seed=seed)
+        path = write_report(
+            session, run_id, out, tenant=tenant, grader=grader, bootstrap=bootstrap, seed=seed, order_rule=order_rule
+        )
     console.print(str(path), highlight=False, soft_wrap=True)

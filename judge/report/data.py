@@ -16,6 +16,7 @@ from judge.analysis import agreement_report, audit_report
 from judge.category_boards import categories_of, category_leaderboards
 from judge.errors import JudgeError
 from judge.leaderboards import LeaderboardRequest, LeaderboardResult, build_leaderboard
+from judge.protocols.order_rules import OrderRule
 from judge.ratings import BootstrapSpec, WinRateMatrix, battles_from_votes, fit_bradley_terry, predicted_win_rates
 from judge.rubrics import load_rubric
 from judge.run import RunSummary, get_run, summarize_run
@@ -72,10 +73,19 @@ def win_rate_heatmap(session: Session, source: str, prompt_set: PromptSet) -> Wi
 
 
 def leaderboard_section(
-    session: Session, source: str, prompt_set: PromptSet, tenant: str, grader: str | None, bootstrap: int, seed: int
+    session: Session,
+    source: str,
+    prompt_set: PromptSet,
+    tenant: str,
+    grader: str | None,
+    bootstrap: int,
+    seed: int,
+    order_rule: OrderRule = OrderRule.AGREE,
 ) -> LeaderboardSection:
-    """Raw, style-controlled and (with a grader) correctness-aware ratings of one source, and its heatmap."""
+    """Raw, style-controlled and (with a grader) correctness-aware ratings of one source, and its heatmap; a
+    judge's two orders combined by ``order_rule``."""
     request = LeaderboardRequest(
+        order_rule=order_rule,
         source=source,
         set_name=prompt_set.name,
         tenant=tenant,
@@ -116,12 +126,14 @@ def collect_report(
     bootstrap: int = 200,
     seed: int = 0,
     n_examples: int = 5,
+    order_rule: OrderRule = OrderRule.AGREE,
 ) -> ReportData:
-    """Gather the report of run ``run_id`` (of ``tenant``)."""
+    """Gather the report of run ``run_id`` (of ``tenant``); a judge's two orders are combined by ``order_rule`` in
+    the run summary, the judge's leaderboards and its agreement with the humans."""
     run = get_run(session, run_id=run_id, tenant=tenant)
     prompt_set = session.get(PromptSet, run.set_id)
     assert prompt_set is not None
-    summary = summarize_run(session, run=run, prompt_set=prompt_set)
+    summary = summarize_run(session, run=run, prompt_set=prompt_set, order_rule=order_rule)
     mode = Mode.PAIRWISE.value
     rubric_id = str(run.config["rubric"])
     judge = str(run.config["judges"][0]["model"])
@@ -144,11 +156,20 @@ def collect_report(
     if grader is None:
         notes.append("no correctness verdicts on this set: no correctness-aware ratings and no audit")
     data = ReportData(summary=summary, mode=mode, judge_source=judge_source, grader=grader, notes=notes)
-    data.leaderboards = [leaderboard_section(session, s, prompt_set, tenant, grader, bootstrap, seed) for s in sources]
+    data.leaderboards = [
+        leaderboard_section(session, s, prompt_set, tenant, grader, bootstrap, seed, order_rule) for s in sources
+    ]
     if judge_source is not None and has_votes:
         try:
             data.agreement = agreement_report(
-                session, a=judge_source, b="human", set_name=prompt_set.name, voters=None, by=None, tenant=tenant
+                session,
+                a=judge_source,
+                b="human",
+                set_name=prompt_set.name,
+                voters=None,
+                by=None,
+                tenant=tenant,
+                order_rule=order_rule,
             )
         except JudgeError as exc:
             notes.append(f"agreement: {exc}")

@@ -10,6 +10,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoes
 from sqlmodel import Session
 
 from judge.leaderboards import LeaderboardResult
+from judge.protocols.order_rules import OrderRule
 from judge.ratings import Leaderboard
 from judge.report.charts import ci_chart, heatmap, shade, shared_domain
 from judge.report.data import ReportData, collect_report
@@ -142,10 +143,18 @@ def write_report(
     bootstrap: int = 200,
     seed: int = 0,
     n_examples: int = 5,
+    order_rule: OrderRule = OrderRule.AGREE,
 ) -> Path:
     """Write the HTML report of run ``run_id`` to ``path`` (parents created); returns the resolved path."""
     data = collect_report(
-        session, run_id, tenant=tenant, grader=grader, bootstrap=bootstrap, seed=seed, n_examples=n_examples
+        session,
+        run_id,
+        tenant=tenant,
+        grader=grader,
+        bootstrap=bootstrap,
+        seed=seed,
+        n_examples=n_examples,
+        order_rule=order_rule,
     )
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
