@@ -192,3 +192,29 @@ def test_single_grading_spread_of_mean_scores_by_hand() -> None:
     assert x["per_sample"] == [6.0, 5.0, 5.5]  # (8+4)/2, (6+4)/2, (7+4)/2
     assert (x["min"], x["median"], x["max"]) == (5.0, 5.5, 6.0)
     assert x["majority"] == 5.5  # mean of the unit medians 7 and 4
+
+
+def test_two_concurrent_runs_with_repeats_pay_each_sample_once(store: Engine, fake_provider: FakeProvider) -> None:
+    import asyncio
+
+    from judge.llm.client import LiteLLMClient
+    from judge.run import create_run, execute_run
+    from judge.store.engine import session_scope
+    from tests.toy import FAST_RETRIES
+
+    fake_provider.script(default={**PREFER_GOOD, "latency_ms": 20})  # type: ignore[arg-type]
+    cfg = config(fake_provider, repeats=3, concurrency=3)
+    run_ids = []
+    for _ in range(2):
+        with session_scope(store) as session:
+            created, _ = create_run(session, config=cfg)
+        assert created.id is not None
+        run_ids.append(created.id)
+
+    async def both() -> list[Any]:
+        return list(await asyncio.gather(*(execute_run(store, r, LiteLLMClient(FAST_RETRIES)) for r in run_ids)))
+
+    first, second = asyncio.run(both())
+    assert len(fake_provider.requests()) == 3 * 2 * PROMPTS  # every sample's key leased, judged and paid once
+    assert first.done + second.done == 3 * 2 * PROMPTS and len(verdicts(store)) == 3 * 2 * PROMPTS
+    assert summary(store, run_ids[0]).combined == summary(store, run_ids[1]).combined == {"model_b": PROMPTS}
