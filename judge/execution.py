@@ -6,10 +6,20 @@
   verdict is final, or claimed and judged if its owner died or released it without a final verdict.
 - **judge**: at most ``concurrency`` calls in flight; a heartbeat renews this executor's leases every
   ``ttl/4`` while calls run.
+- **journal**: each paid answer is appended to this executor's journal
+  (``JUDGE_RECOVERY_DIR/run-<id>-<owner>.jsonl``, one ``write()`` of one JSON line, fsync with
+  ``JUDGE_JOURNAL_FSYNC``) the moment the call returns, before any database write: a ``kill -9`` after the append
+  loses nothing (the page cache outlives the process). The executor holds an exclusive ``flock`` on its journal
+  while it runs (the kernel drops it when the process dies); the journal is truncated whenever every verdict in it
+  is in the database, deleted at the end, or left holding only the unwritten verdicts (the recovery file).
 - **write**: each paid verdict is kept in memory until a transaction stores it, releases its lease and adds its
   cost to the run. A locked, busy or unreachable database only delays the write (retried with backoff for up to
-  ``JUDGE_WRITE_RETRY_MAX_S``); past that bound the verdicts go to a recovery JSONL file
-  (``JUDGE_RECOVERY_DIR/run-<id>-<owner>.jsonl``) that the next in-process execution of the run stores first.
+  ``JUDGE_WRITE_RETRY_MAX_S``); past that bound the execution stops and its journal is the recovery file.
+- **recover**: before a run executes, and after every claim (a claim may have taken over a dead owner's keys),
+  the journals in ``JUDGE_RECOVERY_DIR`` that no live process holds locked are stored (rows whose key is already
+  final are skipped, so storing twice neither duplicates nor double-counts cost) and renamed ``*.stored``; the
+  keys they held are never called again. A journal lives on the executor's host: Celery workers of one host (and
+  ``judge runs resume`` there) must share one absolute ``JUDGE_RECOVERY_DIR``.
 - **settle**: leases of keys not judged (stopped, aborted) are released; calls in flight are waited for on a
   stop, cancelled on an abort (an :class:`Interrupt`: the first Ctrl-C stops, the second aborts).
 """
@@ -19,8 +29,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import hashlib
 import json
 import logging
+import os
 import re
 import signal
 import time
@@ -29,6 +41,11 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - not POSIX: journals are then stored only by in-process resumes
+    fcntl = None  # type: ignore[assignment]
 
 from sqlalchemy import select, update
 from sqlalchemy.engine import Engine
@@ -39,8 +56,8 @@ from judge.llm.client import JudgeClient
 from judge.plan import WorkItem
 from judge.settings import get_settings
 from judge.store.engine import session_scope
-from judge.store.leases import Claim, claim_keys, new_owner, release_leases, renew_leases
-from judge.store.tables import Run, utcnow
+from judge.store.leases import FINAL, Claim, claim_keys, new_owner, release_leases, renew_leases
+from judge.store.tables import Run, Verdict, utcnow
 from judge.store.transient import db_reason, is_transient
 from judge.store.verdicts import upsert_verdicts
 from judge.types import Frozen
@@ -53,6 +70,7 @@ Row = dict[str, Any]
 RETRY_BASE_S = 0.2
 RETRY_CAP_S = 5.0
 ABORT_WRITE_S = 5.0
+JOURNAL_HEADER = "journal"  # the first line of a journal: {"journal": {"database": <id>, "owner": <owner>}}
 
 
 class PayOnce(Frozen):
@@ -64,6 +82,7 @@ class PayOnce(Frozen):
     poll_s: float = 0.5
     write_retry_max_s: float
     recovery_dir: str
+    journal_fsync: bool = False
     write_batch: int = 1
     write_interval_s: float = 0.0
 
@@ -74,13 +93,15 @@ class PayOnce(Frozen):
 
     @classmethod
     def from_settings(cls, **overrides: Any) -> PayOnce:
-        """The configured policy (``JUDGE_LEASE_TTL_S``, ``JUDGE_WRITE_RETRY_MAX_S``, ``JUDGE_RECOVERY_DIR``)."""
+        """The configured policy (``JUDGE_LEASE_TTL_S``, ``JUDGE_WRITE_RETRY_MAX_S``, ``JUDGE_RECOVERY_DIR``,
+        ``JUDGE_JOURNAL_FSYNC``)."""
         settings = get_settings()
         values: dict[str, Any] = {
             "ttl_s": settings.lease_ttl_s,
             "poll_s": min(0.5, settings.lease_ttl_s / 8),
             "write_retry_max_s": settings.write_retry_max_s,
             "recovery_dir": settings.recovery_dir,
+            "journal_fsync": settings.journal_fsync,
         }
         return cls(**{**values, **overrides})
 
@@ -139,21 +160,35 @@ def _json_default(value: Any) -> Any:
     raise TypeError(f"not JSON serialisable: {type(value).__name__}")
 
 
-def recovery_files(run_id: int, recovery_dir: str | None = None) -> list[Path]:
-    """The recovery files of run ``run_id`` not stored yet."""
+def recovery_files(run_id: int | None, recovery_dir: str | None = None) -> list[Path]:
+    """The journals (recovery files) of run ``run_id`` (of every run when None) not stored yet, live ones too."""
     folder = Path(recovery_dir or get_settings().recovery_dir)
-    return sorted(folder.glob(f"run-{run_id}-*.jsonl")) if folder.is_dir() else []
+    pattern = "run-*-*.jsonl" if run_id is None else f"run-{run_id}-*.jsonl"
+    return sorted(folder.glob(pattern)) if folder.is_dir() else []
 
 
-def write_rows(engine: Engine, run_id: int | None, owner: str | None, rows: Sequence[Row]) -> str | None:
+def write_rows(
+    engine: Engine, run_id: int | None, owner: str | None, rows: Sequence[Row], *, only_new: bool = False
+) -> str | None:
     """In one transaction: store ``rows`` (an upsert that never replaces a final verdict), release their leases
     held by ``owner`` (by anyone when None) and add their cost to the run; the run's status after it (None: no
-    such run)."""
-    columns = sorted(set().union(*rows)) if rows else []
+    such run). ``only_new``: rows whose key already has a final verdict are skipped, cost included (a journal
+    stored again after its verdicts were written)."""
     with session_scope(engine) as session:
+        keys = [row["verdict_key"] for row in rows]
+        if only_new and rows:
+            done = set(
+                session.execute(
+                    select(col(Verdict.verdict_key)).where(
+                        col(Verdict.verdict_key).in_(keys), col(Verdict.status).in_(FINAL)
+                    )
+                ).scalars()
+            )
+            rows = [row for row in rows if row["verdict_key"] not in done]
+        columns = sorted(set().union(*rows)) if rows else []
         if rows:
             upsert_verdicts(session, [{c: row.get(c) for c in columns} for row in rows])
-        release_leases(session, owner=owner, keys=[row["verdict_key"] for row in rows])
+        release_leases(session, owner=owner, keys=keys)
         if run_id is None:
             return None
         cost = sum(row.get("cost_usd") or 0.0 for row in rows)  # money spent, whether or not a rival wrote first
@@ -163,20 +198,143 @@ def write_rows(engine: Engine, run_id: int | None, owner: str | None, rows: Sequ
         return None if status is None else str(status)
 
 
-def store_recovered(engine: Engine, run_id: int, recovery_dir: str | None = None) -> int:
-    """Store the verdicts that an earlier execution of run ``run_id`` paid for but could not write (its
-    recovery files), then rename each file to ``*.stored``; how many verdicts were read."""
-    count = 0
+def _lock(fd: int, *, wait: bool) -> bool:
+    """An exclusive flock on ``fd``; False when another open file (a live process) holds it."""
+    if fcntl is None:
+        return True
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
+    except BlockingIOError:
+        return False
+    return True
+
+
+def database_id(engine: Engine) -> str:
+    """A short id of the database ``engine`` writes to (SQLite: its real path), written in each journal's header
+    so that a journal is only ever stored into the database its verdicts belong to."""
+    url = engine.url
+    if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:"):
+        url = url.set(database=os.path.realpath(str(url.database)))
+    text = url.set(password=None).render_as_string(hide_password=True)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+
+
+def _read_rows(data: bytes, database: str) -> list[Row] | None:
+    """The verdict rows of a journal; None when its header names another database."""
+    rows: list[Row] = []
+    for line in data.decode("utf-8").splitlines():
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except ValueError:  # a line cut by a power loss (without JUDGE_JOURNAL_FSYNC): its call is not counted
+            log.warning("skipping a truncated journal line")
+            continue
+        if JOURNAL_HEADER in row:
+            if row[JOURNAL_HEADER].get("database") != database:
+                return None
+            continue
+        if isinstance(row.get("created_at"), str):
+            row["created_at"] = datetime.fromisoformat(row["created_at"])
+        rows.append(row)
+    return rows
+
+
+def store_journals(
+    engine: Engine, run_id: int | None = None, recovery_dir: str | None = None, *, skip: Path | None = None
+) -> set[str]:
+    """Store the verdicts in the journals of run ``run_id`` (every run when None) whose executor is gone (no
+    process holds the journal's lock: killed, crashed, or finished with verdicts it could not write), each to
+    its own run; rename each stored journal ``*.stored``. The keys stored (already final ones included)."""
+    keys: set[str] = set()
+    database = database_id(engine)
     for path in recovery_files(run_id, recovery_dir):
-        rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+        if path == skip:
+            continue
+        match = re.match(r"run-(\d+)-", path.name)
+        try:
+            fd = os.open(path, os.O_RDWR)
+        except FileNotFoundError:  # stored or removed meanwhile
+            continue
+        try:
+            if not _lock(fd, wait=False):
+                continue  # a live executor's journal: it writes its own verdicts
+            try:
+                if os.stat(path).st_ino != os.fstat(fd).st_ino:
+                    continue  # renamed or replaced since it was opened
+            except FileNotFoundError:
+                continue
+            with os.fdopen(os.dup(fd), "rb") as handle:
+                rows = _read_rows(handle.read(), database)
+            if rows is None:
+                continue  # another database's journal (another store sharing JUDGE_RECOVERY_DIR)
+            if rows:
+                write_rows(engine, int(match.group(1)) if match else None, None, rows, only_new=True)
+            path.rename(path.with_suffix(".jsonl.stored"))
+            log.info("stored %d journaled verdicts from %s", len(rows), path.name)
+            keys.update(row["verdict_key"] for row in rows)
+        finally:
+            os.close(fd)
+    return keys
+
+
+def store_recovered(engine: Engine, run_id: int, recovery_dir: str | None = None) -> int:
+    """Store the verdicts that earlier executions of run ``run_id`` paid for but did not write (their journals,
+    see :func:`store_journals`); how many keys they held."""
+    return len(store_journals(engine, run_id, recovery_dir))
+
+
+class Journal:
+    """One executor's append-only journal of paid answers (see the module docstring), opened and locked at its
+    first answer."""
+
+    def __init__(self, folder: Path, run_id: int, owner: str, *, database: str, fsync: bool = False) -> None:
+        self.path = folder / f"run-{run_id}-{re.sub(r'[^A-Za-z0-9_.-]', '_', owner)}.jsonl"
+        self.header = (json.dumps({JOURNAL_HEADER: {"database": database, "owner": owner}}) + "\n").encode("utf-8")
+        self.fsync = fsync
+        self.fd: int | None = None
+        self.unwritten: dict[str, Row] = {}
+
+    def append(self, row: Row) -> None:
+        """Journal one paid answer: one ``write()`` of its complete JSON line."""
+        if self.fd is None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self.fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+            _lock(self.fd, wait=True)
+            os.write(self.fd, self.header)
+        os.write(self.fd, (json.dumps(row, default=_json_default) + "\n").encode("utf-8"))
+        if self.fsync:
+            os.fsync(self.fd)
+        self.unwritten[row["verdict_key"]] = row
+
+    def written(self, rows: Sequence[Row]) -> None:
+        """``rows`` are in the database: once nothing journaled is unwritten, truncate the journal."""
         for row in rows:
-            if isinstance(row.get("created_at"), str):
-                row["created_at"] = datetime.fromisoformat(row["created_at"])
-        write_rows(engine, run_id, None, rows)
-        path.rename(path.with_suffix(".jsonl.stored"))
-        log.info("run %s: stored %d recovered verdicts from %s", run_id, len(rows), path)
-        count += len(rows)
-    return count
+            self.unwritten.pop(row["verdict_key"], None)
+        if self.fd is not None and not self.unwritten:
+            os.ftruncate(self.fd, 0)
+            os.write(self.fd, self.header)
+
+    def close(self) -> Path | None:
+        """Delete the journal when everything in it was written; else leave only the unwritten verdicts in it
+        (written to a new file renamed over it) and return its path. Closing drops the lock."""
+        if self.fd is None:
+            return None
+        try:
+            if not self.unwritten:
+                self.path.unlink(missing_ok=True)
+                return None
+            fresh = self.path.with_suffix(".jsonl.tmp")
+            with fresh.open("w", encoding="utf-8") as out:
+                out.write(self.header.decode("utf-8"))
+                out.writelines(json.dumps(row, default=_json_default) + "\n" for row in self.unwritten.values())
+                out.flush()
+                os.fsync(out.fileno())
+            fresh.replace(self.path)
+            return self.path
+        finally:
+            os.close(self.fd)
+            self.fd = None
 
 
 class VerdictWriter:
@@ -189,9 +347,13 @@ class VerdictWriter:
         owner: str,
         policy: PayOnce,
         on_written: Callable[[list[Row], str | None], None] | None = None,
+        journal: Journal | None = None,
     ) -> None:
         self.engine, self.run_id, self.owner, self.policy = engine, run_id, owner, policy
         self.on_written = on_written
+        self.journal = journal or Journal(
+            Path(policy.recovery_dir), run_id, owner, database=database_id(engine), fsync=policy.journal_fsync
+        )
         self.pending: list[Row] = []
         self.task: asyncio.Task[None] | None = None
         self.last_write = time.monotonic()
@@ -200,8 +362,10 @@ class VerdictWriter:
         self.recovered: set[str] = set()
 
     def add(self, row: Row) -> None:
-        """Hold a paid verdict; start a background write when a batch is due."""
-        self.pending.append({**row, "created_at": row.get("created_at") or utcnow()})
+        """Journal a paid verdict and hold it; start a background write when a batch is due."""
+        row = {**row, "created_at": row.get("created_at") or utcnow()}
+        self.journal.append(row)
+        self.pending.append(row)
         due = len(self.pending) >= self.policy.write_batch
         due = due or time.monotonic() - self.last_write >= self.policy.write_interval_s
         if due and (self.task is None or self.task.done()):
@@ -220,8 +384,10 @@ class VerdictWriter:
             self.last_write = time.monotonic()
             status = await self._write_retrying(rows, max_s)
             del self.pending[: len(rows)]
-            if status is not _FAILED and self.on_written is not None:
-                self.on_written(rows, status)
+            if status is not _FAILED:
+                self.journal.written(rows)
+                if self.on_written is not None:
+                    self.on_written(rows, status)
 
     async def _write_retrying(self, rows: list[Row], max_s: float) -> Any:
         deadline = time.monotonic() + max_s
@@ -240,18 +406,12 @@ class VerdictWriter:
                 delay = min(delay * 2, RETRY_CAP_S)
 
     def _recover(self, rows: list[Row], reason: str, waited_s: float) -> None:
-        folder = Path(self.policy.recovery_dir)
-        folder.mkdir(parents=True, exist_ok=True)
-        path = folder / f"run-{self.run_id}-{re.sub(r'[^A-Za-z0-9_.-]', '_', self.owner)}.jsonl"
-        with path.open("a", encoding="utf-8") as out:
-            for row in rows:
-                out.write(json.dumps(row, default=_json_default) + "\n")
-        self.recovery_file = path
+        """Give up on ``rows`` for this execution: they stay in the journal, which becomes the recovery file."""
+        self.recovery_file = self.journal.path
         self.recovered.update(row["verdict_key"] for row in rows)
-        total = sum(1 for _ in path.open(encoding="utf-8"))
         self.failure = (
-            f"{reason}: {total} paid verdicts could not be written within {waited_s:g} s and were saved to "
-            f"{path}; `judge runs resume {self.run_id}` stores them"
+            f"{reason}: {len(self.recovered)} paid verdicts could not be written within {waited_s:g} s and were "
+            f"saved to {self.journal.path}; `judge runs resume {self.run_id}` stores them"
         )
         log.error("run %s: %s", self.run_id, self.failure)
 
@@ -334,8 +494,10 @@ class KeyExecutor:
             return None
 
     def _claim(self, keys: list[str]) -> Claim:
+        """Claim ``keys``, then store the journals of dead executors (of any run) before any call: a key this
+        claim took over from a dead owner whose answer that owner journaled is final now, never called."""
         with session_scope(self.engine) as session:
-            return claim_keys(
+            claim = claim_keys(
                 session,
                 keys=keys,
                 owner=self.owner,
@@ -343,6 +505,14 @@ class KeyExecutor:
                 ttl_s=self.policy.ttl_s,
                 now=time.time(),
             )
+        journaled = store_journals(self.engine, None, self.policy.recovery_dir, skip=self.writer.journal.path)
+        if not journaled.intersection(claim.granted):
+            return claim
+        return Claim(
+            granted=tuple(k for k in claim.granted if k not in journaled),
+            final=tuple(sorted({*claim.final, *journaled.intersection(claim.granted)})),
+            held=claim.held,
+        )
 
     def _renew(self) -> int:
         with session_scope(self.engine) as session:
@@ -364,12 +534,12 @@ class KeyExecutor:
     async def _call(self, item: WorkItem, slots: asyncio.Semaphore) -> None:
         try:
             row = await self.context.judge(self.client, item)
+            self.writer.add(row)  # journaled before anything else runs: a kill -9 from here on loses nothing
         finally:
             slots.release()
         self.judged += 1
         if self.on_row is not None:
             self.on_row(row)
-        self.writer.add(row)
 
     async def execute(self, items: Sequence[WorkItem]) -> Outcome:
         """Judge ``items`` (keys without a final verdict when listed) exactly once across every executor."""
@@ -420,11 +590,11 @@ class KeyExecutor:
         finally:
             heartbeat.cancel()
             await self.writer.close(max_s=ABORT_WRITE_S if self.aborted else None)
+            recovery = self.writer.journal.close()
             await self._settle()
         if errors:
             raise errors[0]
         left = len(by_key) - self.judged - self.final
-        recovery = self.writer.recovery_file
         return Outcome(
             judged=self.judged,
             final=self.final,
@@ -436,7 +606,7 @@ class KeyExecutor:
     async def _settle(self) -> None:
         """Release this executor's leases that no written verdict released (stopped or aborted keys), except
         those of verdicts in the recovery file: they expire, and whoever resumes stores the file first."""
-        keep = self.writer.recovered
+        keep = self.writer.recovered | set(self.writer.journal.unwritten)
         try:
             await asyncio.to_thread(self._release, None if not keep else sorted(self.claimed - keep))
         except Exception as exc:  # they expire after the TTL

@@ -29,7 +29,7 @@ class Settings(BaseSettings):
     lease_ttl_s: float = 120.0  # a lease whose owner stops renewing it (every ttl/4) is retaken after this
     write_retry_max_s: float = 300.0  # how long paid verdicts wait for a locked/unreachable database
     recovery_dir: str = "judge-recovery"  # then they go to <dir>/run-<id>-<owner>.jsonl; resume loads them
-
+    journal_fsync: bool = False  # fsync each journaled answer (survives a power loss, not only a kill -9)
 
 
 @lru_cache(maxsize=1)

@@ -159,7 +159,9 @@ def test_past_the_bound_paid_verdicts_go_to_a_recovery_file_that_resume_stores(
 
     files = list((tmp_path / "recovery").glob(f"run-{run_id}-*.jsonl"))
     assert len(files) == 1
-    saved = len(files[0].read_text().splitlines())
+    lines = files[0].read_text().splitlines()
+    assert '"journal"' in lines[0]  # the header: which database (and owner) its verdicts belong to
+    saved = len(lines) - 1
     assert saved >= 1 and sum(stored(engine).values()) == held[0]  # paid while locked: in the file, not lost
     answered_before = fake_provider.counts()["answered"]
     assert answered_before == held[0] + saved
