@@ -100,7 +100,7 @@ def _ci_option(ci: str, ci_level: float | None) -> tuple[Literal["bootstrap", "s
 def leaderboard(
     source: Annotated[str, typer.Option(help="human or judge:MODEL[@RUBRIC].")] = "human",
     set_name: Annotated[str | None, typer.Option("--set", help="Prompt set (human and judge sources).")] = None,
-    votes: Annotated[Path | None, typer.Option(help="Rate the votes of this JSONL/CSV file instead.")] = None,
+    votes: Annotated[Path | None, typer.Option(help="Rate the votes of this JSONL/CSV/Parquet file.")] = None,
     voters: Annotated[str | None, typer.Option(help="Only voters matching this glob.")] = None,
     method: Annotated[str, typer.Option(help="elo or bt (Bradley-Terry).")] = "bt",
     bootstrap: Annotated[int, typer.Option(help="Bootstrap rounds for the CIs.")] = 1000,
