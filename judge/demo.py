@@ -10,7 +10,7 @@ Deterministic first (seconds, no model):
 
 Then the local LLM judge (Gemma 270M, the ``local`` extra), on a few items only:
 
-5. ``JUDGE_DEMO_PAIRS`` (default 4) human-voted pairs in both orders: the swap catches position bias;
+5. ``JUDGE_DEMO_PAIRS`` (default 3) human-voted pairs in both orders: the swap catches position bias;
 6. the local model as an LLM grader (GPT-4's reference answers, ``correctness`` rubric) on ``JUDGE_DEMO_GRADES``
    (default 4) gold-answered responses, validated against the deterministic grader on the same responses;
 7. one self-contained HTML report (``judge-report.html``).
@@ -36,7 +36,7 @@ from judge.importers.bundle import ImportBundle
 from judge.importers.gold import read_gold
 from judge.importers.mtbench import read_mtbench
 from judge.leaderboards import LeaderboardRequest, build_leaderboard
-from judge.llm.client import LiteLLMClient
+from judge.llm.client import LiteLLMClient, SamplingParams
 from judge.logging import install_redaction
 from judge.report import write_report
 from judge.run import RunProgress, create_run, execute_run, get_run, summarize_run
@@ -58,6 +58,9 @@ GRADER = "grader:auto"
 EXPERTS = "expert_*"
 REPORT_PATH = Path("judge-report.html")
 LLM_GRADER_MODELS = ("gpt-4", "llama-13b")
+LLM_SAMPLING = SamplingParams(temperature=0.0, max_tokens=160)
+"""A cap on each local-judge reply: a rambling 270M model would otherwise write for minutes on 2 cores."""
+LLM_TIMEOUT_S = 300.0
 
 
 def _judge(config: RunConfig) -> tuple[int, RunProgress]:
@@ -155,7 +158,16 @@ def llm_part(pairs: int, grades: int) -> int | None:
             f"5. the local LLM judge on {pairs} expert-voted pairs, both orders (the swap tests position bias)"
         )
         pairwise_run, _ = _judge(
-            RunConfig(set_name=SET_NAME, judges=(judge,), rubric="pairwise", limit=pairs, concurrency=2, voters=EXPERTS)
+            RunConfig(
+                set_name=SET_NAME,
+                judges=(judge,),
+                rubric="pairwise",
+                limit=pairs,
+                concurrency=2,
+                voters=EXPERTS,
+                sampling=LLM_SAMPLING,
+                timeout_s=LLM_TIMEOUT_S,
+            )
         )
         with session_scope(open_store()) as session:
             data = agreement_report(
@@ -175,6 +187,8 @@ def llm_part(pairs: int, grades: int) -> int | None:
                 models=LLM_GRADER_MODELS,
                 limit=max(grades // 2, 1),
                 concurrency=2,
+                sampling=LLM_SAMPLING,
+                timeout_s=LLM_TIMEOUT_S,
             )
         )
         with session_scope(open_store()) as session:
@@ -188,7 +202,7 @@ def llm_part(pairs: int, grades: int) -> int | None:
 def main() -> None:
     """Run the demo sections in order, timing the deterministic part and the LLM part."""
     install_redaction()
-    pairs = int(os.environ.get("JUDGE_DEMO_PAIRS", "4"))
+    pairs = int(os.environ.get("JUDGE_DEMO_PAIRS", "3"))
     grades = int(os.environ.get("JUDGE_DEMO_GRADES", "4"))
     upgrade_database(get_settings().database_url)  # the demo's own database: create or migrate it
     started = time.monotonic()
