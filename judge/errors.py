@@ -87,6 +87,23 @@ class BudgetExceededError(JudgeError):
     """The run reached its --max-cost budget; no new calls are scheduled."""
 
 
+class MissingExtraError(JudgeError):
+    """A feature needs an optional part of judge that is not installed (``pip install 'judge[EXTRA]'``)."""
+
+
+def require_extra(extra: str, *modules: str) -> None:
+    """MissingExtraError unless every module of the extra ``extra`` (``worker``, ``api``...) can be imported."""
+    import importlib
+
+    for module in modules:
+        try:
+            importlib.import_module(module)
+        except ImportError:
+            raise MissingExtraError(
+                f"this needs the {extra!r} extra ({module} is not installed): pip install 'judge[{extra}]'"
+            ) from None
+
+
 class BrokerError(JudgeError):
     """The task broker (Redis, for the Celery backend) could not be reached or written."""
 

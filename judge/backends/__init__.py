@@ -10,20 +10,36 @@ from __future__ import annotations
 
 import asyncio
 from enum import StrEnum
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.engine import Engine
 
-from judge.backends.broker import CeleryBroker
-from judge.backends.config import ScaleOutSettings
-from judge.backends.follow import Submission, follow_run, submit_run
-from judge.backends.unit import make_client
-from judge.errors import InputError
+from judge.errors import InputError, require_extra
 from judge.execution import Interrupt
 from judge.run import ProgressCallback, RunProgress, execute_run, finish_run
 from judge.settings import get_settings
 from judge.store.tables import DEFAULT_TENANT
 
+if TYPE_CHECKING:
+    from judge.backends.broker import CeleryBroker
+    from judge.backends.follow import Submission, submit_run
+
 __all__ = ["BackendName", "CeleryBroker", "Submission", "execute_on", "resolve_backend", "submit_run"]
+_LAZY = {
+    "CeleryBroker": "judge.backends.broker",
+    "Submission": "judge.backends.follow",
+    "submit_run": "judge.backends.follow",
+}
+
+
+def __getattr__(name: str) -> Any:
+    """The Celery side (``judge[worker]``: Celery, Redis) is imported when first used, so the in-process backend
+    and the commands that do not judge work without it."""
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 class BackendName(StrEnum):
@@ -40,6 +56,8 @@ def resolve_backend(requested: BackendName | None, *, detach: bool = False) -> B
         raise InputError(
             "--detach needs the celery backend (set JUDGE_BROKER_URL or pass --backend celery)", field="--detach"
         )
+    if backend is BackendName.CELERY:
+        require_extra("worker", "celery", "redis")
     return backend
 
 
@@ -58,12 +76,18 @@ def execute_on(
     enqueued (the workers finish the run); with ``unless_cancelled``, a run cancelled before its keys are
     enqueued is only finished (see :func:`submit_run`); ``interrupt`` (in-process) routes Ctrl-C to a stop.
     Blocking: call it from a thread when an event loop runs."""
+    from judge.backends.config import ScaleOutSettings
+    from judge.backends.follow import follow_run, submit_run
+    from judge.backends.unit import make_client
+
     scale = ScaleOutSettings()
     if backend is BackendName.INPROCESS:
         client = make_client(scale, shared=False)
         return asyncio.run(
             execute_run(engine, run_id, client, on_progress=on_progress, tenant=tenant, interrupt=interrupt)
         )
+    from judge.backends.broker import CeleryBroker
+
     broker = CeleryBroker(scale=scale)
     try:
         submission = submit_run(engine, run_id, broker, scale, tenant=tenant, unless_cancelled=unless_cancelled)

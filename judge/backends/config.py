@@ -11,15 +11,17 @@ So the timeout is derived as ``time limit + longest retry wait + margin`` and a 
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from celery import Celery
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from judge.errors import InputError
 from judge.llm.retry import RetryPolicy
 from judge.settings import Settings, get_settings
+
+if TYPE_CHECKING:
+    from celery import Celery
 
 TASK_NAME = "judge.judge_unit"
 QUEUE = "judge"
@@ -129,6 +131,8 @@ def celery_config(settings: Settings, scale: ScaleOutSettings) -> dict[str, Any]
 
 def make_celery_app(settings: Settings | None = None, scale: ScaleOutSettings | None = None) -> Celery:
     """A Celery app configured from the environment (the worker's and the producer's)."""
+    from celery import Celery  # judge[worker]
+
     app = Celery("judge")
     app.conf.update(celery_config(settings or get_settings(), scale or ScaleOutSettings()))
     return app

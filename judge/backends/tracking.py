@@ -12,8 +12,10 @@ nothing; a task killed before its commit removes nothing, and its redelivery doe
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
-import redis
+if TYPE_CHECKING:
+    import redis
 
 TTL_S = 7 * 24 * 3600  # a run nobody finishes must not leave its set behind forever
 

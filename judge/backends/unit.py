@@ -17,8 +17,8 @@ import math
 import threading
 from collections import Counter, OrderedDict
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
-import redis
 from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 from sqlmodel import col
@@ -36,6 +36,9 @@ from judge.store.engine import get_engine, session_scope
 from judge.store.tables import Run, RunItem, utcnow
 from judge.store.verdicts import final_keys
 from judge.types import Frozen, VerdictStatus
+
+if TYPE_CHECKING:
+    import redis
 
 CONTEXT_CACHE_SIZE = 8
 _contexts: OrderedDict[tuple[str, int], RunContext] = OrderedDict()
@@ -99,6 +102,8 @@ def _thread_state() -> tuple[asyncio.AbstractEventLoop, JudgeClient]:
 
 def _tracker() -> redis.Redis | None:
     """This process's Redis client for run tracking (the broker's), or None without a broker."""
+    import redis  # judge[worker]: only workers track keys
+
     global _tracker_client
     url = get_settings().broker_url
     if url is None:
@@ -150,6 +155,8 @@ def finish_if_last(engine: Engine, run_id: int, keys: Sequence[str]) -> bool:
     client = _tracker()
     if client is None:
         return False
+    import redis  # a tracker client exists: judge[worker] is installed
+
     try:
         if not untrack(client, run_id, keys):
             return False

@@ -9,6 +9,7 @@ import typer
 from rich.table import Table
 
 from judge.cli.app import app, console, reports_errors
+from judge.errors import require_extra
 from judge.protocols.order_rules import OrderRule
 from judge.store import open_store, session_scope
 from judge.store.tables import DEFAULT_TENANT
@@ -26,6 +27,7 @@ def serve(
     port: Annotated[int | None, typer.Option(help="Port (default JUDGE_API_PORT, 8000).")] = None,
 ) -> None:
     """Serve the HTTP API (OpenAPI docs at /docs); runs execute in this process."""
+    require_extra("api", "fastapi", "uvicorn")
     import uvicorn
 
     from judge.api import ApiSettings, create_app

@@ -48,7 +48,7 @@ def reports_errors(func: Callable[P, R]) -> Callable[P, R]:
         try:
             return func(*args, **kwargs)
         except JudgeError as exc:
-            err_console.print(f"[bold red]error:[/] {exc}", highlight=False, markup=True)
+            err_console.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, markup=True)
             raise typer.Exit(code=2) from exc
         except SQLAlchemyError as exc:
             log.info("database error: %s: %s", type(exc).__name__, exc)  # detail for the log, never the terminal

@@ -215,6 +215,7 @@ def run(
 ) -> None:
     """Judge a prompt set: plan the verdicts, reuse those already stored, judge the rest."""
     install_redaction()
+    resolve_backend(backend, detach=detach)  # refuse a backend this install cannot use before planning
     overrides = {k: v for k, v in (("concurrency", concurrency), ("timeout_s", timeout)) if v is not None}
     config = RunConfig(
         **overrides,

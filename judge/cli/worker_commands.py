@@ -8,6 +8,7 @@ import typer
 
 from judge.backends.config import QUEUE, broker_url
 from judge.cli.app import app, reports_errors
+from judge.errors import require_extra
 
 
 @app.command("worker")
@@ -19,6 +20,7 @@ def worker(
     name: Annotated[str | None, typer.Option(help="Worker node name (default celery@HOST).")] = None,
 ) -> None:
     """Start a worker on JUDGE_BROKER_URL; run as many as you need, on as many machines as you have."""
+    require_extra("worker", "celery", "redis")
     broker_url()  # fail with a clear message when no broker is configured
     from workers.celery_app import app as celery_app
 
