@@ -62,3 +62,13 @@ def test_run_request_with_repeats_and_order_rules(api: Api, fake_provider: FakeP
     none = api.get("/v1/leaderboards", params={**source, "category": "poetry"})
     assert none.status_code == 422  # no votes in that category: a user error, not a 500
     assert api.get("/v1/leaderboards", params={**source, "by": "colour"}).status_code == 422
+
+    rates = {"prompt_set_id": set_id, "source": "judge:openai/fake-judge", "baseline": "bad"}
+    agree_rates = api.get("/v1/winrates", params=rates).json()
+    separate_rates = api.get("/v1/winrates", params=rates | {"order_rule": "separate"}).json()
+    assert [(r["model"], r["win_rate"], r["n"]) for r in agree_rates] == [("good", 100.0, PROMPTS)]
+    assert [(r["model"], r["win_rate"], r["n"]) for r in separate_rates] == [("good", 100.0, 2 * PROMPTS)]
+    assert separate_rates[0]["method"]["order_rule"] == "separate"
+    human = api.get("/v1/winrates", params={"prompt_set_id": set_id, "baseline": "bad", "category": "math"}).json()
+    assert [(r["model"], r["wins"], r["n"]) for r in human] == [("good", PROMPTS, PROMPTS)]  # alice: good each time
+    assert api.get("/v1/winrates", params=rates | {"baseline": "nobody"}).status_code == 422

@@ -14,7 +14,13 @@ from judge.api.deps import MAX_ID, State, Tenant, tenant_set
 from judge.category_boards import category_leaderboards
 from judge.errors import InputError
 from judge.leaderboards import LeaderboardRequest, build_leaderboard
+from judge.metrics.categories import in_category
+from judge.metrics.winrate import method_card as winrate_card
+from judge.metrics.winrate import win_rates_vs_baseline
+from judge.protocols.order_rules import DESCRIPTIONS as ORDER_RULES
 from judge.protocols.order_rules import OrderRule
+from judge.rule_votes import votes_by_rule
+from judge.sources import Source
 from judge.store.engine import session_scope
 
 router = APIRouter(prefix="/v1", tags=["analysis"])
@@ -97,6 +103,46 @@ def leaderboard(
                 "skipped": skipped,
             }
         return build_leaderboard(session, request).to_json()
+
+
+@router.get("/winrates")
+def winrates(
+    state: State,
+    tenant: Tenant,
+    prompt_set_id: SetQuery,
+    baseline: Annotated[str, Query(min_length=1, max_length=200, description="The model every other one meets")],
+    source: str = "human",
+    voters: VotersQuery = None,
+    category: Annotated[
+        str | None, Query(pattern=r"^[^\x00-\x1f]{1,200}$", description="Only prompts of this category")
+    ] = None,
+    order_rule: OrderRuleQuery = OrderRule.AGREE,
+    ci: Annotated[float, Query(gt=0.5, lt=1.0)] = 0.95,
+) -> list[dict[str, Any]]:
+    """Each model's win rate (percent) vs ``baseline``: draws count half, AlpacaEval's standard error, a CI, with
+    the method card (order rule included): the same rows as ``judge winrate --format json``."""
+    with session_scope(state.engine) as session:
+        prompt_set = tenant_set(session, prompt_set_id, tenant)
+        votes = votes_by_rule(
+            session,
+            source=Source.parse(checked_source(source, "source")),
+            prompt_set=prompt_set,
+            voters=voters,
+            rule=order_rule,
+        )
+    if category is not None:
+        votes = [v for v in votes if in_category(v.category, category)]
+        if not votes:
+            raise InputError(f"no votes on prompts of category {category!r}", field="category")
+    card = {
+        **winrate_card(baseline, ci),
+        "order_rule": order_rule.value,
+        "order_rule_means": ORDER_RULES[order_rule],
+        "source": source,
+        "voters": voters,
+        "category": category,
+    }
+    return [{**row.to_json(), "method": card} for row in win_rates_vs_baseline(votes, baseline, ci)]
 
 
 @router.get("/agreement")
