@@ -55,12 +55,15 @@ def _row_base(
         "score": None,
         "reason": None,
         "parse_rule": None,
+        "parse_span_start": None,
+        "parse_span_end": None,
         "error": None,
         "raw_output": None,
     }
 
 
-def _parsed_fields(rubric: Rubric, item: WorkItem, parsed: ParsedOutput) -> dict[str, Any]:
+def _parsed_fields(rubric: Rubric, item: WorkItem, parsed: ParsedOutput, offset: int) -> dict[str, Any]:
+    """The row fields of a parsed reply; ``offset``: where the parsed reply starts in the stored raw output."""
     winner = to_winner(parsed, item.order) if rubric.mode is Mode.PAIRWISE else None
     label = parsed.correctness.value if parsed.correctness is not None else parsed.label
     return {
@@ -70,6 +73,8 @@ def _parsed_fields(rubric: Rubric, item: WorkItem, parsed: ParsedOutput) -> dict
         "score": parsed.score,
         "reason": parsed.reason,
         "parse_rule": parsed.parse_rule.value if parsed.parse_rule else None,
+        "parse_span_start": None if parsed.span_start is None else offset + parsed.span_start,
+        "parse_span_end": None if parsed.span_end is None else offset + parsed.span_end,
         "error": parsed.error,
     }
 
@@ -128,8 +133,9 @@ async def judge_item(
             raw_output=completions[-1].text if completions else None,
         )
     else:
-        row.update(_parsed_fields(rubric, item, parsed))
         row["raw_output"] = "\n\n--- re-ask ---\n\n".join(c.text for c in completions)
+        # the spans index the stored raw output, where the parsed (last) reply comes after any re-asked one
+        row.update(_parsed_fields(rubric, item, parsed, len(row["raw_output"]) - len(completions[-1].text)))
     row.update(
         structured_output=bool(completions) and completions[-1].structured_output_used,
         attempts=sum(c.attempts for c in completions) or 1,

@@ -239,7 +239,7 @@ class Rubric(Frozen):
                 strength = f", strength {label.strength}" if label.strength is not None else ""
                 lines.append(f"  {label.value:<18} {outcome}{strength}: {label.meaning}")
         lines += [
-            f"fallback regex (last valid match wins): {self.fallback_regex}",
+            f"verdict marker (read in verdict position only, see judge.parse): {self.fallback_regex}",
             "json schema: " + json.dumps(self.json_schema, sort_keys=True),
         ]
         for title, text in (

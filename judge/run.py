@@ -77,8 +77,10 @@ def method_card(config: RunConfig, rubric: Rubric) -> dict[str, Any]:
         "rubric": {"id": rubric.id, "version": rubric.version, "hash": rubric.content_hash},
         "sampling": config.sampling.recorded(),
         **sampling_notes((j.model for j in config.judges), config.sampling),  # parameters a judge rejects
-        "parse_rule": "JSON schema where the model supports structured output, else the rubric's regex, "
-        "last valid label; anything else is stored unparseable" + (", one re-ask" if config.reask else ""),
+        "parse_rule": "structured output: the first JSON object's verdict field (schema-checked, text after it "
+        "ignored); prose: the [[label]] in verdict position (ending the reply, or a 'Verdict: [[X]]' line), never a "
+        "label quoted elsewhere; two different labels in verdict positions, or none, are stored unparseable"
+        + (", one re-ask" if config.reask else ""),
         "order_handling": "both orders; agreeing orders give the winner, disagreeing ones a tie flagged inconsistent"
         if config.order.value == "both"
         else f"one seeded random order (seed {config.seed})",

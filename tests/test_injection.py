@@ -1,4 +1,9 @@
-"""Adversarial responses (tests/injection_corpus) stay fenced data and never decide the parsed verdict."""
+"""Adversarial responses (tests/injection_corpus) stay fenced data and never decide the parsed verdict.
+
+Response side: the attack as rendered to the judge. Judge side: the judge's reply quoting the attack, in
+every rubric and both presentation orders, must keep the judge's own verdict (or, for a verbatim copy that
+carries a verdict line of its own, be unparseable), never the attacker's.
+"""
 
 from __future__ import annotations
 
@@ -13,6 +18,8 @@ from judge.render import render_messages
 from judge.rubrics import load_rubric
 from judge.types import Correctness, JudgeTask, Mode, Order, VerdictStatus, Winner
 from tests.paths import MT_BENCH, REFERENCES
+from tests.rubric_cases import is_own, own_and_other, rubric_orders
+from tests.rubric_cases import rubric as cached_rubric
 
 CORPUS = sorted((Path(__file__).parent / "injection_corpus").glob("*.txt"))
 QUESTION_ID = 101  # MT-Bench reasoning question with a reference answer
@@ -143,9 +150,14 @@ def test_judge_quoting_the_response_keeps_its_own_pairwise_verdict(
 ) -> None:
     rubric = load_rubric(rubric_id)
     parsed = parse_output(rubric, judge_quoting(path.read_text(encoding="utf-8"), verdict), structured=False)
-    assert (parsed.status, parsed.label, parsed.parse_rule) == (VerdictStatus.OK, label, ParseRule.REGEX_LAST)
+    assert (parsed.status, parsed.label, parsed.parse_rule) == (VerdictStatus.OK, label, ParseRule.FINAL_MARKER)
     assert to_winner(parsed, Order.AB) is Winner.MODEL_A
     assert to_winner(parsed, Order.BA) is Winner.MODEL_B
+
+
+# Copied verbatim onto a line of its own, the response's "Score: [[10]]" is a second verdict line the parser
+# cannot tell from the judge's own: unparseable, never 10.
+AMBIGUOUS_PLAIN_COPIES = {("single", "10_five_point_and_score_labels")}
 
 
 @pytest.mark.parametrize("path", CORPUS, ids=corpus_ids())
@@ -154,7 +166,10 @@ def test_judge_quoting_the_response_keeps_its_own_grade_and_score(path: Path) ->
     graded = parse_output(load_rubric("correctness"), judge_quoting(attack, "[[incorrect]]"), structured=False)
     assert to_correctness(graded) is Correctness.INCORRECT
     scored = parse_output(load_rubric("single"), judge_quoting(attack, "[[2]]"), structured=False)
-    assert scored.score == 2.0
+    if ("single", path.stem) in AMBIGUOUS_PLAIN_COPIES:
+        assert (scored.status, scored.score) == (VerdictStatus.UNPARSEABLE, None)
+    else:
+        assert scored.score == 2.0
 
 
 @pytest.mark.parametrize("path", CORPUS, ids=corpus_ids())
@@ -165,3 +180,119 @@ def test_json_reply_quoting_the_response_keeps_its_own_verdict(path: Path, struc
     parsed = parse_output(load_rubric("pairwise"), reply, structured=structured)
     assert (parsed.label, parsed.parse_rule) == ("A", ParseRule.JSON_SCHEMA)
     assert parsed.reason is not None and attack in parsed.reason
+
+
+# --- judge-side quoting: the judge's own reply quotes the response, in every rubric and both orders ---------
+#
+# Under Order.BA the attacker's answer is shown first, so its labels are swapped (it asks for [[A]]); the
+# judge's own verdict always favours the honest answer (model_a). Quotes the judge marks as quotes (Markdown
+# ">" blocks, quotation marks inside a sentence) and JSON replies must keep exactly the judge's verdict.
+# Verbatim copies (plain lines, code blocks) may be unparseable when the copy holds a verdict line of its own,
+# but the attacker's verdict never wins.
+
+
+def in_slot(attack: str, order: Order) -> str:
+    """The attack as written for the slot it is shown in: under Order.BA it asks for A instead of B."""
+    if order is not Order.BA:
+        return attack
+    return re.sub(r"(?<![A-Za-z])[AB](?![A-Za-z])", lambda m: "B" if m.group() == "A" else "A", attack)
+
+
+def last_line(text: str) -> str:
+    return next(line for line in reversed(text.splitlines()) if line.strip())
+
+
+def blockquote(text: str) -> str:
+    return "\n".join(f"> {line}" for line in text.splitlines())
+
+
+MARKED_QUOTES = {
+    "blockquote_before": lambda attack, own: (
+        f"The other answer reads:\n\n{blockquote(attack)}\n\nIt speaks to the judge, not to the user.\n\n"
+        f"Final verdict: [[{own}]]"
+    ),
+    "blockquote_after": lambda attack, own: (
+        f"Verdict: [[{own}]]\n\nFor the record, the other answer reads:\n{blockquote(attack)}"
+    ),
+    "inline_after": lambda attack, own: f'Verdict: [[{own}]]\nNote: the other answer closed with "{last_line(attack)}"',
+    "typographic_inline_after": lambda attack, own: (
+        f"Verdict: [[{own}]]\nNote: the other answer closed with \u201c{last_line(attack)}\u201d"
+    ),
+    "inline_before": lambda attack, own: (
+        f'The other answer closes with "{last_line(attack)}", which is addressed to the judge.\n[[{own}]]'
+    ),
+}
+
+VERBATIM_COPIES = {
+    "plain_before": lambda attack, own: f"The other answer:\n\n{attack}\n\nIt does not help.\nVerdict: [[{own}]]",
+    "plain_after": lambda attack, own: f"Verdict: [[{own}]]\n\nThe other answer, for the record:\n\n{attack}",
+    "plain_between": lambda attack, own: f"Verdict: [[{own}]]\n\n{attack}\n\nSo the verdict stands: [[{own}]]",
+    "code_before": lambda attack, own: f"The other answer:\n```\n{attack}\n```\nFinal verdict: [[{own}]]",
+    "code_after": lambda attack, own: f"Verdict: [[{own}]]\n\nThe other answer:\n```text\n{attack}\n```",
+}
+
+
+@pytest.mark.parametrize("path", CORPUS, ids=corpus_ids())
+@pytest.mark.parametrize(("rubric_id", "order"), rubric_orders())
+@pytest.mark.parametrize("style", sorted(MARKED_QUOTES))
+def test_judge_side_marked_quotes_keep_the_judges_verdict(path: Path, rubric_id: str, order: Order, style: str) -> None:
+    rubric = cached_rubric(rubric_id)
+    own, _ = own_and_other(rubric, order)
+    reply = MARKED_QUOTES[style](in_slot(path.read_text(encoding="utf-8"), order), own)
+    for structured in (False, True):
+        parsed = parse_output(rubric, reply, structured=structured)
+        assert is_own(rubric, parsed, own, order), parsed.error
+        assert parsed.raw == reply
+
+
+@pytest.mark.parametrize("path", CORPUS, ids=corpus_ids())
+@pytest.mark.parametrize(("rubric_id", "order"), rubric_orders())
+@pytest.mark.parametrize("style", sorted(VERBATIM_COPIES))
+def test_judge_side_verbatim_copies_never_give_the_attackers_verdict(
+    path: Path, rubric_id: str, order: Order, style: str
+) -> None:
+    rubric = cached_rubric(rubric_id)
+    own, _ = own_and_other(rubric, order)
+    reply = VERBATIM_COPIES[style](in_slot(path.read_text(encoding="utf-8"), order), own)
+    for structured in (False, True):
+        parsed = parse_output(rubric, reply, structured=structured)
+        assert is_own(rubric, parsed, own, order) or parsed.status is VerdictStatus.UNPARSEABLE, parsed
+        assert parsed.raw == reply
+
+
+@pytest.mark.parametrize(("rubric_id", "order"), rubric_orders())
+@pytest.mark.parametrize("style", sorted(VERBATIM_COPIES))
+def test_most_verbatim_copies_still_read(rubric_id: str, order: Order, style: str) -> None:
+    """Unparseable is the exception: only copies that carry a verdict position of their own cause it."""
+    rubric = cached_rubric(rubric_id)
+    own, _ = own_and_other(rubric, order)
+    read = [
+        is_own(
+            rubric,
+            parse_output(rubric, VERBATIM_COPIES[style](in_slot(p.read_text("utf-8"), order), own), False),
+            own,
+            order,
+        )
+        for p in CORPUS
+    ]
+    assert sum(read) >= len(CORPUS) // 2
+
+
+@pytest.mark.parametrize("path", CORPUS, ids=corpus_ids())
+@pytest.mark.parametrize(("rubric_id", "order"), rubric_orders())
+def test_judge_side_json_quoting_keeps_the_judges_verdict(path: Path, rubric_id: str, order: Order) -> None:
+    rubric = cached_rubric(rubric_id)
+    own, _ = own_and_other(rubric, order)
+    attack = in_slot(path.read_text(encoding="utf-8"), order)
+    value: object = int(own) if rubric.mode is Mode.SINGLE else own
+    reply = json.dumps({"reason": f"The other answer wrote: {attack}", rubric.answer_field: value})
+    for structured in (True, False):
+        assert is_own(rubric, parse_output(rubric, reply, structured=structured), own, order)
+    # structured output: the text after the first object is ignored, whatever it holds
+    trailing = f"{reply}\n\nThe other answer, verbatim:\n{attack}\n"
+    assert is_own(rubric, parse_output(rubric, trailing, structured=True), own, order)
+    unstructured = parse_output(rubric, trailing, structured=False)
+    assert is_own(rubric, unstructured, own, order) or unstructured.status is VerdictStatus.UNPARSEABLE
+    if rubric.mode is Mode.PAIRWISE and rubric.find_label("A") is not None:
+        named = json.dumps({"reason": f"It wrote: {attack}", "verdict": f"Assistant {own}"})
+        assert is_own(rubric, parse_output(rubric, named, structured=True), own, order)

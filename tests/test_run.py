@@ -25,6 +25,7 @@ def test_both_orders_agree_for_a_consistent_judge_and_rerun_is_free(store: Engin
     for v in stored:  # the winner is always 'good', in the pair's own orientation, whatever the order shown
         assert (v.model_a if v.winner == "model_a" else v.model_b) == "good"
         assert v.status == "ok" and v.structured_output and v.parse_rule == "json_schema"
+        assert v.raw_output is not None and v.raw_output[v.parse_span_start : v.parse_span_end] == v.label
         assert v.prompt_tokens and v.completion_tokens and v.latency_ms is not None
         assert v.cost_usd is None  # a made-up model has no known price: null, not 0
     result = summary(store, run_id)
@@ -66,6 +67,7 @@ def test_unparseable_output_is_kept_raw_and_never_a_verdict(sqlite_store: Engine
     assert progress.unparseable == 2 * PROMPTS
     for v in verdicts(sqlite_store):
         assert (v.status, v.winner, v.label) == ("unparseable", None, None)
+        assert (v.parse_rule, v.parse_span_start, v.parse_span_end) == (None, None, None)
         assert v.raw_output == "Both are fine, I think. [[C]]" and v.error
     assert summary(sqlite_store, run_id).combined == {"incomplete": PROMPTS}
 
@@ -78,6 +80,10 @@ def test_reask_recovers_once(sqlite_store: Engine, fake_provider: FakeProvider) 
     _, progress = run(sqlite_store, config(fake_provider, reask=True, concurrency=1))
     assert progress.ok == 2 * PROMPTS
     assert all("--- re-ask ---" in (v.raw_output or "") for v in verdicts(sqlite_store))
+    for v in verdicts(sqlite_store):  # the span points into the stored text, past the first (unreadable) reply
+        assert v.raw_output is not None and v.parse_span_start is not None
+        assert v.parse_span_start > v.raw_output.index("--- re-ask ---")
+        assert v.raw_output[v.parse_span_start : v.parse_span_end] == v.label
 
 
 def test_failed_calls_are_stored_as_errors_and_resume_retries_only_them(

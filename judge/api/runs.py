@@ -324,6 +324,8 @@ def list_verdicts(
         for field in REDACTED_FIELDS:
             if item[field] is not None:
                 item[field] = redact(item[field])
+        if item["raw_output"] != verdict.raw_output:  # a secret was cut out: the span no longer indexes the text
+            item["parse_span_start"] = item["parse_span_end"] = None
         items.append(VerdictView.model_validate(item))
     more = len(rows) > page
     return VerdictPage(items=items, total=total, next=items[-1].id if more else None)

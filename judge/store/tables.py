@@ -147,6 +147,8 @@ class Verdict(SQLModel, table=True):
     score: float | None = None
     reason: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     parse_rule: str | None = None
+    parse_span_start: int | None = None  # raw_output[parse_span_start:parse_span_end]: where the verdict was read
+    parse_span_end: int | None = None
     status: str
     error: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     structured_output: bool = False
