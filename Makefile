@@ -25,6 +25,7 @@ demo: $(VENV)/.installed-demo
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check judge workers tests bench
 	$(BIN)/ruff format --check judge workers tests bench
+	$(BIN)/lint-imports
 
 typecheck: $(VENV)/.installed-dev
 	$(BIN)/mypy judge

@@ -2,50 +2,33 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Literal
 
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
-from sqlalchemy import text
 
 from judge.api.deps import State
-from judge.settings import get_settings
+from judge.backends import broker_status
+from judge.store.engine import database_status
+from judge.types import Frozen
 
 router = APIRouter(tags=["health"])
 BROKER_TIMEOUT_S = 2.0
 
 
-def database_status(state_engine: Any) -> str:
-    try:
-        with state_engine.connect() as conn:
-            conn.execute(text("SELECT 1"))
-    except Exception as exc:  # any driver or network failure means "down"
-        return f"unreachable: {type(exc).__name__}"
-    return "ok"
+class Health(Frozen):
+    """``ok`` or ``unavailable``, with the state of the database and of the broker (``not configured``, ``ok``,
+    ``unreachable: <reason>``)."""
+
+    status: Literal["ok", "unavailable"]
+    database: str
+    broker: str
 
 
-def broker_status() -> str:
-    url = get_settings().broker_url
-    if url is None:
-        return "not configured"
-    import redis
-
-    try:
-        client = redis.Redis.from_url(
-            url.get_secret_value(), socket_timeout=BROKER_TIMEOUT_S, socket_connect_timeout=BROKER_TIMEOUT_S
-        )
-        try:
-            client.ping()
-        finally:
-            client.close()
-    except Exception as exc:  # any client or network failure means "down"
-        return f"unreachable: {type(exc).__name__}"
-    return "ok"
-
-
-@router.get("/healthz")
+@router.get("/healthz", response_model=Health, responses={503: {"model": Health, "description": "Something is down"}})
 def healthz(state: State) -> JSONResponse:
     """200 when the database (and the broker, if configured) answer; 503 naming what is down."""
-    checks = {"database": database_status(state.engine), "broker": broker_status()}
+    checks = {"database": database_status(state.engine), "broker": broker_status(BROKER_TIMEOUT_S)}
     healthy = all(v in ("ok", "not configured") for v in checks.values())
-    return JSONResponse({"status": "ok" if healthy else "unavailable", **checks}, status_code=200 if healthy else 503)
+    health = Health(status="ok" if healthy else "unavailable", **checks)
+    return JSONResponse(health.model_dump(), status_code=200 if healthy else 503)

@@ -61,6 +61,27 @@ def resolve_backend(requested: BackendName | None, *, detach: bool = False) -> B
     return backend
 
 
+def broker_status(timeout_s: float = 2.0) -> str:
+    """``not configured`` without ``JUDGE_BROKER_URL``, ``ok`` when its Redis answers a ping, else
+    ``unreachable: <exception class>``."""
+    url = get_settings().broker_url
+    if url is None:
+        return "not configured"
+    try:
+        import redis
+
+        client = redis.Redis.from_url(
+            url.get_secret_value(), socket_timeout=timeout_s, socket_connect_timeout=timeout_s
+        )
+        try:
+            client.ping()
+        finally:
+            client.close()
+    except Exception as exc:  # any client or network failure (or no worker extra) means "down"
+        return f"unreachable: {type(exc).__name__}"
+    return "ok"
+
+
 def execute_on(
     backend: BackendName,
     engine: Engine,

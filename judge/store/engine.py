@@ -10,7 +10,7 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import event, inspect
+from sqlalchemy import event, inspect, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import OperationalError
 from sqlmodel import Session, create_engine
@@ -81,6 +81,16 @@ def current_revision(engine: Engine) -> str | None:
             return None
         row = conn.exec_driver_sql("SELECT version_num FROM alembic_version").first()
         return str(row[0]) if row else None
+
+
+def database_status(engine: Engine) -> str:
+    """``ok`` when the database answers a trivial query, else ``unreachable: <exception class>``."""
+    try:
+        with engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+    except Exception as exc:  # any driver or network failure means "down"
+        return f"unreachable: {type(exc).__name__}"
+    return "ok"
 
 
 def redact_url(url: str) -> str:
