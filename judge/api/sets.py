@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Query, Request
 from sqlalchemy.exc import IntegrityError
@@ -29,10 +29,10 @@ from judge.api.uploads import (
 from judge.errors import InputError
 from judge.importers.bundle import ImportBundle
 from judge.importers.gold import gold_from, gold_of_prompt, label_from
-from judge.store.correctness import write_gold, write_labels
+from judge.store.correctness import CorrectnessImportCounts, write_gold, write_labels
 from judge.store.engine import session_scope
-from judge.store.ingest import write_bundle
-from judge.store.queries import list_sets, summarize_set
+from judge.store.ingest import ImportCounts, write_bundle
+from judge.store.queries import SetSummary, list_sets, summarize_set
 from judge.store.tables import PromptSet
 
 router = APIRouter(prefix="/v1/prompt-sets", tags=["prompt sets"])
@@ -40,15 +40,35 @@ NameQuery = Annotated[str | None, Query(min_length=1, max_length=200, descriptio
 SourceQuery = Annotated[str | None, Query(min_length=1, max_length=100, description="JSON Lines: the votes' source")]
 
 
-def set_json(session: Session, prompt_set: PromptSet) -> dict[str, Any]:
+class SetView(SetSummary):
+    """A prompt set: its id, name, description and row counts."""
+
+    id: int
+    description: str | None
+
+
+class ImportView(ImportCounts):
+    """What an upload added to set ``id`` (0 everywhere when the same rows are sent again)."""
+
+    id: int
+
+
+class CorrectnessImportView(CorrectnessImportCounts):
+    """What a gold-answer or label upload changed in set ``id``."""
+
+    id: int
+
+
+def set_json(session: Session, prompt_set: PromptSet) -> SetView:
     """A set's id, name, description and row counts."""
     summary = summarize_set(session, prompt_set=prompt_set)
-    return {"id": prompt_set.id, "description": prompt_set.description, **summary.model_dump()}
+    assert prompt_set.id is not None
+    return SetView(id=prompt_set.id, description=prompt_set.description, **summary.model_dump())
 
 
 def _add(
     state: AppState, set_id: int, tenant: str, raw: bytes, ndjson: bool, kind: str, source: str | None
-) -> dict[str, Any]:
+) -> ImportView:
     """Parse and write responses or votes into the tenant's set ``set_id`` (checked first: 404 before 422)."""
     with session_scope(state.engine) as session:
         prompt_set = tenant_set(session, set_id, tenant)
@@ -64,10 +84,10 @@ def _add(
         else:
             bundle = ImportBundle(responses=parse_responses(records))
         counts = write_bundle(session, set_name=prompt_set.name, bundle=bundle, tenant=tenant, source=source or "api")
-        return {"id": set_id, **counts.model_dump()}
+        return ImportView(id=set_id, **counts.model_dump())
 
 
-def _create(state: AppState, tenant: str, raw: bytes, ndjson: bool, name: str | None) -> dict[str, Any]:
+def _create(state: AppState, tenant: str, raw: bytes, ndjson: bool, name: str | None) -> SetView:
     description = None
     if ndjson:
         if name is None:
@@ -100,7 +120,7 @@ def _create(state: AppState, tenant: str, raw: bytes, ndjson: bool, name: str | 
 
 
 @router.post("", status_code=201, openapi_extra=upload_body(PromptSetUpload, "prompt"))
-async def create_prompt_set(request: Request, state: State, tenant: Tenant, name: NameQuery = None) -> dict[str, Any]:
+async def create_prompt_set(request: Request, state: State, tenant: Tenant, name: NameQuery = None) -> SetView:
     """Create a prompt set with its prompts (all or nothing). JSON body, or JSON Lines with ``?name=``."""
     raw = await request.body()
     ndjson = is_ndjson(request.headers.get("content-type"))
@@ -108,21 +128,21 @@ async def create_prompt_set(request: Request, state: State, tenant: Tenant, name
 
 
 @router.get("")
-def list_prompt_sets(state: State, tenant: Tenant) -> list[dict[str, Any]]:
+def list_prompt_sets(state: State, tenant: Tenant) -> list[SetView]:
     """The caller's prompt sets with their row counts."""
     with session_scope(state.engine) as session:
         return [set_json(session, s) for s in list_sets(session, tenant=tenant)]
 
 
 @router.get("/{set_id}")
-def get_prompt_set(set_id: RowId, state: State, tenant: Tenant) -> dict[str, Any]:
+def get_prompt_set(set_id: RowId, state: State, tenant: Tenant) -> SetView:
     """One prompt set's row counts."""
     with session_scope(state.engine) as session:
         return set_json(session, tenant_set(session, set_id, tenant))
 
 
 @router.post("/{set_id}/responses", openapi_extra=upload_body(ResponsesUpload, "response"))
-async def add_responses(set_id: RowId, request: Request, state: State, tenant: Tenant) -> dict[str, Any]:
+async def add_responses(set_id: RowId, request: Request, state: State, tenant: Tenant) -> ImportView:
     """Add model responses to the set's prompts (all or nothing); counts of what was new."""
     raw = await request.body()
     ndjson = is_ndjson(request.headers.get("content-type"))
@@ -132,7 +152,7 @@ async def add_responses(set_id: RowId, request: Request, state: State, tenant: T
 @router.post("/{set_id}/votes", openapi_extra=upload_body(VotesUpload, "vote"))
 async def add_votes(
     set_id: RowId, request: Request, state: State, tenant: Tenant, source: SourceQuery = None
-) -> dict[str, Any]:
+) -> ImportView:
     """Add pairwise votes on the set's prompts and models (all or nothing); the same vote twice counts once.
     JSON body (``source`` in it), or JSON Lines with ``?source=``."""
     raw = await request.body()
@@ -142,7 +162,7 @@ async def add_votes(
 
 def _add_correctness(
     state: AppState, set_id: int, tenant: str, raw: bytes, ndjson: bool, kind: str, source: str | None
-) -> dict[str, Any]:
+) -> CorrectnessImportView:
     """Parse and write gold answers or labels into the tenant's set ``set_id`` (all or nothing)."""
     with session_scope(state.engine) as session:
         prompt_set = tenant_set(session, set_id, tenant)
@@ -160,11 +180,11 @@ def _add_correctness(
                 raise InputError("labels need a source name (JSON: source; JSON Lines: ?source=)", field="source")
             labels = [label_from(r) for r in records]
             counts = write_labels(session, prompt_set=prompt_set, source=source, records=labels)
-        return {"id": set_id, **counts.model_dump()}
+        return CorrectnessImportView(id=set_id, **counts.model_dump())
 
 
 @router.post("/{set_id}/gold", openapi_extra=upload_body(GoldUpload, "gold answer"))
-async def add_gold(set_id: RowId, request: Request, state: State, tenant: Tenant) -> dict[str, Any]:
+async def add_gold(set_id: RowId, request: Request, state: State, tenant: Tenant) -> CorrectnessImportView:
     """Add gold answers to the set's prompts (all or nothing): {prompt_id, turn?, type, answer, ...} each."""
     raw = await request.body()
     ndjson = is_ndjson(request.headers.get("content-type"))
@@ -174,7 +194,7 @@ async def add_gold(set_id: RowId, request: Request, state: State, tenant: Tenant
 @router.post("/{set_id}/labels", openapi_extra=upload_body(LabelsUpload, "correctness label"))
 async def add_labels(
     set_id: RowId, request: Request, state: State, tenant: Tenant, source: SourceQuery = None
-) -> dict[str, Any]:
+) -> CorrectnessImportView:
     """Add imported correctness labels {prompt_id, model, turn?, label, note?} under a source name (use it as
     ``grader=labels:NAME``); JSON body (``source`` in it), or JSON Lines with ``?source=``."""
     raw = await request.body()
