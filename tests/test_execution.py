@@ -275,3 +275,61 @@ def test_a_redelivered_unit_waits_for_the_delivery_still_running(engine: Engine,
     assert fake_provider.counts()["received"] == len(keys)  # paid once
     assert sorted((r.judged, r.skipped) for r in results) == [(0, len(keys)), (len(keys), 0)]
     assert sorted(stored(engine).values()) == [1] * len(keys) and leases(engine) == 0
+
+
+def _journaled(folder: Path) -> int:
+    """Verdict lines in the journals of ``folder`` (header lines not counted)."""
+    return sum(
+        1 for path in folder.glob("*.jsonl") for line in path.read_text().splitlines() if '"journal"' not in line
+    )
+
+
+@pytest.mark.slow
+def test_kill_9_after_answers_were_journaled_but_not_written_pays_nothing_twice(
+    sqlite_store: Engine, fake_provider: FakeProvider, tmp_path: Path
+) -> None:
+    fake_provider.script(default={**PREFER_GOOD, "latency_ms": 800})  # type: ignore[arg-type]
+    url = sqlite_store.url.render_as_string(hide_password=False)
+    journals = tmp_path / "journals"
+    env = {**_env(url), "JUDGE_RECOVERY_DIR": str(journals)}
+    command = "from judge.cli import app; app()"
+    args = ["run", "--set", "toy", "--judge", "openai/fake-judge", "--api-base", fake_provider.url]
+    child = subprocess.Popen(
+        [sys.executable, "-c", command, *args, "--concurrency", "1"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline and fake_provider.counts()["received"] < 1:
+        time.sleep(0.01)
+    locker = sqlite3.connect(url.removeprefix("sqlite:///"), isolation_level=None, timeout=30)
+    locker.execute("BEGIN EXCLUSIVE")  # from now on no verdict can be written (nor another key claimed)
+    try:
+        assert fake_provider.counts()["answered"] == 0  # the lock came before the first answer
+        # wait until every call the provider received was answered and journaled: nothing is in flight, and
+        # the next call waits for a claim the lock blocks
+        while time.monotonic() < deadline:
+            counts = fake_provider.counts()
+            if counts["answered"] >= 1 and counts["received"] == counts["answered"] == _journaled(journals):
+                break
+            time.sleep(0.02)
+        os.kill(child.pid, signal.SIGKILL)
+        child.wait()
+    finally:
+        locker.execute("COMMIT")
+        locker.close()
+    paid = fake_provider.counts()["answered"]
+    assert paid >= 1 and _journaled(journals) == paid  # answered, journaled...
+    assert sum(stored(sqlite_store).values()) == 0  # ...and never written to the database
+
+    fake_provider.script(default=PREFER_GOOD)  # type: ignore[arg-type]
+    resume = subprocess.run(
+        [sys.executable, "-c", command, "runs", "resume", "1"], env=env, capture_output=True, text=True, timeout=120
+    )
+    assert resume.returncode == 0, resume.stdout + resume.stderr
+    counts = fake_provider.counts()
+    assert counts["answered"] == counts["distinct"] == KEYS  # exactly one paid call per verdict
+    assert sorted(stored(sqlite_store).values()) == [1] * KEYS and leases(sqlite_store) == 0
+    assert summary(sqlite_store, 1).status == "completed"
+    assert not list(journals.glob("*.jsonl")) and len(list(journals.glob("*.jsonl.stored"))) == 1
