@@ -343,7 +343,9 @@ def _start_run(engine: Engine, run_id: int, tenant: str) -> tuple[RunContext, se
         done = final_keys(session, keys=[i.verdict_key for i in context.items])
         # one conditional UPDATE: a cancel committed meanwhile (the API's, racing this start) is never overwritten
         session.execute(
-            update(Run).where(col(Run.id) == run_id, col(Run.status) != "cancelled").values(status="running")
+            update(Run)
+            .where(col(Run.id) == run_id, col(Run.status) != RunStatus.CANCELLED)
+            .values(status=RunStatus.RUNNING)
         )
         return context, done, run.cost_usd
 

@@ -7,7 +7,7 @@ from typing import Any
 from sqlmodel import Session, col, select
 
 from judge.results import combine_run
-from judge.run import stored_verdicts
+from judge.run import run_config, stored_verdicts
 from judge.store.tables import Prompt, Run, Verdict
 from judge.store.verdicts import load_run_items, load_verdicts
 from judge.types import Mode
@@ -62,7 +62,7 @@ def verdict_export_rows(session: Session, *, run: Run) -> list[dict[str, Any]]:
         row.update({field: getattr(verdict, field) for field in VERDICT_FIELDS})
         row["correctness"] = verdict.label if verdict.mode == Mode.CORRECTNESS.value else None
         rows.append(row)
-    judges = [j["model"] for j in run.config["judges"]]
+    judges = [j.model for j in run_config(run).judges]
     for outcome in combine_run(stored_verdicts(session, run=run), judges):
         prompt_id, model_a, model_b, turn = outcome.unit
         rows.append(

@@ -21,11 +21,11 @@ from sqlmodel import Session, col
 
 from judge.backends.config import ScaleOutSettings
 from judge.errors import BrokerError
-from judge.run import ProgressCallback, RunProgress, finish_run, get_run
+from judge.run import ProgressCallback, RunProgress, finish_run, get_run, run_config
 from judge.store.engine import session_scope
 from judge.store.tables import DEFAULT_TENANT, Run, RunItem, Verdict
 from judge.store.verdicts import FINAL_STATUSES, load_run_items
-from judge.types import Frozen, VerdictStatus
+from judge.types import Frozen, RunStatus, VerdictStatus
 
 Fingerprint = str
 MAX_BACKOFF = 4
@@ -86,13 +86,13 @@ def submit_run(
     scale = scale or ScaleOutSettings()
     with session_scope(engine) as session:
         run = get_run(session, run_id=run_id, tenant=tenant)
-        scale.check_call_fits(float(run.config.get("timeout_s", 60.0)))
+        scale.check_call_fits(run_config(run).timeout_s)
         keys = [item.verdict_key for item in load_run_items(session, run_id=run_id)]
         states = _states(session, keys)
         cost = run.cost_usd
-        start = update(Run).where(col(Run.id) == run_id).values(status="running", finished_at=None, note=None)
+        start = update(Run).where(col(Run.id) == run_id).values(status=RunStatus.RUNNING, finished_at=None, note=None)
         if unless_cancelled:
-            start = start.where(col(Run.status) != "cancelled")
+            start = start.where(col(Run.status) != RunStatus.CANCELLED)
         started = cast(CursorResult[Any], session.execute(start)).rowcount == 1
     if not started:
         return Submission(run_id=run_id, total=len(keys), cached=0, keys=(), baseline={}, cost_usd=cost, messages=0)
@@ -173,8 +173,8 @@ class _Follower:
         p.done = p.ok + p.unparseable + p.error
         p.cost_usd = self.run.cost_usd - self.submission.cost_usd
         p.elapsed_s = time.monotonic() - self.started
-        if self.run.status == "cancelled":
-            p.stopped = "cancelled"
+        if self.run.status == RunStatus.CANCELLED:
+            p.stopped = RunStatus.CANCELLED.value
         elif budget_note(self.run) is not None and self.remaining > 0:
             p.stopped = budget_note(self.run)
         return p.done > before
@@ -182,7 +182,7 @@ class _Follower:
 
 def budget_note(run: Run) -> str | None:
     """The stop note when the run's --max-cost budget is spent."""
-    budget = run.config.get("max_cost_usd")
+    budget = run_config(run).max_cost_usd
     return f"budget of ${budget:.4f} reached" if budget is not None and run.cost_usd >= budget else None
 
 

@@ -30,12 +30,12 @@ from judge.errors import NotFoundError
 from judge.execution import KeyExecutor, PayOnce
 from judge.llm.client import JudgeClient, LiteLLMClient
 from judge.ratelimit import MemoryRateLimiter, RateLimitedClient, RateLimiter, RateLimitSettings, RedisRateLimiter
-from judge.run import RunContext
+from judge.run import RunContext, final_status
 from judge.settings import get_settings
 from judge.store.engine import get_engine, session_scope
 from judge.store.tables import Run, RunItem, utcnow
 from judge.store.verdicts import final_keys
-from judge.types import Frozen, VerdictStatus
+from judge.types import Frozen, RunStatus, VerdictStatus
 
 if TYPE_CHECKING:
     import redis
@@ -118,8 +118,8 @@ def _read_state(engine: Engine, context: RunContext, keys: Sequence[str]) -> tup
     which of ``keys`` already have a final verdict."""
     with session_scope(engine) as session:
         run = session.execute(select(col(Run.status), col(Run.cost_usd)).where(col(Run.id) == context.run_id)).first()
-        if run is None or run.status == "cancelled":
-            return "cancelled", set()
+        if run is None or run.status == RunStatus.CANCELLED:
+            return RunStatus.CANCELLED.value, set()
         budget = context.config.max_cost_usd
         if budget is not None and run.cost_usd >= budget:
             return "budget", set()
@@ -180,11 +180,11 @@ def finish_from_counts(engine: Engine, run_id: int) -> None:
             counts.get(s.value, 0) for s in (VerdictStatus.OK, VerdictStatus.UNPARSEABLE, VerdictStatus.ERROR)
         )
         missing = items - sum(counts.values())
-        if run.status == "cancelled":
-            run.note = "cancelled"
+        if run.status == RunStatus.CANCELLED:
+            run.note = RunStatus.CANCELLED.value
         else:
             run.note = budget_note(run) if missing else None
-            run.status = "stopped" if run.note else ("completed" if missing == 0 else "incomplete")
+            run.status = final_status(stopped=run.note, missing=missing)
         run.finished_at = utcnow()
 
 

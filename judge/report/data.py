@@ -19,7 +19,7 @@ from judge.leaderboards import LeaderboardRequest, LeaderboardResult, build_lead
 from judge.protocols.order_rules import OrderRule
 from judge.ratings import BootstrapSpec, WinRateMatrix, battles_from_votes, fit_bradley_terry, predicted_win_rates
 from judge.rubrics import load_rubric
-from judge.run import RunSummary, get_run, summarize_run
+from judge.run import RunSummary, get_run, run_config, summarize_run
 from judge.sources import Source, load_source_votes
 from judge.store.queries import summarize_set
 from judge.store.tables import DEFAULT_TENANT, Prompt, PromptSet, Verdict
@@ -135,8 +135,9 @@ def collect_report(
     assert prompt_set is not None
     summary = summarize_run(session, run=run, prompt_set=prompt_set, order_rule=order_rule)
     mode = Mode.PAIRWISE.value
-    rubric_id = str(run.config["rubric"])
-    judge = str(run.config["judges"][0]["model"])
+    config = run_config(run)
+    rubric_id = config.rubric
+    judge = config.judges[0].model
     try:
         rubric = load_rubric(rubric_id)
         mode, rubric_id = rubric.mode.value, rubric.id
@@ -147,8 +148,8 @@ def collect_report(
     if grader is None:
         grader = judge if mode == Mode.CORRECTNESS.value else find_grader(session, prompt_set)
     judge_source = f"judge:{judge}@{rubric_id}" if mode == Mode.PAIRWISE.value else None
-    if len(run.config["judges"]) > 1:
-        notes.append(f"a panel of {len(run.config['judges'])} judges: the leaderboards use the first, {judge}")
+    if len(config.judges) > 1:
+        notes.append(f"a panel of {len(config.judges)} judges: the leaderboards use the first, {judge}")
     has_votes = summarize_set(session, prompt_set=prompt_set).votes > 0
     sources = [s for s in (judge_source, "human" if has_votes else None) if s is not None]
     if not has_votes:
