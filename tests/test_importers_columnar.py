@@ -15,6 +15,7 @@ import judge.importers.columnar as columnar
 from judge.errors import InputError
 from judge.importers.columnar import VoteColumns, read_vote_columns
 from judge.importers.generic import read_votes
+from judge.importers.records import VoteRecord
 from judge.ratings import battles_from_votes
 from judge.types import PairVote
 from tests.test_importers import write_lines
@@ -80,16 +81,16 @@ def _rows(columns: VoteColumns) -> list[PairVote]:
     return columns.pair_votes()
 
 
-def _as_pair(votes: list[object]) -> list[PairVote]:
+def _as_pair(votes: list[VoteRecord]) -> list[PairVote]:
     return [
         PairVote(
-            prompt_id=v.prompt_id,  # type: ignore[attr-defined]
-            model_a=v.model_a,  # type: ignore[attr-defined]
-            model_b=v.model_b,  # type: ignore[attr-defined]
-            winner=v.winner,  # type: ignore[attr-defined]
-            voter=v.voter,  # type: ignore[attr-defined]
-            turn=v.turn,  # type: ignore[attr-defined]
-            category=v.category,  # type: ignore[attr-defined]
+            prompt_id=v.prompt_id,
+            model_a=v.model_a,
+            model_b=v.model_b,
+            winner=v.winner,
+            voter=v.voter,
+            turn=v.turn,
+            category=v.category,
         )
         for v in votes
     ]
@@ -186,3 +187,12 @@ def test_parquet_rows_and_errors_located_by_row(tmp_path: Path) -> None:
     (tmp_path / "broken.parquet").write_bytes(b"not parquet")
     with pytest.raises(InputError, match=r"^broken.parquet: not a readable Parquet file"):
         read_vote_columns(tmp_path / "broken.parquet")
+
+
+def test_valid_parquet_is_not_validated_row_by_row(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "votes.parquet"
+    pq.write_table(_table(VALID, tmp_path), path)
+    monkeypatch.setattr(columnar, "vote_from", None)
+    columns = read_vote_columns(path)
+    assert [v.voter for v in columns.pair_votes()] == ["expert_1", "anonymous", "", "expert_2"]
+    assert [v.prompt_id for v in columns.where_prompts({"7"}).pair_votes()] == ["7", "7"]
