@@ -38,7 +38,6 @@ import signal
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
-from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -60,13 +59,13 @@ from judge.store.leases import FINAL, Claim, claim_keys, new_owner, release_leas
 from judge.store.tables import Run, Verdict, utcnow
 from judge.store.transient import db_reason, is_transient
 from judge.store.verdicts import upsert_verdicts
-from judge.types import Frozen
+from judge.types import Frozen, VerdictRecord
 
 if TYPE_CHECKING:
     from judge.run import RunContext
 
 log = logging.getLogger("judge.execution")  # warnings name a short reason; the driver's text (SQL) is DEBUG
-Row = dict[str, Any]
+Row = VerdictRecord
 RETRY_BASE_S = 0.2
 RETRY_CAP_S = 5.0
 ABORT_WRITE_S = 5.0
@@ -154,12 +153,6 @@ class Outcome(Frozen):
     recovery_file: str | None = None
 
 
-def _json_default(value: Any) -> Any:
-    if isinstance(value, datetime):
-        return value.isoformat()
-    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
-
-
 def recovery_files(run_id: int | None, recovery_dir: str | None = None) -> list[Path]:
     """The journals (recovery files) of run ``run_id`` (of every run when None) not stored yet, live ones too."""
     folder = Path(recovery_dir or get_settings().recovery_dir)
@@ -175,7 +168,7 @@ def write_rows(
     such run). ``only_new``: rows whose key already has a final verdict are skipped, cost included (a journal
     stored again after its verdicts were written)."""
     with session_scope(engine) as session:
-        keys = [row["verdict_key"] for row in rows]
+        keys = [row.verdict_key for row in rows]
         if only_new and rows:
             done = set(
                 session.execute(
@@ -184,14 +177,13 @@ def write_rows(
                     )
                 ).scalars()
             )
-            rows = [row for row in rows if row["verdict_key"] not in done]
-        columns = sorted(set().union(*rows)) if rows else []
+            rows = [row for row in rows if row.verdict_key not in done]
         if rows:
-            upsert_verdicts(session, [{c: row.get(c) for c in columns} for row in rows])
+            upsert_verdicts(session, rows)
         release_leases(session, owner=owner, keys=keys)
         if run_id is None:
             return None
-        cost = sum(row.get("cost_usd") or 0.0 for row in rows)  # money spent, whether or not a rival wrote first
+        cost = sum(row.cost_usd or 0.0 for row in rows)  # money spent, whether or not a rival wrote first
         if cost:
             session.execute(update(Run).where(col(Run.id) == run_id).values(cost_usd=col(Run.cost_usd) + cost))
         status = session.execute(select(col(Run.status)).where(col(Run.id) == run_id)).scalar_one_or_none()
@@ -234,9 +226,7 @@ def _read_rows(data: bytes, database: str) -> list[Row] | None:
             if row[JOURNAL_HEADER].get("database") != database:
                 return None
             continue
-        if isinstance(row.get("created_at"), str):
-            row["created_at"] = datetime.fromisoformat(row["created_at"])
-        rows.append(row)
+        rows.append(VerdictRecord.model_validate(row))
     return rows
 
 
@@ -272,7 +262,7 @@ def store_journals(
                 write_rows(engine, int(match.group(1)) if match else None, None, rows, only_new=True)
             path.rename(path.with_suffix(".jsonl.stored"))
             log.info("stored %d journaled verdicts from %s", len(rows), path.name)
-            keys.update(row["verdict_key"] for row in rows)
+            keys.update(row.verdict_key for row in rows)
         finally:
             os.close(fd)
     return keys
@@ -302,15 +292,15 @@ class Journal:
             self.fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
             _lock(self.fd, wait=True)
             os.write(self.fd, self.header)
-        os.write(self.fd, (json.dumps(row, default=_json_default) + "\n").encode("utf-8"))
+        os.write(self.fd, (row.model_dump_json() + "\n").encode("utf-8"))
         if self.fsync:
             os.fsync(self.fd)
-        self.unwritten[row["verdict_key"]] = row
+        self.unwritten[row.verdict_key] = row
 
     def written(self, rows: Sequence[Row]) -> None:
         """``rows`` are in the database: once nothing journaled is unwritten, truncate the journal."""
         for row in rows:
-            self.unwritten.pop(row["verdict_key"], None)
+            self.unwritten.pop(row.verdict_key, None)
         if self.fd is not None and not self.unwritten:
             os.ftruncate(self.fd, 0)
             os.write(self.fd, self.header)
@@ -327,7 +317,7 @@ class Journal:
             fresh = self.path.with_suffix(".jsonl.tmp")
             with fresh.open("w", encoding="utf-8") as out:
                 out.write(self.header.decode("utf-8"))
-                out.writelines(json.dumps(row, default=_json_default) + "\n" for row in self.unwritten.values())
+                out.writelines(row.model_dump_json() + "\n" for row in self.unwritten.values())
                 out.flush()
                 os.fsync(out.fileno())
             fresh.replace(self.path)
@@ -363,7 +353,7 @@ class VerdictWriter:
 
     def add(self, row: Row) -> None:
         """Journal a paid verdict and hold it; start a background write when a batch is due."""
-        row = {**row, "created_at": row.get("created_at") or utcnow()}
+        row = row if row.created_at is not None else row.model_copy(update={"created_at": utcnow()})
         self.journal.append(row)
         self.pending.append(row)
         due = len(self.pending) >= self.policy.write_batch
@@ -408,7 +398,7 @@ class VerdictWriter:
     def _recover(self, rows: list[Row], reason: str, waited_s: float) -> None:
         """Give up on ``rows`` for this execution: they stay in the journal, which becomes the recovery file."""
         self.recovery_file = self.journal.path
-        self.recovered.update(row["verdict_key"] for row in rows)
+        self.recovered.update(row.verdict_key for row in rows)
         self.failure = (
             f"{reason}: {len(self.recovered)} paid verdicts could not be written within {waited_s:g} s and were "
             f"saved to {self.journal.path}; `judge runs resume {self.run_id}` stores them"

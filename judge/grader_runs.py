@@ -19,7 +19,7 @@ from judge.graders import ACCEPTED_TYPES, AnswerType, GoldAnswer, GraderSpec, gr
 from judge.keys import content_hash
 from judge.plan import Catalog, Plan, WorkItem
 from judge.run_config import JudgeSpec, RunConfig
-from judge.types import Mode, Order, VerdictStatus
+from judge.types import Mode, Order, VerdictRecord, VerdictStatus
 
 GRADER_PREFIX = "grader:"
 GRADER_RUBRIC_ID = "gold"
@@ -139,46 +139,39 @@ def method_card(specs: Sequence[GraderSpec]) -> dict[str, Any]:
 
 def grade_row(
     item: WorkItem, text: str, gold: GoldAnswer, gold_hash: str, prompt: str | None, run_id: int | None = None
-) -> dict[str, Any]:
-    """The verdict row of one grader work item (status ok; label correct, incorrect or no_answer)."""
+) -> VerdictRecord:
+    """The verdict of one grader work item (status ok; label correct, incorrect or no_answer)."""
     spec = parse_grader(item.judge.model)
     started = time.perf_counter()
     result = grade(spec, text, gold, prompt=prompt)
     latency_ms = round((time.perf_counter() - started) * 1000, 3)
     expected = gold.answer if not isinstance(gold.answer, list) else " + ".join(gold.answer)
     found = "nothing answer-like" if result.extracted_answer is None else repr(result.extracted_answer)
-    return {
-        "verdict_key": item.verdict_key,
-        "run_id": run_id,
-        "judge_model": spec.id,
-        "rubric_id": GRADER_RUBRIC_ID,
-        "rubric_version": spec.version,
-        "rubric_hash": rubric_hash(spec),
-        "mode": Mode.CORRECTNESS.value,
-        "prompt_id": item.prompt_id,
-        "turn": item.turn,
-        "model_a": item.model_a,
-        "model_b": None,
-        "order": Order.SINGLE.value,
-        "request_hash": content_hash([spec.id, spec.version, gold_hash, content_hash(text), prompt]),
-        "sampling": {},
-        "raw_output": None,
-        "label": result.outcome.value,
-        "winner": None,
-        "score": None,
-        "reason": f"gold {expected} ({gold.type.value}); extracted {found}"
+    return VerdictRecord(
+        verdict_key=item.verdict_key,
+        run_id=run_id,
+        judge_model=spec.id,
+        rubric_id=GRADER_RUBRIC_ID,
+        rubric_version=spec.version,
+        rubric_hash=rubric_hash(spec),
+        mode=Mode.CORRECTNESS.value,
+        prompt_id=item.prompt_id,
+        turn=item.turn,
+        model_a=item.model_a,
+        order=Order.SINGLE,
+        request_hash=content_hash([spec.id, spec.version, gold_hash, content_hash(text), prompt]),
+        sampling={},
+        label=result.outcome.value,
+        reason=f"gold {expected} ({gold.type.value}); extracted {found}"
         + (f" by {result.extraction_rule}" if result.extraction_rule else ""),
-        "parse_rule": None,
-        "status": VerdictStatus.OK.value,
-        "error": None,
-        "structured_output": False,
-        "attempts": 0,
-        "prompt_tokens": 0,
-        "completion_tokens": 0,
-        "cost_usd": 0.0,
-        "latency_ms": latency_ms,
-        "extracted_answer": result.extracted_answer,
-        "extraction_rule": result.extraction_rule,
-        "answer_span_start": result.span[0] if result.span else None,
-        "answer_span_end": result.span[1] if result.span else None,
-    }
+        status=VerdictStatus.OK,
+        attempts=0,
+        prompt_tokens=0,
+        completion_tokens=0,
+        cost_usd=0.0,
+        latency_ms=latency_ms,
+        extracted_answer=result.extracted_answer,
+        extraction_rule=result.extraction_rule,
+        answer_span_start=result.span[0] if result.span else None,
+        answer_span_end=result.span[1] if result.span else None,
+    )

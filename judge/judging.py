@@ -19,7 +19,7 @@ from judge.plan import WorkItem
 from judge.render import render_messages, render_reask, render_request_hash, schema_name
 from judge.rubrics import Rubric
 from judge.run_config import RunConfig
-from judge.types import JudgeTask, Mode, VerdictStatus
+from judge.types import JudgeTask, Mode, VerdictRecord, VerdictStatus
 
 log = logging.getLogger("judge.judging")
 
@@ -87,8 +87,8 @@ async def judge_item(
     config: RunConfig,
     run_id: int | None = None,
     rubric_hash: str | None = None,
-) -> dict[str, Any]:
-    """Ask ``item.judge`` about ``task`` and return the verdict row to store (status ok/unparseable/error).
+) -> VerdictRecord:
+    """Ask ``item.judge`` about ``task`` and return the verdict to store (status ok/unparseable/error).
 
     ``rubric_hash`` is ``rubric.content_hash``, passed by callers that judge many items to hash the rubric once.
     """
@@ -146,4 +146,4 @@ async def judge_item(
         if completions
         else round((time.perf_counter() - started) * 1000, 3),
     )
-    return row
+    return VerdictRecord.model_validate(row)

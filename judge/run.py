@@ -44,7 +44,7 @@ from judge.store.verdicts import (
     load_verdicts,
     load_voted_units,
 )
-from judge.types import RunStatus, VerdictStatus, Winner
+from judge.types import RunStatus, VerdictRecord, VerdictStatus, Winner
 
 
 class RunProgress(BaseModel):
@@ -216,7 +216,7 @@ class RunContext:
         graders = grader_runs.grader_specs(self.config)
         self.golds = load_gold(session, set_id=run.set_id) if graders is not None else {}
 
-    async def judge(self, client: JudgeClient, item: WorkItem) -> dict[str, Any]:
+    async def judge(self, client: JudgeClient, item: WorkItem) -> VerdictRecord:
         """Judge one item of this run (a deterministic grader grades it without calling any model)."""
         if grader_runs.is_grader(item.judge.model):
             gold = self.golds[(item.prompt_id, item.turn)]
@@ -259,20 +259,20 @@ class _Executor:
             return f"budget reached (${self.context.config.max_cost_usd:.4f} for the run)"
         return None
 
-    def _record(self, row: dict[str, Any]) -> None:
+    def _record(self, verdict: VerdictRecord) -> None:
         p = self.progress
         p.done += 1
-        status = row["status"]
-        p.ok += status == VerdictStatus.OK.value
-        p.unparseable += status == VerdictStatus.UNPARSEABLE.value
-        p.error += status == VerdictStatus.ERROR.value
-        if row.get("cost_usd") is None:
-            p.unknown_cost += status != VerdictStatus.ERROR.value
+        status = verdict.status
+        p.ok += status is VerdictStatus.OK
+        p.unparseable += status is VerdictStatus.UNPARSEABLE
+        p.error += status is VerdictStatus.ERROR
+        if verdict.cost_usd is None:
+            p.unknown_cost += status is not VerdictStatus.ERROR
         else:
-            p.cost_usd += row["cost_usd"]
+            p.cost_usd += verdict.cost_usd
         self._report()
 
-    def _wrote(self, _rows: list[dict[str, Any]], run_status: str | None) -> None:
+    def _wrote(self, _verdicts: list[VerdictRecord], run_status: str | None) -> None:
         """After each write: the run was cancelled elsewhere (API, CLI) when its status says so."""
         self.cancelled = self.cancelled or run_status == RunStatus.CANCELLED
         self._report()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
@@ -174,3 +175,5 @@ class VerdictRecord(Frozen):
     extraction_rule: str | None = None
     answer_span_start: int | None = None
     answer_span_end: int | None = None
+    created_at: datetime | None = None
+    """When the verdict was paid for (set as it is journaled, before it is written)."""

@@ -142,7 +142,7 @@ async def judge_keys(engine: Engine, context: RunContext, client: JudgeClient, k
         client,
         concurrency=len(items),
         policy=PayOnce.from_settings(write_batch=max(len(items), 1), write_interval_s=math.inf),
-        on_row=lambda row: statuses.update([row["status"]]),
+        on_row=lambda verdict: statuses.update([verdict.status.value]),
     )
     outcome = await core.execute(items)
     return UnitResult(judged=outcome.judged, skipped=len(keys) - outcome.judged, statuses=dict(statuses))

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import fnmatch
 from collections.abc import Iterable, Sequence
-from typing import Any
 
 from sqlalchemy import Table
 from sqlalchemy.sql.elements import ColumnElement
@@ -12,9 +11,9 @@ from sqlmodel import Session, col, select
 
 from judge.plan import Catalog, PromptRow, ResponseRow, VotedUnit, WorkItem
 from judge.run_config import JudgeSpec
-from judge.store.tables import Prompt, Response, RunItem, Verdict, Vote
+from judge.store.tables import Prompt, Response, RunItem, Verdict, Vote, utcnow
 from judge.store.upsert import insert_ignoring_conflicts, insert_or_replace_where
-from judge.types import Order, VerdictStatus
+from judge.types import Order, VerdictRecord, VerdictStatus
 
 FINAL_STATUSES = (VerdictStatus.OK.value, VerdictStatus.UNPARSEABLE.value)
 """A verdict with one of these statuses is final: a rerun reuses it. ``error`` verdicts are retried."""
@@ -84,8 +83,9 @@ def _replaces_only_errors(table: Table) -> ColumnElement[bool]:
     return table.c.status == VerdictStatus.ERROR.value
 
 
-def upsert_verdicts(session: Session, rows: Sequence[dict[str, Any]]) -> None:
+def upsert_verdicts(session: Session, records: Sequence[VerdictRecord]) -> None:
     """Store verdicts; an existing final verdict with the same key is kept, an ``error`` one replaced."""
+    rows = [{**r.model_dump(mode="json"), "created_at": r.created_at or utcnow()} for r in records]
     insert_or_replace_where(session, VERDICT_TABLE, rows, ["verdict_key"], _replaces_only_errors)
 
 
