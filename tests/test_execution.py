@@ -4,6 +4,8 @@ database. The fake provider counts the calls it received and answered; verdicts 
 from __future__ import annotations
 
 import asyncio
+import fcntl
+import json
 import os
 import signal
 import sqlite3
@@ -13,6 +15,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +25,7 @@ from sqlalchemy.engine import Engine
 
 from judge.backends.unit import judge_keys, run_context
 from judge.errors import StoreError
+from judge.execution import database_id, store_recovered
 from judge.llm.client import LiteLLMClient
 from judge.run import create_run, execute_run
 from judge.store.engine import make_engine, session_scope, upgrade_database
@@ -333,3 +337,65 @@ def test_kill_9_after_answers_were_journaled_but_not_written_pays_nothing_twice(
     assert sorted(stored(sqlite_store).values()) == [1] * KEYS and leases(sqlite_store) == 0
     assert summary(sqlite_store, 1).status == "completed"
     assert not list(journals.glob("*.jsonl")) and len(list(journals.glob("*.jsonl.stored"))) == 1
+
+
+def _journal_of(engine: Engine, folder: Path, name: str, database: str, cost: float) -> tuple[int, int]:
+    """Move every stored verdict of ``engine`` into a journal named ``name`` (as a killed executor leaves it):
+    the verdicts are deleted from the database, each costs ``cost``; (verdicts, run id)."""
+    with engine.begin() as conn:
+        rows = [dict(r._mapping) for r in conn.execute(text("SELECT * FROM verdict"))]
+        conn.execute(text("DELETE FROM verdict"))
+        conn.execute(text("UPDATE run SET cost_usd = 0"))
+    lines = [json.dumps({"journal": {"database": database, "owner": name}})]
+    for row in rows:
+        row.pop("id")
+        row["created_at"] = datetime.now(UTC).isoformat()  # as the executor journals it
+        row["sampling"] = json.loads(row["sampling"]) if isinstance(row["sampling"], str) else row["sampling"]
+        lines.append(json.dumps({**row, "cost_usd": cost}))
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / name).write_text("\n".join(lines) + "\n")
+    return len(rows), int(rows[0]["run_id"])
+
+
+def _run_cost(engine: Engine, run_id: int) -> float:
+    with engine.connect() as conn:
+        return float(conn.execute(text("SELECT cost_usd FROM run WHERE id = :i"), {"i": run_id}).scalar_one())
+
+
+def test_journals_of_dead_executors_only_are_stored_once_into_their_own_database(
+    store: Engine, fake_provider: FakeProvider, tmp_path: Path
+) -> None:
+    fake_provider.script(default=PREFER_GOOD)  # type: ignore[arg-type]
+    run_id = new_run(store, fake_provider, concurrency=4)
+    asyncio.run(execute_run(store, run_id, LiteLLMClient(FAST_RETRIES)))
+    folder = tmp_path / "journals"
+    name = f"run-{run_id}-otherhost_4242_abcdef012345.jsonl"
+    count, _ = _journal_of(store, folder, name, database_id(store), cost=0.01)
+    assert count == KEYS and sum(stored(store).values()) == 0
+
+    holder = os.open(folder / name, os.O_RDWR)  # a live executor holds its journal locked
+    fcntl.flock(holder, fcntl.LOCK_EX)
+    assert store_recovered(store, run_id, str(folder)) == 0 and sum(stored(store).values()) == 0
+    os.close(holder)  # it died (the kernel drops the lock)
+
+    assert store_recovered(store, run_id, str(folder)) == KEYS
+    assert sorted(stored(store).values()) == [1] * KEYS
+    assert _run_cost(store, run_id) == pytest.approx(0.01 * KEYS)
+    assert not list(folder.glob("*.jsonl")) and len(list(folder.glob("*.jsonl.stored"))) == 1
+
+    with store.connect() as conn:  # the same journal again (its executor died after writing, before truncating)
+        saved = [dict(r._mapping) for r in conn.execute(text("SELECT * FROM verdict"))]
+    (folder / name).write_text((folder / name).with_suffix(".jsonl.stored").read_text())
+    assert store_recovered(store, run_id, str(folder)) == KEYS
+    assert sorted(stored(store).values()) == [1] * KEYS
+    assert _run_cost(store, run_id) == pytest.approx(0.01 * KEYS)  # stored once, cost counted once
+    with store.connect() as conn:
+        assert [dict(r._mapping) for r in conn.execute(text("SELECT * FROM verdict"))] == saved
+
+    other = f"run-{run_id}-otherhost_4243_abcdef012345.jsonl"  # a journal of another database in the same folder
+    (folder / other).write_text(json.dumps({"journal": {"database": "0" * 16, "owner": "x"}}) + "\n{}\n")
+    assert store_recovered(store, run_id, str(folder)) == 0 and (folder / other).exists()
+
+    before = fake_provider.counts()["answered"]
+    resumed = asyncio.run(execute_run(store, run_id, LiteLLMClient(FAST_RETRIES)))
+    assert resumed.done == 0 and fake_provider.counts()["answered"] == before  # nothing called again
