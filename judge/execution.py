@@ -401,9 +401,9 @@ class VerdictWriter:
         self.recovered.update(row.verdict_key for row in rows)
         self.failure = (
             f"{reason}: {len(self.recovered)} paid verdicts could not be written within {waited_s:g} s and were "
-            f"saved to {self.journal.path}; `judge runs resume {self.run_id}` stores them"
+            f"saved to the recovery folder; `judge runs resume {self.run_id}` stores them"
         )
-        log.error("run %s: %s", self.run_id, self.failure)
+        log.error("run %s: %s (%s)", self.run_id, self.failure, self.journal.path)
 
 
 _FAILED = object()

@@ -7,6 +7,7 @@ where it fails: CI must never pass by skipping.
 from __future__ import annotations
 
 import os
+import tempfile
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,6 +22,8 @@ from judge.store.engine import get_engine, make_engine, upgrade_database
 POSTGRES_URL = os.environ.get("JUDGE_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 IN_CI = os.environ.get("CI", "").lower() == "true"
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+# journals of paid verdicts go to a scratch folder, never the checkout (each journal names its database)
+os.environ.setdefault("JUDGE_RECOVERY_DIR", tempfile.mkdtemp(prefix="judge-recovery-"))
 
 pytest_plugins = ["tests.fixtures_llm", "tests.toy"]
 
