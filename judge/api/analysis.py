@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query
+from pydantic import BaseModel, ConfigDict
 
 from judge.analysis import Breakdown, agreement_report, audit_report, grader_agreement_report
 from judge.api.deps import MAX_ID, State, Tenant, tenant_set
@@ -15,8 +16,8 @@ from judge.category_boards import category_leaderboards
 from judge.errors import InputError
 from judge.leaderboards import LeaderboardRequest, build_leaderboard
 from judge.metrics.categories import in_category
+from judge.metrics.winrate import WinRate, win_rates_vs_baseline
 from judge.metrics.winrate import method_card as winrate_card
-from judge.metrics.winrate import win_rates_vs_baseline
 from judge.protocols.order_rules import DESCRIPTIONS as ORDER_RULES
 from judge.protocols.order_rules import OrderRule
 from judge.rule_votes import votes_by_rule
@@ -47,6 +48,62 @@ ByQuery = Annotated[
 ]
 
 
+class Report(BaseModel):
+    """A report in the CLI's ``--format json`` shape: the fields below, plus the report's own figures (rates with
+    n and CI, kappa, confusion matrices...), described in the README."""
+
+    model_config = ConfigDict(extra="allow")
+
+    method: dict[str, Any]
+
+
+class RatingRowView(Report):
+    """One model's rating with its interval and CI rank, the source, the number of votes and the method cards
+    (raw, style-controlled and correctness-aware columns when asked for)."""
+
+    model: str
+    rank: int
+    source: str
+    n_votes: int
+
+
+class CategoryBoards(BaseModel):
+    """``by``: the overall board, one board per category (or tag vs not), and the categories skipped (too few
+    votes), each board with rank shifts against the overall one."""
+
+    overall: list[RatingRowView]
+    categories: dict[str, list[RatingRowView]]
+    skipped: dict[str, str]
+
+
+class WinRateView(WinRate):
+    """One model's win rate (percent) vs the baseline, with the method card."""
+
+    method: dict[str, Any]
+
+
+class AgreementView(Report):
+    """Agreement of two sources (``sources``), with and without ties, kappa, confusion; a judge's diagnostics and
+    length bias when one side is a judge."""
+
+    sources: dict[str, Any]
+    judge_diagnostics: dict[str, Any] | None = None
+    length_bias: dict[str, Any] | None = None
+
+
+class AuditView(Report):
+    """Preferences audited against correctness: ``preferred_but_wrong``, ``both_incorrect_preferred``, ties, by
+    model, category and voter, examples."""
+
+    n_graded_responses: int
+
+
+class GraderAgreementView(Report):
+    """Agreement of two correctness sources on the same response turns."""
+
+    sources: dict[str, Any]
+
+
 def checked_source(text: str, field: str) -> str:
     """``text`` if it names human votes or a judge's verdicts; anything else (a file path) is refused."""
     if text == "human" or (text.startswith("judge:") and len(text) > len("judge:")):
@@ -72,7 +129,7 @@ def leaderboard(
     order_rule: OrderRuleQuery = OrderRule.AGREE,
     category: CategoryQuery = None,
     by: ByQuery = None,
-) -> list[dict[str, Any]] | dict[str, Any]:
+) -> list[RatingRowView] | CategoryBoards:
     """Raw, style-controlled and correctness-aware ratings side by side, each with its CI and method card (which
     names the order rule and the category). With ``by``: ``{"overall", "categories", "skipped"}``, each category
     its own fit and bootstrap with rank shifts against the overall board, as ``judge leaderboard --by``."""
@@ -97,12 +154,14 @@ def leaderboard(
         if by is not None:
             split = None if by == "category" else [by, "tag:!" + by.removeprefix("tag:")]
             overall, boards, skipped = category_leaderboards(session, request, split)
-            return {
-                "overall": overall.to_json(),
-                "categories": {name: board.to_json() for name, board in boards.items()},
-                "skipped": skipped,
-            }
-        return build_leaderboard(session, request).to_json()
+            return CategoryBoards.model_validate(
+                {
+                    "overall": overall.to_json(),
+                    "categories": {name: board.to_json() for name, board in boards.items()},
+                    "skipped": skipped,
+                }
+            )
+        return [RatingRowView.model_validate(row) for row in build_leaderboard(session, request).to_json()]
 
 
 @router.get("/winrates")
@@ -118,7 +177,7 @@ def winrates(
     ] = None,
     order_rule: OrderRuleQuery = OrderRule.AGREE,
     ci: Annotated[float, Query(gt=0.5, lt=1.0)] = 0.95,
-) -> list[dict[str, Any]]:
+) -> list[WinRateView]:
     """Each model's win rate (percent) vs ``baseline``: draws count half, AlpacaEval's standard error, a CI, with
     the method card (order rule included): the same rows as ``judge winrate --format json``."""
     with session_scope(state.engine) as session:
@@ -142,7 +201,7 @@ def winrates(
         "voters": voters,
         "category": category,
     }
-    return [{**row.to_json(), "method": card} for row in win_rates_vs_baseline(votes, baseline, ci)]
+    return [WinRateView(**row.model_dump(), method=card) for row in win_rates_vs_baseline(votes, baseline, ci)]
 
 
 @router.get("/agreement")
@@ -155,13 +214,13 @@ def agreement(
     voters: VotersQuery = None,
     by: Breakdown | None = None,
     order_rule: OrderRuleQuery = OrderRule.AGREE,
-) -> dict[str, Any]:
+) -> AgreementView:
     """Agreement of source ``a`` with ``b``: with and without ties, Cohen's kappa, the confusion matrix, each
     with n and CI; a judge's position consistency and length bias when one side is a judge; a judge's two orders
     combined by ``order_rule`` (named in the method card)."""
     with session_scope(state.engine) as session:
         prompt_set = tenant_set(session, prompt_set_id, tenant)
-        return agreement_report(
+        report = agreement_report(
             session,
             a=checked_source(a, "a"),
             b=checked_source(b, "b"),
@@ -171,6 +230,7 @@ def agreement(
             tenant=tenant,
             order_rule=order_rule,
         )
+    return AgreementView.model_validate(report)
 
 
 @router.get("/audit")
@@ -189,13 +249,13 @@ def audit(
     source: str = "human",
     voters: VotersQuery = None,
     examples: Annotated[int, Query(ge=0, le=50)] = 5,
-) -> dict[str, Any]:
+) -> AuditView:
     """How often preferred responses are graded not correct (``preferred_but_wrong``), how many decisive
     preferences fell between two not-correct ones (``both_incorrect_preferred``), ties by correctness, by model,
     category and voter, with examples: the same JSON as ``judge audit --format json``."""
     with session_scope(state.engine) as session:
         prompt_set = tenant_set(session, prompt_set_id, tenant)
-        return audit_report(
+        report = audit_report(
             session,
             set_name=prompt_set.name,
             source=checked_source(source, "source"),
@@ -204,6 +264,7 @@ def audit(
             n_examples=examples,
             tenant=tenant,
         )
+    return AuditView.model_validate(report)
 
 
 @router.get("/grader-agreement")
@@ -214,12 +275,13 @@ def grader_agreement(
     grader_a: Annotated[str, Query(min_length=1, description="Reference correctness source (e.g. grader:auto)")],
     grader_b: Annotated[str, Query(min_length=1, description="Correctness source to validate")],
     examples: Annotated[int, Query(ge=0, le=50)] = 10,
-) -> dict[str, Any]:
+) -> GraderAgreementView:
     """How often two correctness sources give the same grade to the same responses: accuracy, kappa, confusion,
     by category, and each model's accuracy under both: the same JSON as ``judge agreement --grader-a A
     --grader-b B --format json``."""
     with session_scope(state.engine) as session:
         prompt_set = tenant_set(session, prompt_set_id, tenant)
-        return grader_agreement_report(
+        report = grader_agreement_report(
             session, a=grader_a, b=grader_b, set_name=prompt_set.name, n_examples=examples, tenant=tenant
         )
+    return GraderAgreementView.model_validate(report)

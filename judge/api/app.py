@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
 
 from fastapi import FastAPI
 from sqlalchemy.engine import Engine
@@ -19,6 +18,7 @@ from judge.logging import install_redaction
 from judge.rubrics import list_rubrics
 from judge.settings import Settings, get_settings
 from judge.store import open_store
+from judge.types import Frozen, Mode
 
 DESCRIPTION = """Post private prompts and responses, get verdicts, ratings and audits back.
 
@@ -26,6 +26,16 @@ Every request but `/healthz` needs an API key (`judge keys create --tenant NAME`
 or `X-API-Key: KEY`. Everything is scoped to the key's tenant: another tenant's ids answer 404.
 Runs execute on the Celery workers when the server has a broker (`JUDGE_BROKER_URL`), else in the server
 process."""
+
+
+class RubricView(Frozen):
+    """A rubric a run may use (``judge rubrics show ID`` prints it in full)."""
+
+    id: str
+    mode: Mode
+    version: int
+    hash: str
+    description: str
 
 
 def create_app(
@@ -56,16 +66,10 @@ def create_app(
     arena.install(app, engine)
 
     @app.get("/v1/rubrics", tags=["runs"])
-    def rubrics(_state: State, _tenant: Tenant) -> list[dict[str, Any]]:
+    def rubrics(_state: State, _tenant: Tenant) -> list[RubricView]:
         """The rubrics a run may use: id, mode, version, content hash and description."""
         return [
-            {
-                "id": r.id,
-                "mode": r.mode.value,
-                "version": r.version,
-                "hash": r.content_hash,
-                "description": r.description,
-            }
+            RubricView(id=r.id, mode=r.mode, version=r.version, hash=r.content_hash, description=r.description)
             for r in list_rubrics()
         ]
 
