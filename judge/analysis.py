@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any
 
 from sqlmodel import Session, col, select
 
 from judge.errors import InputError
-from judge.metrics.agreement import compare_sources
+from judge.metrics.agreement import Breakdown, compare_sources
 from judge.metrics.audit import audit_preferences
 from judge.metrics.gold import gold_accuracy, gold_record
 from judge.metrics.grader_agreement import grader_agreement
@@ -30,8 +30,6 @@ from judge.sources import (
 from judge.store.queries import get_set
 from judge.store.tables import DEFAULT_TENANT, Prompt, PromptSet, Vote
 from judge.types import Winner
-
-Breakdown = Literal["category", "turn", "pair"]
 
 
 def _set_or_none(session: Session, name: str | None, tenant: str) -> PromptSet | None:

@@ -10,11 +10,12 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict
 
-from judge.analysis import Breakdown, agreement_report, audit_report, grader_agreement_report
+from judge.analysis import agreement_report, audit_report, grader_agreement_report
 from judge.api.deps import MAX_ID, State, Tenant, tenant_set
 from judge.category_boards import category_leaderboards
 from judge.errors import InputError
 from judge.leaderboards import LeaderboardRequest, build_leaderboard
+from judge.metrics.agreement import Breakdown
 from judge.metrics.categories import in_category
 from judge.metrics.winrate import WinRate, win_rates_vs_baseline
 from judge.metrics.winrate import method_card as winrate_card

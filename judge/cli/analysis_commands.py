@@ -13,6 +13,7 @@ from judge.analysis import agreement_report, audit_report, grader_agreement_repo
 from judge.cli.app import app, console, fmt_rate, reports_errors
 from judge.cli.store_commands import ExportFormat, emit_rows
 from judge.errors import InputError
+from judge.metrics.agreement import Breakdown
 from judge.protocols.order_rules import OrderRule
 from judge.rule_votes import gold_report_by_rule
 from judge.store import open_store, session_scope
@@ -24,14 +25,6 @@ class OutputFormat(StrEnum):
     TABLE = "table"
     JSON = "json"
     CSV = "csv"
-
-
-class Breakdown(StrEnum):
-    """Breakdowns of agreement."""
-
-    CATEGORY = "category"
-    TURN = "turn"
-    PAIR = "pair"
 
 
 def _print_json(data: dict[str, Any]) -> None:
@@ -141,7 +134,7 @@ def agreement(
                 b=b,
                 set_name=set_name,
                 voters=voters,
-                by=by.value if by else None,
+                by=by,
                 order_rule=order_rule,
             )
     if fmt is OutputFormat.JSON:

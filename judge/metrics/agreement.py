@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
+from enum import StrEnum
 from typing import Any, Literal
 
 from pydantic import Field
@@ -20,7 +21,15 @@ from judge.metrics.kappa import ConfusionMatrix, Kappa, KappaCiMethod, cohen_kap
 from judge.metrics.units import Comparison, VoterConflicts, group_label, pair_across, pair_within, voter_conflicts
 from judge.types import Frozen, PairVote
 
-Breakdown = Literal["category", "turn", "pair"]
+
+class Breakdown(StrEnum):
+    """How agreement may be broken down: one block per prompt category, per turn, or per model pair."""
+
+    CATEGORY = "category"
+    TURN = "turn"
+    PAIR = "pair"
+
+
 PairingMode = Literal["same_source", "cross_source"]
 
 
@@ -150,7 +159,7 @@ class AgreementReport(Frozen):
         breakdown."""
         out = {**self.overall.to_json(), "mode": self.mode, "conflicts": self.conflicts.to_json()}
         if self.by is not None:
-            out["by"] = self.by
+            out["by"] = self.by.value
             out["groups"] = {label: block.to_json() for label, block in self.groups.items()}
         return out
 
