@@ -368,24 +368,27 @@ def page(set_name: str, request: Request, arena: Arena) -> Response:
     )
 
 
-def _checked_form(found: tuple[service.Voter, str], form: dict[str, str]) -> service.Voter:
+async def _posted_form(
+    request: Request, arena: ArenaState, set_name: str, reload_hint: str
+) -> tuple[service.Voter, dict[str, str]] | HTMLResponse:
+    """The cookie's voter and the form the arena page posted (its CSRF token checked), or the problem page."""
+    found = _cookie_voter(request, arena, set_name)
+    if isinstance(found, HTMLResponse):
+        return found
     voter, token = found
+    form = await _form(request)
     if not csrf_ok(token, form.get("csrf", "")):
-        raise HTTPException(status_code=403, detail="invalid or missing CSRF token")
-    return voter
+        return _problem(arena, 403, f"This form is stale or was not sent by the arena page: {reload_hint}")
+    return voter, form
 
 
 @router.post("/arena/{set_name}/vote", include_in_schema=False)
 async def page_vote(set_name: str, request: Request, arena: Arena) -> Response:
     """A vote from the page's form: the reveal (the same one again on a repeated post)."""
-    found = _cookie_voter(request, arena, set_name)
-    if isinstance(found, HTMLResponse):
-        return found
-    form = await _form(request)
-    try:
-        voter = _checked_form(found, form)
-    except HTTPException:
-        return _problem(arena, 403, "This form is stale or was not sent by the arena page: reload and vote again.")
+    posted = await _posted_form(request, arena, set_name, "reload and vote again.")
+    if isinstance(posted, HTMLResponse):
+        return posted
+    voter, form = posted
     try:
 
         def vote(session: Session) -> tuple[service.Reveal, bool, service.ServedUnit]:
@@ -410,14 +413,10 @@ async def page_vote(set_name: str, request: Request, arena: Arena) -> Response:
 @router.post("/arena/{set_name}/skip", include_in_schema=False)
 async def page_skip(set_name: str, request: Request, arena: Arena) -> Response:
     """Skip the shown unit and go to the next one."""
-    found = _cookie_voter(request, arena, set_name)
-    if isinstance(found, HTMLResponse):
-        return found
-    form = await _form(request)
-    try:
-        voter = _checked_form(found, form)
-    except HTTPException:
-        return _problem(arena, 403, "This form is stale or was not sent by the arena page: reload.")
+    posted = await _posted_form(request, arena, set_name, "reload.")
+    if isinstance(posted, HTMLResponse):
+        return posted
+    voter, form = posted
     try:
         retrying(arena.engine, lambda session: service.skip(session, voter, form.get("unit_id", "")))
     except NotFoundError as exc:
@@ -430,14 +429,10 @@ async def page_prompt(set_name: str, request: Request, arena: Arena) -> Response
     """A voter's own prompt from the page: two models answer it, then the page shows them."""
     from judge.arena.live import ask
 
-    found = _cookie_voter(request, arena, set_name)
-    if isinstance(found, HTMLResponse):
-        return found
-    form = await _form(request)
-    try:
-        voter = _checked_form(found, form)
-    except HTTPException:
-        return _problem(arena, 403, "This form is stale or was not sent by the arena page: reload.")
+    posted = await _posted_form(request, arena, set_name, "reload.")
+    if isinstance(posted, HTMLResponse):
+        return posted
+    voter, form = posted
     text = form.get("prompt", "").strip()
     try:
         if not text or len(text) > 20_000:

@@ -29,6 +29,7 @@ from judge.api.uploads import (
 from judge.errors import InputError
 from judge.importers.bundle import ImportBundle
 from judge.importers.gold import gold_from, gold_of_prompt, label_from
+from judge.importers.lines import Located
 from judge.store.correctness import CorrectnessImportCounts, write_gold, write_labels
 from judge.store.engine import session_scope
 from judge.store.ingest import ImportCounts, write_bundle
@@ -66,19 +67,32 @@ def set_json(session: Session, prompt_set: PromptSet) -> SetView:
     return SetView(id=prompt_set.id, description=prompt_set.description, **summary.model_dump())
 
 
+async def _upload(request: Request) -> tuple[bytes, bool]:
+    """An upload's raw body and whether it is JSON Lines (else one JSON object)."""
+    return await request.body(), is_ndjson(request.headers.get("content-type"))
+
+
+def _records(
+    raw: bytes, ndjson: bool, kind: str, source: str | None, *, source_in_body: bool, default_source: str | None
+) -> tuple[list[Located], str | None]:
+    """The records of an upload under key ``kind`` and its source name: ``?source=`` for JSON Lines, else the
+    body's ``source`` where ``source_in_body``."""
+    if ndjson:
+        return ndjson_records(raw), source
+    body = json_body(raw)
+    records = json_records(body, kind)
+    if source_in_body:
+        source = text_param(body, "source", default=default_source, max_length=100)
+    return records, source
+
+
 def _add(
     state: AppState, set_id: int, tenant: str, raw: bytes, ndjson: bool, kind: str, source: str | None
 ) -> ImportView:
     """Parse and write responses or votes into the tenant's set ``set_id`` (checked first: 404 before 422)."""
     with session_scope(state.engine) as session:
         prompt_set = tenant_set(session, set_id, tenant)
-        if ndjson:
-            records = ndjson_records(raw)
-        else:
-            body = json_body(raw)
-            records = json_records(body, kind)
-            if kind == "votes":
-                source = text_param(body, "source", default="api", max_length=100)
+        records, source = _records(raw, ndjson, kind, source, source_in_body=kind == "votes", default_source="api")
         if kind == "votes":
             bundle = ImportBundle(votes=parse_votes(records))
         else:
@@ -122,8 +136,7 @@ def _create(state: AppState, tenant: str, raw: bytes, ndjson: bool, name: str | 
 @router.post("", status_code=201, openapi_extra=upload_body(PromptSetUpload, "prompt"))
 async def create_prompt_set(request: Request, state: State, tenant: Tenant, name: NameQuery = None) -> SetView:
     """Create a prompt set with its prompts (all or nothing). JSON body, or JSON Lines with ``?name=``."""
-    raw = await request.body()
-    ndjson = is_ndjson(request.headers.get("content-type"))
+    raw, ndjson = await _upload(request)
     return await run_in_threadpool(_create, state, tenant, raw, ndjson, name)
 
 
@@ -144,8 +157,7 @@ def get_prompt_set(set_id: RowId, state: State, tenant: Tenant) -> SetView:
 @router.post("/{set_id}/responses", openapi_extra=upload_body(ResponsesUpload, "response"))
 async def add_responses(set_id: RowId, request: Request, state: State, tenant: Tenant) -> ImportView:
     """Add model responses to the set's prompts (all or nothing); counts of what was new."""
-    raw = await request.body()
-    ndjson = is_ndjson(request.headers.get("content-type"))
+    raw, ndjson = await _upload(request)
     return await run_in_threadpool(_add, state, set_id, tenant, raw, ndjson, "responses", None)
 
 
@@ -155,8 +167,7 @@ async def add_votes(
 ) -> ImportView:
     """Add pairwise votes on the set's prompts and models (all or nothing); the same vote twice counts once.
     JSON body (``source`` in it), or JSON Lines with ``?source=``."""
-    raw = await request.body()
-    ndjson = is_ndjson(request.headers.get("content-type"))
+    raw, ndjson = await _upload(request)
     return await run_in_threadpool(_add, state, set_id, tenant, raw, ndjson, "votes", source)
 
 
@@ -166,13 +177,7 @@ def _add_correctness(
     """Parse and write gold answers or labels into the tenant's set ``set_id`` (all or nothing)."""
     with session_scope(state.engine) as session:
         prompt_set = tenant_set(session, set_id, tenant)
-        if ndjson:
-            records = ndjson_records(raw)
-        else:
-            body = json_body(raw)
-            records = json_records(body, kind)
-            if kind == "labels":
-                source = text_param(body, "source", max_length=100)
+        records, source = _records(raw, ndjson, kind, source, source_in_body=kind == "labels", default_source=None)
         if kind == "gold":
             counts = write_gold(session, prompt_set=prompt_set, records=[gold_from(r) for r in records])
         else:
@@ -186,8 +191,7 @@ def _add_correctness(
 @router.post("/{set_id}/gold", openapi_extra=upload_body(GoldUpload, "gold answer"))
 async def add_gold(set_id: RowId, request: Request, state: State, tenant: Tenant) -> CorrectnessImportView:
     """Add gold answers to the set's prompts (all or nothing): {prompt_id, turn?, type, answer, ...} each."""
-    raw = await request.body()
-    ndjson = is_ndjson(request.headers.get("content-type"))
+    raw, ndjson = await _upload(request)
     return await run_in_threadpool(_add_correctness, state, set_id, tenant, raw, ndjson, "gold", None)
 
 
@@ -197,6 +201,5 @@ async def add_labels(
 ) -> CorrectnessImportView:
     """Add imported correctness labels {prompt_id, model, turn?, label, note?} under a source name (use it as
     ``grader=labels:NAME``); JSON body (``source`` in it), or JSON Lines with ``?source=``."""
-    raw = await request.body()
-    ndjson = is_ndjson(request.headers.get("content-type"))
+    raw, ndjson = await _upload(request)
     return await run_in_threadpool(_add_correctness, state, set_id, tenant, raw, ndjson, "labels", source)
