@@ -47,7 +47,7 @@ def app() -> Any:
     """The uvicorn factory: the API over ``ARENA_LOAD_DB`` with a rate limit no voter of the bench reaches."""
     from judge.api import create_app
     from judge.api.arena import reconfigure
-    from judge.arena.settings import ArenaSettings
+    from judge.settings import ArenaSettings
     from judge.store import open_store
 
     application = create_app(open_store(os.environ["ARENA_LOAD_DB"]))

@@ -13,17 +13,13 @@ limit are never delayed and cost no Redis round trip.
 from __future__ import annotations
 
 import asyncio
-import json
 import time
-from typing import Any, Protocol
+from typing import Protocol
 
-from pydantic import Field, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
-
-from judge.errors import InputError, RetryableProviderError
+from judge.errors import RetryableProviderError
 from judge.llm.client import Completion, CompletionRequest, LiteLLMClient
 from judge.llm.retry import RetryPolicy
-from judge.types import Frozen
+from judge.settings import RateLimit
 
 MIN_FACTOR = 0.0625
 SLOWDOWN_S = 60
@@ -58,33 +54,6 @@ if factor < tonumber(ARGV[1]) then factor = tonumber(ARGV[1]) end
 redis.call('SET', KEYS[1], tostring(factor), 'EX', tonumber(ARGV[2]))
 return tostring(factor)
 """
-
-
-class RateLimit(Frozen):
-    """A provider's limits for one judge model; None means unlimited."""
-
-    requests_per_min: float | None = Field(default=None, gt=0)
-    tokens_per_min: float | None = Field(default=None, gt=0)
-
-
-class RateLimitSettings(BaseSettings):
-    """``JUDGE_RATE_LIMITS``: JSON ``{"model": {"requests_per_min": 500, "tokens_per_min": 200000}}``;
-    ``JUDGE_RATE_LIMIT_BURST_S``: how far ahead of its rate a model may run (seconds of its budget)."""
-
-    model_config = SettingsConfigDict(env_prefix="JUDGE_", extra="ignore")
-
-    rate_limits: dict[str, RateLimit] = Field(default_factory=dict)
-    rate_limit_burst_s: float = Field(default=1.0, ge=0)
-
-    @field_validator("rate_limits", mode="before")
-    @classmethod
-    def _parse(cls, value: Any) -> Any:
-        if isinstance(value, str):
-            try:
-                return json.loads(value) if value.strip() else {}
-            except ValueError as exc:
-                raise InputError(f"not JSON: {exc}", field="JUDGE_RATE_LIMITS") from exc
-        return value
 
 
 def estimate_tokens(req: CompletionRequest) -> int:

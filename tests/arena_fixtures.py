@@ -15,9 +15,9 @@ from sqlalchemy.engine import Engine
 from judge.api import ApiSettings, create_app
 from judge.api.arena import reconfigure
 from judge.api.keys import create_key
-from judge.arena.settings import ArenaSettings
 from judge.importers.bundle import ImportBundle
 from judge.importers.records import PromptRecord, ResponseRecord, VoteRecord
+from judge.settings import ArenaSettings
 from judge.store.engine import session_scope
 from judge.store.ingest import write_bundle
 from judge.types import Winner

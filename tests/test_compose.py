@@ -9,13 +9,13 @@ from typing import Any
 import pytest
 import yaml
 
-from judge.backends.config import ScaleOutSettings
-from judge.ratelimit import RateLimitSettings
-from judge.settings import Settings
+from judge.settings import ApiSettings, ArenaSettings, Settings
 
 ROOT = Path(__file__).resolve().parents[1]
 KNOWN = {
-    f"JUDGE_{name.upper()}" for model in (Settings, ScaleOutSettings, RateLimitSettings) for name in model.model_fields
+    f"JUDGE_{prefix}{name.upper()}"
+    for prefix, model in (("", Settings), ("API_", ApiSettings), ("ARENA_", ArenaSettings))
+    for name in model.model_fields
 }
 
 
@@ -50,8 +50,7 @@ def test_every_judge_variable_is_a_setting_and_the_settings_accept_them(compose:
     assert judge_vars <= KNOWN, judge_vars - KNOWN
     values = {k.removeprefix("JUDGE_").lower(): v for k, v in env.items() if k.startswith("JUDGE_")}
     settings = Settings(**{k: v for k, v in values.items() if k in Settings.model_fields})
-    scale = ScaleOutSettings(**{k: v for k, v in values.items() if k in ScaleOutSettings.model_fields})
-    assert scale.effective_visibility_timeout_s > scale.minimum_visibility_s()
+    assert settings.effective_visibility_timeout_s > settings.minimum_visibility_s()
     assert settings.database_url.startswith("postgresql+psycopg://") and "@postgres:5432/" in settings.database_url
     assert settings.broker_url is not None
     broker = settings.broker_url.get_secret_value()

@@ -13,12 +13,11 @@ from judge.llm.client import CompletionRequest
 from judge.llm.retry import RetryPolicy
 from judge.ratelimit import (
     MemoryRateLimiter,
-    RateLimit,
     RateLimitedClient,
-    RateLimitSettings,
     RedisRateLimiter,
     estimate_tokens,
 )
+from judge.settings import RateLimit, Settings
 from judge.testing.fake_provider import FakeProvider
 from judge.types import ChatMessage
 from tests.conftest import unavailable
@@ -125,6 +124,6 @@ def test_memory_limiter_makes_the_second_request_wait() -> None:
 
 def test_settings_and_token_estimate(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("JUDGE_RATE_LIMITS", '{"openai/gpt-4o": {"requests_per_min": 500, "tokens_per_min": 30000}}')
-    assert RateLimitSettings().rate_limits == {"openai/gpt-4o": RateLimit(requests_per_min=500, tokens_per_min=30000)}
+    assert Settings().rate_limits == {"openai/gpt-4o": RateLimit(requests_per_min=500, tokens_per_min=30000)}
     request = CompletionRequest(model="m", messages=(ChatMessage(role="user", content="x" * 400),))
     assert estimate_tokens(request) == 100 + 4 + 256

@@ -18,7 +18,7 @@ from typer.testing import CliRunner
 
 from judge.backends import BackendName, resolve_backend
 from judge.backends.broker import CeleryBroker
-from judge.backends.config import ScaleOutSettings, celery_config
+from judge.backends.config import celery_config
 from judge.backends.follow import follow_run, submit_run
 from judge.backends.local_cluster import RedisServer, load_toy_set
 from judge.backends.tracking import track, untrack, waiting_key
@@ -58,29 +58,29 @@ def stored(engine: Engine) -> Counter[str]:
 
 
 def test_celery_config_is_reliable_and_json_only() -> None:
-    config = celery_config(Settings(broker_url="redis://r:6379/0"), ScaleOutSettings())
+    config = celery_config(Settings(broker_url="redis://r:6379/0"))
     assert config["task_acks_late"] and config["task_reject_on_worker_lost"]
     assert config["worker_prefetch_multiplier"] == 2  # one message waiting per process, unacknowledged
     assert (
-        celery_config(Settings(broker_url="redis://r:6379/0"), ScaleOutSettings(worker_prefetch_multiplier=1))[
+        celery_config(Settings(broker_url="redis://r:6379/0", worker_prefetch_multiplier=1))[
             "worker_prefetch_multiplier"
         ]
         == 1
     )
     assert config["accept_content"] == ["json"] and config["task_serializer"] == "json"
     assert config["task_soft_time_limit"] < config["task_time_limit"]
-    policy_wait = ScaleOutSettings().retry_policy().max_total_wait_s()
+    policy_wait = Settings().retry_policy().max_total_wait_s()
     assert config["broker_transport_options"]["visibility_timeout"] > config["task_time_limit"] + policy_wait
 
 
 def test_visibility_timeout_below_time_limit_plus_retry_wait_is_refused() -> None:
     with pytest.raises(ValidationError, match="must exceed"):
-        ScaleOutSettings(task_time_limit_s=100, max_retries=2, retry_cap_s=10, visibility_timeout_s=119)
-    assert ScaleOutSettings(task_time_limit_s=100, max_retries=2, retry_cap_s=10, visibility_timeout_s=121)
+        Settings(task_time_limit_s=100, max_retries=2, retry_cap_s=10, visibility_timeout_s=119)
+    assert Settings(task_time_limit_s=100, max_retries=2, retry_cap_s=10, visibility_timeout_s=121)
 
 
 def test_a_call_that_could_outlast_the_task_is_refused() -> None:
-    scale = ScaleOutSettings(task_time_limit_s=60, max_retries=2, retry_cap_s=5)
+    scale = Settings(task_time_limit_s=60, max_retries=2, retry_cap_s=5)
     scale.check_call_fits(10.0)  # 3 x 10 s + 10 s of backoff fits in 54 s
     with pytest.raises(InputError, match="soft time limit"):
         scale.check_call_fits(20.0)
@@ -139,7 +139,7 @@ def test_follower_enqueues_again_what_a_lost_queue_dropped(engine: Engine, fake_
     fake_provider.script(default=PREFER_GOOD)  # type: ignore[arg-type]
     run_id, keys = new_run(engine, fake_provider)
     broker = LosingBroker(engine)
-    scale = ScaleOutSettings(stall_s=0.05, follow_poll_s=0.01, task_time_limit_s=60, retry_cap_s=1)
+    scale = Settings(stall_s=0.05, follow_poll_s=0.01, task_time_limit_s=60, retry_cap_s=1)
     submission = submit_run(engine, run_id, broker, scale)
     seen: list[int] = []
     progress = follow_run(
@@ -162,7 +162,7 @@ def private_redis(tmp_path: Path) -> Iterator[RedisServer]:
 
 
 def test_broker_sees_the_messages_of_a_run(private_redis: RedisServer) -> None:
-    broker = CeleryBroker(Settings(broker_url=private_redis.url), ScaleOutSettings(batch_size=2))
+    broker = CeleryBroker(Settings(broker_url=private_redis.url, batch_size=2))
     try:
         assert broker.enqueue(7, ["k1", "k2", "k3"]) == 2
         assert broker.enqueue(8, ["k4"]) == 1

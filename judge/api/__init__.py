@@ -2,6 +2,6 @@
 and audits for teams identified by API keys, each seeing only its own tenant's rows."""
 
 from judge.api.app import create_app
-from judge.api.settings import ApiSettings
+from judge.settings import ApiSettings
 
 __all__ = ["ApiSettings", "create_app"]

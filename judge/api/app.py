@@ -13,10 +13,9 @@ from judge.api.deps import AppState, State, Tenant
 from judge.api.errors import install_error_handlers
 from judge.api.launcher import ClientFactory, default_client, make_launcher
 from judge.api.limits import BodySizeLimit, NoNulInQuery
-from judge.api.settings import ApiSettings
 from judge.logging import install_redaction
 from judge.rubrics import list_rubrics
-from judge.settings import Settings, get_settings
+from judge.settings import ApiSettings, Settings, get_settings
 from judge.store import open_store
 from judge.types import Frozen, Mode
 
@@ -47,7 +46,7 @@ def create_app(
     """The API over the store of ``source`` (settings: their database, created or checked; an engine: used as
     is, already migrated); ``client_factory`` makes the judge client of each run."""
     engine = source if isinstance(source, Engine) else open_store((source or get_settings()).database_url)
-    settings = api_settings or ApiSettings()
+    settings = api_settings or Settings().api
     launcher = make_launcher(engine, client_factory)
 
     @asynccontextmanager

@@ -29,10 +29,10 @@ from judge.api.deps import RowId, State, Tenant, tenant_set
 from judge.arena import service
 from judge.arena.board import LiveRatings
 from judge.arena.markdown import render_markdown
-from judge.arena.settings import ArenaSettings
 from judge.arena.throttle import Throttle
 from judge.arena.tokens import csrf_ok, csrf_token, parse_duration
 from judge.errors import BudgetExceededError, InputError, JudgeError, NotFoundError, ProviderError, classify_failure
+from judge.settings import ArenaSettings, Settings
 from judge.store.arena import retrying
 from judge.store.engine import session_scope
 from judge.store.tables import PromptSet
@@ -72,7 +72,7 @@ class ArenaState:
 
 def install(app: FastAPI, engine: Engine, settings: ArenaSettings | None = None) -> None:
     """Add the arena routes and their state to ``app``."""
-    settings = settings or ArenaSettings()
+    settings = settings or Settings().arena
     app.state.arena = ArenaState(engine, settings, Throttle(settings.rate_per_minute, settings.burst))
     app.state.arena.templates.filters["md"] = lambda text: Markup(render_markdown(str(text)))
     app.include_router(router)

@@ -12,9 +12,9 @@ from sqlmodel import Session
 
 from judge.api.keys import authenticate
 from judge.api.launcher import InProcessLauncher
-from judge.api.settings import ApiSettings
 from judge.api.throttle import AuthThrottle
 from judge.errors import NotFoundError
+from judge.settings import ApiSettings
 from judge.store.engine import session_scope
 from judge.store.tables import PromptSet
 

@@ -17,7 +17,7 @@ from sqlalchemy.engine import Engine
 from judge.errors import InputError, require_extra
 from judge.execution import Interrupt
 from judge.run import ProgressCallback, RunProgress, execute_run, finish_run
-from judge.settings import get_settings
+from judge.settings import Settings, get_settings
 from judge.store.tables import DEFAULT_TENANT
 
 if TYPE_CHECKING:
@@ -97,11 +97,10 @@ def execute_on(
     enqueued (the workers finish the run); with ``unless_cancelled``, a run cancelled before its keys are
     enqueued is only finished (see :func:`submit_run`); ``interrupt`` (in-process) routes Ctrl-C to a stop.
     Blocking: call it from a thread when an event loop runs."""
-    from judge.backends.config import ScaleOutSettings
     from judge.backends.follow import follow_run, submit_run
     from judge.backends.unit import make_client
 
-    scale = ScaleOutSettings()
+    scale = Settings()
     if backend is BackendName.INPROCESS:
         client = make_client(scale, shared=False)
         return asyncio.run(
@@ -109,7 +108,7 @@ def execute_on(
         )
     from judge.backends.broker import CeleryBroker
 
-    broker = CeleryBroker(scale=scale)
+    broker = CeleryBroker(scale)
     try:
         submission = submit_run(engine, run_id, broker, scale, tenant=tenant, unless_cancelled=unless_cancelled)
         if detach:

@@ -12,7 +12,7 @@ import redis
 from celery import Celery
 from kombu.exceptions import OperationalError
 
-from judge.backends.config import QUEUE, TASK_NAME, ScaleOutSettings, broker_url, make_celery_app
+from judge.backends.config import QUEUE, TASK_NAME, broker_url, make_celery_app
 from judge.backends.tracking import track
 from judge.errors import BrokerError
 from judge.settings import Settings, get_settings
@@ -40,10 +40,10 @@ def batches(keys: Sequence[str], size: int) -> Iterable[list[str]]:
 class CeleryBroker:
     """Sends ``judge.judge_unit`` tasks and inspects the Redis broker."""
 
-    def __init__(self, settings: Settings | None = None, scale: ScaleOutSettings | None = None) -> None:
+    def __init__(self, settings: Settings | None = None) -> None:
         settings = settings or get_settings()
-        self.scale = scale or ScaleOutSettings()
-        self.app: Celery = make_celery_app(settings, self.scale)
+        self.scale = settings
+        self.app: Celery = make_celery_app(settings)
         self.redis = redis.Redis.from_url(broker_url(settings), socket_timeout=5, socket_connect_timeout=5)
 
     def enqueue(self, run_id: int, keys: Sequence[str]) -> int:

@@ -19,9 +19,9 @@ from sqlalchemy import func, select, update
 from sqlalchemy.engine import CursorResult, Engine
 from sqlmodel import Session, col
 
-from judge.backends.config import ScaleOutSettings
 from judge.errors import BrokerError
 from judge.run import ProgressCallback, RunProgress, finish_run, get_run, run_config
+from judge.settings import Settings
 from judge.store.engine import session_scope
 from judge.store.tables import DEFAULT_TENANT, Run, RunItem, Verdict
 from judge.store.verdicts import FINAL_STATUSES, load_run_items
@@ -75,7 +75,7 @@ def submit_run(
     engine: Engine,
     run_id: int,
     broker: Broker,
-    scale: ScaleOutSettings | None = None,
+    scale: Settings | None = None,
     *,
     tenant: str = DEFAULT_TENANT,
     unless_cancelled: bool = False,
@@ -83,7 +83,7 @@ def submit_run(
     """Mark the run (of ``tenant``) running and enqueue every key without a final verdict. With
     ``unless_cancelled`` (a fresh run, not a resume), a run cancelled meanwhile stays cancelled and nothing is
     enqueued: the status changes in one conditional UPDATE, so a concurrent cancel is never overwritten."""
-    scale = scale or ScaleOutSettings()
+    scale = scale or Settings()
     with session_scope(engine) as session:
         run = get_run(session, run_id=run_id, tenant=tenant)
         scale.check_call_fits(run_config(run).timeout_s)
@@ -192,13 +192,13 @@ def follow_run(
     broker: Broker,
     *,
     on_progress: ProgressCallback | None = None,
-    scale: ScaleOutSettings | None = None,
+    scale: Settings | None = None,
     sleep: Callable[[float], None] = time.sleep,
 ) -> RunProgress:
     """Poll the database until every submitted key is done (or the run is cancelled or over budget), enqueue
     again what a lost queue dropped, then finish the run. Polls every ``follow_poll_s`` while verdicts arrive,
     backing off to ``MAX_BACKOFF`` times that while nothing changes."""
-    scale = scale or ScaleOutSettings()
+    scale = scale or Settings()
     follower = _Follower(engine, submission)
     last_change = time.monotonic()
     interval = scale.follow_poll_s

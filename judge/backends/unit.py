@@ -23,15 +23,14 @@ from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 from sqlmodel import col
 
-from judge.backends.config import ScaleOutSettings
 from judge.backends.follow import budget_note, status_counts
 from judge.backends.tracking import untrack
 from judge.errors import NotFoundError
 from judge.execution import KeyExecutor, PayOnce
 from judge.llm.client import JudgeClient, LiteLLMClient
-from judge.ratelimit import MemoryRateLimiter, RateLimitedClient, RateLimiter, RateLimitSettings, RedisRateLimiter
+from judge.ratelimit import MemoryRateLimiter, RateLimitedClient, RateLimiter, RedisRateLimiter
 from judge.run import RunContext, final_status
-from judge.settings import get_settings
+from judge.settings import Settings, get_settings
 from judge.store.engine import get_engine, session_scope
 from judge.store.tables import Run, RunItem, utcnow
 from judge.store.verdicts import final_keys
@@ -75,11 +74,10 @@ def run_context(engine: Engine, run_id: int) -> RunContext:
     return context
 
 
-def make_client(scale: ScaleOutSettings | None = None, *, shared: bool = True) -> JudgeClient:
+def make_client(scale: Settings | None = None, *, shared: bool = True) -> JudgeClient:
     """A judge client with the configured retry policy, under the configured rate limits: shared through
     Redis (the broker, or ``JUDGE_RATE_LIMIT_REDIS_URL``) when ``shared`` and a broker is set, else in memory."""
-    scale = scale or ScaleOutSettings()
-    limits = RateLimitSettings()
+    scale = limits = scale or Settings()
     if not limits.rate_limits:
         return LiteLLMClient(scale.retry_policy())
     settings = get_settings()

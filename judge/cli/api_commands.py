@@ -30,9 +30,10 @@ def serve(
     require_extra("api", "fastapi", "uvicorn")
     import uvicorn
 
-    from judge.api import ApiSettings, create_app
+    from judge.api import create_app
+    from judge.settings import Settings
 
-    settings = ApiSettings()
+    settings = Settings().api
     uvicorn.run(create_app(api_settings=settings), host=host or settings.host, port=port or settings.port)
 
 

@@ -30,15 +30,15 @@ def invite(
 ) -> None:
     """Invite a voter: prints the invitation URL (last line), which carries a token for this set's arena only."""
     from judge.arena import service
-    from judge.arena.settings import ArenaSettings
     from judge.arena.tokens import parse_duration
+    from judge.settings import Settings
     from judge.store.queries import get_set
 
     lifetime = parse_duration(expires) if expires else None
     with session_scope(open_store()) as session:
         prompt_set = get_set(session, name=set_name, tenant=tenant)
         invitation = service.invite(
-            session, prompt_set=prompt_set, voter=voter, expires=lifetime, base_url=ArenaSettings().public_url
+            session, prompt_set=prompt_set, voter=voter, expires=lifetime, base_url=Settings().arena.public_url
         )
     until = f", expires {invitation.expires_at:%Y-%m-%d %H:%M} UTC" if invitation.expires_at else ""
     console.print(
