@@ -31,6 +31,24 @@ def _print_json(data: dict[str, Any]) -> None:
     console.print_json(json.dumps(data, default=str))
 
 
+def _kappa_text(kappa: dict[str, Any]) -> str:
+    """Cohen's kappa with its CI, or n/a."""
+    if kappa["value"] is None:
+        return "n/a"
+    return f"{kappa['value']:.3f} [{kappa['ci_low']:.3f}, {kappa['ci_high']:.3f}]"
+
+
+def _print_confusion(confusion: dict[str, Any]) -> None:
+    """The confusion matrix of two sources' labels (rows: a, columns: b)."""
+    matrix = Table(title="confusion (rows: a, columns: b)")
+    matrix.add_column("")
+    for label in confusion["labels"]:
+        matrix.add_column(label, justify="right")
+    for label, row in zip(confusion["labels"], confusion["counts"], strict=True):
+        matrix.add_row(label, *(str(c) for c in row))
+    console.print(matrix)
+
+
 def print_agreement(data: dict[str, Any]) -> None:
     src = data["sources"]
     table = Table(
@@ -41,24 +59,15 @@ def print_agreement(data: dict[str, Any]) -> None:
         table.add_column(column, justify="right")
     blocks = [("all", data), *data.get("groups", {}).items()]
     for label, block in blocks:
-        kappa = block["kappa"]
-        kappa_text = (
-            "n/a"
-            if kappa["value"] is None
-            else (f"{kappa['value']:.3f} [{kappa['ci_low']:.3f}, {kappa['ci_high']:.3f}]")
-        )
         table.add_row(
-            label, fmt_rate(block["with_ties"]), fmt_rate(block["without_ties"]), kappa_text, str(block["n_units"])
+            label,
+            fmt_rate(block["with_ties"]),
+            fmt_rate(block["without_ties"]),
+            _kappa_text(block["kappa"]),
+            str(block["n_units"]),
         )
     console.print(table)
-    confusion = data["confusion"]
-    matrix = Table(title="confusion (rows: a, columns: b)")
-    matrix.add_column("")
-    for label in confusion["labels"]:
-        matrix.add_column(label, justify="right")
-    for label, row in zip(confusion["labels"], confusion["counts"], strict=True):
-        matrix.add_row(label, *(str(c) for c in row))
-    console.print(matrix)
+    _print_confusion(data["confusion"])
     for judge, diag in data.get("judge_diagnostics", {}).items():
         console.print(
             f"{judge}: position consistency {fmt_rate(diag['position_consistency'])}, "
@@ -312,20 +321,9 @@ def print_grader_agreement(data: dict[str, Any]) -> None:
     table.add_column("kappa", justify="right")
     blocks = [("all labels", data["all"]), ("correct vs not", data["binary"]), *data["by_category"].items()]
     for label, block in blocks:
-        kappa = block["kappa"]
-        kappa_text = (
-            "n/a" if kappa["value"] is None else f"{kappa['value']:.3f} [{kappa['ci_low']:.3f}, {kappa['ci_high']:.3f}]"
-        )
-        table.add_row(label, fmt_rate(block["accuracy"]), kappa_text)
+        table.add_row(label, fmt_rate(block["accuracy"]), _kappa_text(block["kappa"]))
     console.print(table)
-    confusion = data["confusion"]
-    matrix = Table(title="confusion (rows: a, columns: b)")
-    matrix.add_column("")
-    for label in confusion["labels"]:
-        matrix.add_column(label, justify="right")
-    for label, row in zip(confusion["labels"], confusion["counts"], strict=True):
-        matrix.add_row(label, *(str(c) for c in row))
-    console.print(matrix)
+    _print_confusion(data["confusion"])
     models = Table(title="per-model accuracy (share graded correct) under each source")
     for column in ("model", "a", "b", "shift (points)"):
         models.add_column(column, justify="left" if column == "model" else "right")

@@ -179,27 +179,18 @@ def leaderboard(
 
 def print_significance(result: LeaderboardResult) -> None:
     """Rank bands and the Holm-corrected matrix: ``>`` where the row model is significantly above the column."""
+    from judge.report.render import significance_marks
+
     sig = result.significance
     if sig is None:
         return
-    models = [row["model"] for row in result.rows]
-    index = {m: k for k, m in enumerate(sig["models"])}
+    marked = significance_marks(result, ".")
     table = Table(title=f"significance (Holm-corrected, alpha {sig['alpha']}): > row above column, . not distinct")
     table.add_column("model")
     table.add_column("rank band", justify="right")
-    for k in range(len(models)):
+    for k in range(len(marked)):
         table.add_column(str(k + 1), justify="center")
-    for k, model in enumerate(models):
-        low, high = sig["rank_bands"][model]
-        cells = []
-        for other in models:
-            i, j = index[model], index[other]
-            if model == other:
-                cells.append("")
-            elif sig["p_adjusted"][i][j] < sig["alpha"]:
-                cells.append(">" if sig["p_above"][i][j] > 0.5 else "<")
-            else:
-                cells.append(".")
+    for k, (model, (low, high), cells) in enumerate(marked):
         table.add_row(f"{k + 1} {model}", f"{low}-{high}", *cells)
     console.print(table)
 

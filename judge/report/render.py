@@ -96,14 +96,16 @@ def _boards(data: ReportData) -> list[dict[str, Any]]:
     return out
 
 
-def significance_rows(result: LeaderboardResult) -> list[dict[str, Any]]:
-    """Rows of the significance matrix in leaderboard order: ``>``/``<`` where the Holm-adjusted p is below alpha."""
+def significance_marks(result: LeaderboardResult, not_distinct: str) -> list[tuple[str, tuple[int, int], list[str]]]:
+    """Each model in leaderboard order with its rank band and one mark per model: ``>``/``<`` where the
+    Holm-adjusted p is below alpha (the row model above/below the column one), ``not_distinct`` where it is not,
+    blank against itself; empty without a significance test."""
     sig = result.significance
     if sig is None:
         return []
     models = [row["model"] for row in result.rows]
     index = {m: k for k, m in enumerate(sig["models"])}
-    rows = []
+    marked = []
     for model in models:
         cells = []
         for other in models:
@@ -113,10 +115,18 @@ def significance_rows(result: LeaderboardResult) -> list[dict[str, Any]]:
             elif sig["p_adjusted"][i][j] < sig["alpha"]:
                 cells.append(">" if sig["p_above"][i][j] > 0.5 else "<")
             else:
-                cells.append("·")
+                cells.append(not_distinct)
         low, high = sig["rank_bands"][model]
-        rows.append({"model": model, "band": f"{low}–{high}", "cells": cells})
-    return rows
+        marked.append((model, (low, high), cells))
+    return marked
+
+
+def significance_rows(result: LeaderboardResult) -> list[dict[str, Any]]:
+    """Rows of the significance matrix in leaderboard order: ``>``/``<`` where the Holm-adjusted p is below alpha."""
+    return [
+        {"model": model, "band": f"{low}–{high}", "cells": cells}
+        for model, (low, high), cells in significance_marks(result, "·")
+    ]
 
 
 def _confusion(agreement: dict[str, Any] | None) -> list[list[tuple[int, str]]]:
