@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -58,6 +59,19 @@ def import_alpacaeval(
 ) -> None:
     """Import AlpacaEval annotations: instructions, both outputs, and the annotator's preference as a vote."""
     _write(read_alpacaeval(files), set_name, create_missing=False, source=ALPACAEVAL_SOURCE)
+
+
+def _emit_with_method(
+    rows: list[dict[str, Any]], card: dict[str, Any], fmt: OutputFormat, print_table: Callable[[], None]
+) -> None:
+    """Rows as JSON (each with the method card), CSV, or ``print_table`` followed by the method card."""
+    if fmt is OutputFormat.JSON:
+        console.print_json(json.dumps([{**r, "method": card} for r in rows], default=str))
+    elif fmt is OutputFormat.CSV:
+        emit_rows(rows, ExportFormat.CSV, None)
+    else:
+        print_table()
+        console.print("method: " + json.dumps(card, default=str), highlight=False)
 
 
 def _print_winrates(rows: list[dict[str, Any]], title: str) -> None:
@@ -153,13 +167,9 @@ def winrate(
             win_rates_by_category(votes, baseline, all_tags(v.category for v in votes), ci), card, fmt
         )
         return
-    if fmt is OutputFormat.JSON:
-        console.print_json(json.dumps([{**r, "method": card} for r in rows], default=str))
-    elif fmt is OutputFormat.CSV:
-        emit_rows(rows, ExportFormat.CSV, None)
-    else:
-        _print_winrates(rows, f"win rate vs {baseline} ({source}, set {set_name!r})")
-        console.print("method: " + json.dumps(card, default=str), highlight=False)
+    _emit_with_method(
+        rows, card, fmt, lambda: _print_winrates(rows, f"win rate vs {baseline} ({source}, set {set_name!r})")
+    )
 
 
 @import_app.command("judgebench")
@@ -204,11 +214,8 @@ def arenahard(
     )
     rows = [s.to_json() for s in scores]
     card = {**arenahard_card(weight, rounds, (0.05, 0.95), seed), "judge": judge_name, "category": category}
-    if fmt is OutputFormat.JSON:
-        console.print_json(json.dumps([{**r, "method": card} for r in rows], default=str))
-    elif fmt is OutputFormat.CSV:
-        emit_rows(rows, ExportFormat.CSV, None)
-    else:
+
+    def print_table() -> None:
         table = Table(title=f"Arena-Hard score vs {baseline}" + (f" ({category})" if category else ""))
         for column in ("model", "score", "90% CI", "questions", "battles", "dropped"):
             table.add_column(column, justify="left" if column == "model" else "right")
@@ -222,7 +229,8 @@ def arenahard(
                 str(r["n_dropped"]),
             )
         console.print(table)
-        console.print("method: " + json.dumps(card, default=str), highlight=False)
+
+    _emit_with_method(rows, card, fmt, print_table)
 
 
 @import_app.command("arena")

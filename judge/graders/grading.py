@@ -476,8 +476,7 @@ def _word_matcher(gold: GoldAnswer, prompt: str) -> Matcher:
         shown = _statement(text, start, end)
         if not shown:
             return None
-        stripped = text[start:end].strip()
-        begin = start + text[start:end].find(stripped[:1]) if stripped else start
+        begin, stripped = _trimmed(text, start, end)
         return Found(begin, begin + len(stripped), shown, False)
 
     def final(text: str) -> Found | None:
@@ -514,16 +513,32 @@ def _all_of_matcher(gold: GoldAnswer) -> Matcher:
             parts = _first_each(hits)
             shown = "; ".join(text[h[0] : h[1]] for h in parts)
             return Found(parts[0][0], parts[-1][1], shown, False)
-        stripped = text[start:end].strip()
-        begin = start + text[start:end].find(stripped[:1])
-        return Found(begin, begin + len(stripped), " ".join(stripped.split())[:120], False)
+        return _unmatched(text, start, end)
+
+    return Matcher(phrase, _in_final_paragraph(phrase), "final_paragraph", answers_up_front=False)
+
+
+def _trimmed(text: str, start: int, end: int) -> tuple[int, str]:
+    """The region's text without surrounding blanks, and where it begins."""
+    stripped = text[start:end].strip()
+    return start + text[start:end].find(stripped[:1]), stripped
+
+
+def _unmatched(text: str, start: int, end: int) -> Found:
+    """The whole region as an answer that is not the gold one (shown on one line, at most 120 characters)."""
+    begin, stripped = _trimmed(text, start, end)
+    return Found(begin, begin + len(stripped), " ".join(stripped.split())[:120], False)
+
+
+def _in_final_paragraph(phrase: Callable[[str, int, int], Found | None]) -> Callable[[str], Found | None]:
+    """A matcher's ``final``: ``phrase`` read over the response's final paragraph."""
 
     def final(text: str) -> Found | None:
         for p_start, p_end in extract.final_paragraphs(text):
             return phrase(text, p_start, p_end)
         return None
 
-    return Matcher(phrase, final, "final_paragraph", answers_up_front=False)
+    return final
 
 
 def _first_each(hits: list[tuple[int, int, str]]) -> list[tuple[int, int, str]]:
@@ -544,10 +559,9 @@ def _exact_matcher(gold: GoldAnswer) -> Matcher:
     accepted = {_normal(a) for a in [str(gold.answer), *gold.variants]}
 
     def phrase(text: str, start: int, end: int) -> Found | None:
-        stripped = text[start:end].strip()
+        begin, stripped = _trimmed(text, start, end)
         if not _normal(stripped) or _ABSTAIN.search(stripped):
             return None
-        begin = start + text[start:end].find(stripped[:1])
         return Found(begin, begin + len(stripped), stripped, _normal(stripped) in accepted)
 
     def final(text: str) -> Found | None:
@@ -574,12 +588,6 @@ def _regex_matcher(gold: GoldAnswer) -> Matcher:
             return Found(match.start(), match.end(), match.group(0), True)
         if _ABSTAIN.search(text, start, end):
             return None
-        begin = start + text[start:end].find(stripped[:1])
-        return Found(begin, begin + len(stripped), " ".join(stripped.split())[:120], False)
+        return _unmatched(text, start, end)
 
-    def final(text: str) -> Found | None:
-        for p_start, p_end in extract.final_paragraphs(text):
-            return phrase(text, p_start, p_end)
-        return None
-
-    return Matcher(phrase, final, "final_paragraph", answers_up_front=False)
+    return Matcher(phrase, _in_final_paragraph(phrase), "final_paragraph", answers_up_front=False)
