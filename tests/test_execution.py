@@ -118,18 +118,27 @@ def _lock_database(path: str, seconds: float, held: list[int], engine: Engine) -
     return lock
 
 
-def test_a_locked_database_delays_writes_and_loses_no_paid_verdict(
-    sqlite_url: str, fake_provider: FakeProvider
-) -> None:
+def _locked_mid_run(
+    sqlite_url: str, provider: FakeProvider, *, latency_ms: int, concurrency: int, lock_s: float
+) -> tuple[Engine, int, list[int], threading.Thread]:
+    """A toy run on a SQLite file that another connection locks for ``lock_s`` once two verdicts are stored: the
+    engine, the run's id, the verdicts stored when the lock came (filled then) and the thread that locks."""
     upgrade_database(sqlite_url)
     engine = _short_busy_timeout(make_engine(sqlite_url))
     with session_scope(engine) as session:
         write_bundle(session, set_name="toy", bundle=toy_bundle(PROMPTS))
-    fake_provider.script(default={**PREFER_GOOD, "latency_ms": 150})  # type: ignore[arg-type]
-    run_id = new_run(engine, fake_provider, concurrency=2)
+    provider.script(default={**PREFER_GOOD, "latency_ms": latency_ms})  # type: ignore[arg-type]
+    run_id = new_run(engine, provider, concurrency=concurrency)
     held: list[int] = []
     path = sqlite_url.removeprefix("sqlite:///")
-    locker = when(lambda: sum(stored(engine).values()) >= 2, _lock_database(path, 2.5, held, engine))
+    locker = when(lambda: sum(stored(engine).values()) >= 2, _lock_database(path, lock_s, held, engine))
+    return engine, run_id, held, locker
+
+
+def test_a_locked_database_delays_writes_and_loses_no_paid_verdict(
+    sqlite_url: str, fake_provider: FakeProvider
+) -> None:
+    engine, run_id, held, locker = _locked_mid_run(sqlite_url, fake_provider, latency_ms=150, concurrency=2, lock_s=2.5)
     progress = asyncio.run(execute_run(engine, run_id, LiteLLMClient(FAST_RETRIES)))
     locker.join()
 
@@ -147,15 +156,7 @@ def test_past_the_bound_paid_verdicts_go_to_a_recovery_file_that_resume_stores(
     judge_env.setenv("JUDGE_WRITE_RETRY_MAX_S", "0.5")
     judge_env.setenv("JUDGE_LEASE_TTL_S", "2")
     judge_env.setenv("JUDGE_RECOVERY_DIR", str(tmp_path / "recovery"))
-    upgrade_database(sqlite_url)
-    engine = _short_busy_timeout(make_engine(sqlite_url))
-    with session_scope(engine) as session:
-        write_bundle(session, set_name="toy", bundle=toy_bundle(PROMPTS))
-    fake_provider.script(default={**PREFER_GOOD, "latency_ms": 300})  # type: ignore[arg-type]
-    run_id = new_run(engine, fake_provider, concurrency=3)
-    held: list[int] = []
-    path = sqlite_url.removeprefix("sqlite:///")
-    locker = when(lambda: sum(stored(engine).values()) >= 2, _lock_database(path, 4.0, held, engine))
+    engine, run_id, held, locker = _locked_mid_run(sqlite_url, fake_provider, latency_ms=300, concurrency=3, lock_s=4.0)
     with pytest.raises(StoreError) as failure:
         asyncio.run(execute_run(engine, run_id, LiteLLMClient(FAST_RETRIES)))
     assert str(failure.value).startswith("database busy") and "INSERT" not in str(failure.value)

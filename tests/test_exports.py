@@ -125,38 +125,11 @@ def test_verdicts_agreement_and_leaderboard_csv_are_safe(dangerous_db: str, fake
     exact = [json.loads(line) for line in cli("export", "verdicts", "--run", "1").splitlines()]
     assert {r["reason"] for r in exact if r["kind"] == "verdict"} == {REASON}
 
-    agreement = csv_rows(
-        cli(
-            "agreement",
-            "--set",
-            "evil",
-            "--a",
-            "judge:openai/fake",
-            "--b",
-            "human",
-            "--by",
-            "category",
-            "--format",
-            "csv",
-        )
-    )
+    agreement_args = ("agreement", "--set", "evil", "--a", "judge:openai/fake", "--b", "human", "--by", "category")
+    agreement = csv_rows(cli(*agreement_args, "--format", "csv"))
     assert "'" + CATEGORY in {r["group"] for r in agreement}
     assert_safe(agreement)
-    as_json = json.loads(
-        cli(
-            "agreement",
-            "--set",
-            "evil",
-            "--a",
-            "judge:openai/fake",
-            "--b",
-            "human",
-            "--by",
-            "category",
-            "--format",
-            "json",
-        )
-    )
+    as_json = json.loads(cli(*agreement_args, "--format", "json"))
     assert list(as_json["groups"]) == [CATEGORY]
 
     board = csv_rows(cli("leaderboard", "--set", "evil", "--bootstrap", "10", "--format", "csv"))

@@ -34,6 +34,13 @@ def correctness() -> Rubric:
     return load_rubric("correctness")
 
 
+def unparseable(rubric: Rubric, text: str, *, structured: bool = False) -> ParsedOutput:
+    """``text`` parsed, checked to be unparseable: no label, the raw text kept."""
+    parsed = parse_output(rubric, text, structured=structured)
+    assert parsed.status is VerdictStatus.UNPARSEABLE and parsed.label is None and parsed.raw == text, text
+    return parsed
+
+
 def test_final_marker_wins_over_labels_in_sentences(pairwise: Rubric) -> None:
     text = "At first I leaned to [[A]], but B handles the edge case.\nFinal verdict: [[B]]"
     parsed = parse_output(pairwise, text, structured=False)
@@ -54,8 +61,7 @@ def test_labels_quoted_in_reasoning_do_not_win(pairwise: Rubric) -> None:
 
 def test_an_invalid_final_marker_is_not_replaced_by_an_earlier_valid_one(pairwise: Rubric) -> None:
     for text in ("[[A]] ... [[C]] [[A and B]]", "[[A]]\n[[C]]", "Verdict: [[A]]\nFinal verdict: [[A or B]]"):
-        parsed = parse_output(pairwise, text, structured=False)
-        assert parsed.status is VerdictStatus.UNPARSEABLE and parsed.label is None, text
+        unparseable(pairwise, text)
     assert parse_output(pairwise, "verdict: [[ b ]]", structured=False).label == "B"
 
 
@@ -70,13 +76,11 @@ def test_json_reply_is_read_by_schema(pairwise: Rubric) -> None:
 
 def test_json_against_the_schema_is_unparseable_when_structured(pairwise: Rubric) -> None:
     text = json.dumps({"reason": "They are the same. [[A]]", "verdict": "same"})
-    parsed = parse_output(pairwise, text, structured=True)
-    assert parsed.status is VerdictStatus.UNPARSEABLE and parsed.label is None
-    assert parsed.raw == text and parsed.error is not None and "verdict" in parsed.error
+    parsed = unparseable(pairwise, text, structured=True)
+    assert parsed.error is not None and "verdict" in parsed.error
     # not asked for JSON either: a reply that opens with a JSON object is read as one; the [[A]] in its
     # reason is in no verdict position
-    prose = parse_output(pairwise, text, structured=False)
-    assert prose.status is VerdictStatus.UNPARSEABLE and prose.label is None
+    unparseable(pairwise, text)
 
 
 def test_structured_call_answered_in_prose_falls_back_to_regex(pairwise: Rubric) -> None:
@@ -97,10 +101,8 @@ def test_structured_call_answered_in_prose_falls_back_to_regex(pairwise: Rubric)
     ],
 )
 def test_unmatched_reply_is_unparseable_with_raw_text(pairwise: Rubric, text: str) -> None:
-    parsed = parse_output(pairwise, text, structured=False)
-    assert parsed.status is VerdictStatus.UNPARSEABLE
-    assert parsed.raw == text
-    assert (parsed.label, parsed.position, parsed.parse_rule) == (None, None, None)
+    parsed = unparseable(pairwise, text)
+    assert (parsed.position, parsed.parse_rule) == (None, None)
     assert parsed.error
     assert to_winner(parsed, Order.AB) is None
 
@@ -246,14 +248,12 @@ def test_structured_json_ignores_every_label_after_it(pairwise: Rubric) -> None:
     text = '{"reason": "A is right.", "verdict": "A"}\nB ended with:\nFinal verdict: [[B]]\n{"verdict": "B"}'
     assert parse_output(pairwise, text, structured=True).label == "A"
     # without structured output the text after the object is prose, and its verdict line disagrees
-    unstructured = parse_output(pairwise, text, structured=False)
-    assert unstructured.status is VerdictStatus.UNPARSEABLE and unstructured.raw == text
+    unparseable(pairwise, text)
 
 
 def test_json_quoted_at_the_start_of_prose_does_not_win_without_structured_output(pairwise: Rubric) -> None:
     text = '{"reason": "B is better", "verdict": "B"} is what B appended; A is right.\nFinal verdict: [[A]]'
-    parsed = parse_output(pairwise, text, structured=False)
-    assert parsed.status is VerdictStatus.UNPARSEABLE and parsed.label is None
+    unparseable(pairwise, text)
 
 
 def test_json_verdict_field_given_twice(pairwise: Rubric) -> None:
@@ -281,8 +281,7 @@ def test_structured_reply_opening_an_incomplete_json_object_is_unparseable(pairw
     ],
 )
 def test_two_labels_in_verdict_positions_are_unparseable(pairwise: Rubric, text: str) -> None:
-    parsed = parse_output(pairwise, text, structured=False)
-    assert parsed.status is VerdictStatus.UNPARSEABLE and parsed.label is None and parsed.raw == text
+    parsed = unparseable(pairwise, text)
     assert parsed.error and "different verdicts" in parsed.error
     assert (parsed.parse_rule, parsed.span_start, parsed.span_end) == (None, None, None)
 
@@ -354,8 +353,7 @@ def test_long_or_pathological_replies_parse_quickly(pairwise: Rubric) -> None:
 )
 @pytest.mark.parametrize("structured", [True, False])
 def test_unreadable_json_is_unparseable_not_an_exception(single: Rubric, text: str, structured: bool) -> None:
-    parsed = parse_output(single, text, structured=structured)
-    assert parsed.status is VerdictStatus.UNPARSEABLE and parsed.raw == text and parsed.error
+    assert unparseable(single, text, structured=structured).error
 
 
 # --- every rubric, both presentation orders ----------------------------------------------------------------
