@@ -15,7 +15,7 @@ from typing import Any
 import httpx
 from websockets.sync.client import ClientConnection, connect
 
-FLAGS = (
+HEADLESS_FLAGS = (  # a headless Chromium in a container: no sandbox, GPU, background traffic or first-run page
     "--headless",
     "--no-sandbox",
     "--disable-gpu",
@@ -24,9 +24,8 @@ FLAGS = (
     "--disable-sync",
     "--no-first-run",
     "--disable-dev-shm-usage",
-    "--remote-debugging-port=0",
-    "--remote-allow-origins=*",
 )
+DEVTOOLS_FLAGS = ("--remote-debugging-port=0", "--remote-allow-origins=*")
 KEY_CODES = {"a": 65, "b": 66, "l": 76, "n": 78, "s": 83, "t": 84, "x": 88}
 
 
@@ -41,7 +40,14 @@ class Browser:
         profile.mkdir(parents=True, exist_ok=True)
         (profile / "DevToolsActivePort").unlink(missing_ok=True)  # a previous browser's
         self.process = subprocess.Popen(
-            [executable, *FLAGS, f"--user-data-dir={profile}", f"--window-size={size[0]},{size[1]}", "about:blank"],
+            [
+                executable,
+                *HEADLESS_FLAGS,
+                *DEVTOOLS_FLAGS,
+                f"--user-data-dir={profile}",
+                f"--window-size={size[0]},{size[1]}",
+                "about:blank",
+            ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )

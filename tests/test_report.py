@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import re
-import shutil
 import subprocess
 from pathlib import Path
 
@@ -24,6 +23,7 @@ from judge.store.engine import make_engine, session_scope, upgrade_database
 from judge.store.ingest import write_bundle
 from judge.testing.fake_provider import FakeProvider
 from judge.types import Winner
+from tests.cdp import HEADLESS_FLAGS, chromium
 from tests.conftest import unavailable
 
 MODELS = ("good", "meh", "bad")
@@ -130,10 +130,6 @@ def test_report_shows_every_section_and_escapes_untrusted_text(
     assert "preferred <strong>good</strong> (incorrect: wrong &lt;/pre&gt;&lt;b&gt;)" in html
 
 
-def chromium() -> str | None:
-    return shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
-
-
 def test_report_renders_in_headless_chromium(reported_run: tuple[Engine, int], tmp_path: Path) -> None:
     browser = chromium()
     if browser is None:
@@ -146,14 +142,7 @@ def test_report_renders_in_headless_chromium(reported_run: tuple[Engine, int], t
     result = subprocess.run(
         [
             browser,
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            "--no-first-run",
-            "--disable-dev-shm-usage",
+            *HEADLESS_FLAGS,
             f"--user-data-dir={tmp_path / 'profile'}",
             "--enable-logging=stderr",
             "--v=0",
