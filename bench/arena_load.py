@@ -15,7 +15,6 @@ import argparse
 import asyncio
 import os
 import platform
-import re
 import socket
 import subprocess
 import sys
@@ -31,6 +30,7 @@ from sqlalchemy import create_engine, text
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.report import replace_section  # noqa: E402
 from judge.arena import service  # noqa: E402
 from judge.importers.bundle import ImportBundle  # noqa: E402
 from judge.importers.records import PromptRecord, ResponseRecord  # noqa: E402
@@ -39,7 +39,7 @@ from judge.store.ingest import write_bundle  # noqa: E402
 from judge.store.queries import get_set  # noqa: E402
 
 POSTGRES_URL = os.environ.get("JUDGE_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
-SECTION = "## Arena load"
+TITLE = "Arena load"
 SET = "load"
 
 
@@ -136,13 +136,6 @@ def percentile(values: list[float], q: float) -> float:
     return float(np.percentile(values, q) * 1000.0) if values else float("nan")
 
 
-def write_section(path: Path, section: str) -> None:
-    text_ = path.read_text() if path.exists() else "# Benchmarks\n"
-    pattern = re.compile(rf"^{re.escape(SECTION)}\n.*?(?=^## |\Z)", re.MULTILINE | re.DOTALL)
-    found = pattern.search(text_)
-    path.write_text(pattern.sub(lambda _: section, text_) if found else text_.rstrip("\n") + "\n\n" + section)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="smoke size: 10 voters, 5 seconds")
@@ -234,7 +227,7 @@ def main() -> None:
     ok = lost == 0 and n_stored == n_distinct == per_unit
     section = "\n".join(
         [
-            SECTION,
+            f"## {TITLE}",
             "",
             f"`.venv/bin/python bench/arena_load.py` ({args.voters} concurrent voters, each looping next -> vote for "
             f"{args.seconds:g} s; uvicorn with {args.workers} worker processes on PostgreSQL; {args.prompts} prompts × "
@@ -267,7 +260,7 @@ def main() -> None:
     )
     print(section)
     if not args.no_write:
-        write_section(ROOT / "BENCHMARKS.md", section)
+        replace_section(TITLE, section)
     if not ok:
         sys.exit(1)
 

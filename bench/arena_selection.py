@@ -21,7 +21,6 @@ import argparse
 import itertools
 import math
 import platform
-import re
 import sys
 import time
 from pathlib import Path
@@ -32,10 +31,11 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.report import replace_section  # noqa: E402
 from judge.arena.selection import RatingState, Strategy, choose_pair, fit_counts  # noqa: E402
 
 POINTS_PER_LOGIT = 400.0 / math.log(10.0)
-SECTION = "## Arena pair selection"
+TITLE = "Arena pair selection"
 
 
 def ranking_reached(state: RatingState, true_order: list[int]) -> bool:
@@ -93,13 +93,6 @@ def simulate(strategy: Strategy, seed: int, args: argparse.Namespace) -> dict[st
     return {goal: reached.get(goal, args.budget) for goal in ("ranking", "width")} | {"capped": int(len(reached) < 2)}
 
 
-def write_section(path: Path, section: str) -> None:
-    text = path.read_text() if path.exists() else "# Benchmarks\n"
-    pattern = re.compile(rf"^{re.escape(SECTION)}\n.*?(?=^## |\Z)", re.MULTILINE | re.DOTALL)
-    found = pattern.search(text)
-    path.write_text(pattern.sub(lambda _: section, text) if found else text.rstrip("\n") + "\n\n" + section)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="smoke size: 2 seeds, 6 models")
@@ -138,7 +131,7 @@ def main() -> None:
         rows.append(f"| {label} | {u:,.0f} | {a:,.0f} | {saving} | {min(per_seed):.2f}-{max(per_seed):.2f} |")
     section = "\n".join(
         [
-            SECTION,
+            f"## {TITLE}",
             "",
             f"`.venv/bin/python bench/arena_selection.py` ({args.seeds} seeds; {args.models} models with true ratings "
             f"{args.gap:g} points apart, {args.prompts} prompts, {args.voters} voters never shown a unit twice, "
@@ -161,7 +154,7 @@ def main() -> None:
     )
     print(section)
     if not args.no_write:
-        write_section(ROOT / "BENCHMARKS.md", section)
+        replace_section(TITLE, section)
 
 
 if __name__ == "__main__":
