@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from enum import StrEnum
 from typing import Annotated, Any
 
@@ -29,6 +30,21 @@ class OutputFormat(StrEnum):
 
 def _print_json(data: dict[str, Any]) -> None:
     console.print_json(json.dumps(data, default=str))
+
+
+def _emit_report(
+    data: dict[str, Any],
+    fmt: OutputFormat,
+    rows: Callable[[dict[str, Any]], list[dict[str, Any]]],
+    print_tables: Callable[[dict[str, Any]], None],
+) -> None:
+    """A report as JSON, as CSV rows, or as tables."""
+    if fmt is OutputFormat.JSON:
+        _print_json(data)
+    elif fmt is OutputFormat.CSV:
+        emit_rows(rows(data), ExportFormat.CSV, None)
+    else:
+        print_tables(data)
 
 
 def _kappa_text(kappa: dict[str, Any]) -> str:
@@ -122,12 +138,7 @@ def agreement(
             raise InputError("--grader-a and --grader-b go together, with --set", field="--grader-b")
         with session_scope(open_store()) as session:
             data = grader_agreement_report(session, a=grader_a, b=grader_b, set_name=set_name)
-        if fmt is OutputFormat.JSON:
-            _print_json(data)
-        elif fmt is OutputFormat.CSV:
-            emit_rows(grader_agreement_rows(data), ExportFormat.CSV, None)
-        else:
-            print_grader_agreement(data)
+        _emit_report(data, fmt, grader_agreement_rows, print_grader_agreement)
         return
     if a is None:
         raise InputError("give --a (or --grader-a and --grader-b)", field="--a")
@@ -239,12 +250,7 @@ def audit(
         data = audit_report(
             session, set_name=set_name, source=source, grader=grader, voters=voters, n_examples=examples
         )
-    if fmt is OutputFormat.JSON:
-        _print_json(data)
-    elif fmt is OutputFormat.CSV:
-        emit_rows(audit_rows(data), ExportFormat.CSV, None)
-    else:
-        print_audit(data)
+    _emit_report(data, fmt, audit_rows, print_audit)
 
 
 AUDIT_GROUPS = (
