@@ -43,6 +43,7 @@ from judge.store.verdicts import (
     load_run_items,
     load_verdicts,
     load_voted_units,
+    verdict_status_counts,
 )
 from judge.types import RunStatus, VerdictRecord, VerdictStatus, Winner
 
@@ -350,22 +351,32 @@ def _start_run(engine: Engine, run_id: int, tenant: str) -> tuple[RunContext, se
         return context, done, run.cost_usd
 
 
-def finish_run(engine: Engine, run_id: int, *, stopped: str | None) -> None:
-    """Recount a run's verdicts by status and set its final status."""
+def finish_run(engine: Engine, run_id: int, *, stopped: str | None = None) -> None:
+    """Settle a run, whichever backend executed it: recount its verdicts by status (aggregate queries) and set
+    its final status and note. A cancelled run stays cancelled (note: ``stopped``, else ``cancelled``); any other
+    ends ``stopped`` with the reason given (or the spent budget, when verdicts are missing), else ``completed``
+    or ``incomplete``."""
     with session_scope(engine) as session:
         run = session.get(Run, run_id)
-        assert run is not None
-        items = load_run_items(session, run_id=run_id)
-        verdicts = load_verdicts(session, keys=[i.verdict_key for i in items])
-        counts = Counter(v.status for v in verdicts)
+        if run is None:
+            return
+        counts, items = verdict_status_counts(session, run_id=run_id)
         run.n_ok, run.n_unparseable, run.n_error = (
-            counts[s.value] for s in (VerdictStatus.OK, VerdictStatus.UNPARSEABLE, VerdictStatus.ERROR)
+            counts.get(s.value, 0) for s in (VerdictStatus.OK, VerdictStatus.UNPARSEABLE, VerdictStatus.ERROR)
         )
-        missing = len(items) - len(verdicts)
-        if run.status != RunStatus.CANCELLED:
-            run.status = final_status(stopped=stopped, missing=missing)
-        run.note = stopped
+        missing = items - sum(counts.values())
+        if run.status == RunStatus.CANCELLED:
+            run.note = stopped or RunStatus.CANCELLED.value
+        else:
+            run.note = stopped or (budget_note(run) if missing else None)
+            run.status = final_status(stopped=run.note, missing=missing)
         run.finished_at = utcnow()
+
+
+def budget_note(run: Run) -> str | None:
+    """The stop note when the run's --max-cost budget is spent."""
+    budget = run_config(run).max_cost_usd
+    return f"budget of ${budget:.4f} reached" if budget is not None and run.cost_usd >= budget else None
 
 
 def final_status(*, stopped: str | None, missing: int) -> RunStatus:

@@ -15,16 +15,16 @@ from contextlib import suppress
 from typing import Any, Protocol, cast
 
 from pydantic import Field
-from sqlalchemy import func, select, update
+from sqlalchemy import select, update
 from sqlalchemy.engine import CursorResult, Engine
 from sqlmodel import Session, col
 
 from judge.errors import BrokerError
-from judge.run import ProgressCallback, RunProgress, finish_run, get_run, run_config
+from judge.run import ProgressCallback, RunProgress, budget_note, finish_run, get_run, run_config
 from judge.settings import Settings
 from judge.store.engine import session_scope
-from judge.store.tables import DEFAULT_TENANT, Run, RunItem, Verdict
-from judge.store.verdicts import FINAL_STATUSES, load_run_items
+from judge.store.tables import DEFAULT_TENANT, Run, Verdict
+from judge.store.verdicts import FINAL_STATUSES, load_run_items, verdict_status_counts
 from judge.types import Frozen, RunStatus, VerdictStatus
 
 Fingerprint = str
@@ -111,17 +111,6 @@ def submit_run(
     )
 
 
-def status_counts(session: Session, run_id: int) -> dict[str, int]:
-    """How many of run ``run_id``'s items have a verdict, by status (one aggregate query)."""
-    query = (
-        select(col(Verdict.status), func.count())
-        .join(RunItem, col(RunItem.verdict_key) == col(Verdict.verdict_key))
-        .where(col(RunItem.run_id) == run_id)
-        .group_by(col(Verdict.status))
-    )
-    return {status: int(n) for status, n in session.execute(query)}
-
-
 class _Follower:
     """Progress from one aggregate query per poll (verdict counts by status over the run's items), plus the
     few keys whose ``error`` verdict predates the submission; the keys still waiting are read only when needed
@@ -154,7 +143,7 @@ class _Follower:
         """Read the run's verdict counts; True when some key got done."""
         run_id = self.submission.run_id
         with session_scope(self.engine) as session:
-            counts = status_counts(session, run_id)
+            counts, _items = verdict_status_counts(session, run_id=run_id)
             if self.stale:
                 states = _states(session, self.stale)
                 self.stale = {
@@ -178,12 +167,6 @@ class _Follower:
         elif budget_note(self.run) is not None and self.remaining > 0:
             p.stopped = budget_note(self.run)
         return p.done > before
-
-
-def budget_note(run: Run) -> str | None:
-    """The stop note when the run's --max-cost budget is spent."""
-    budget = run_config(run).max_cost_usd
-    return f"budget of ${budget:.4f} reached" if budget is not None and run.cost_usd >= budget else None
 
 
 def follow_run(

@@ -19,22 +19,21 @@ from collections import Counter, OrderedDict
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.engine import Engine
 from sqlmodel import col
 
-from judge.backends.follow import budget_note, status_counts
 from judge.backends.tracking import untrack
 from judge.errors import NotFoundError
 from judge.execution import KeyExecutor, PayOnce
 from judge.llm.client import JudgeClient, LiteLLMClient
 from judge.ratelimit import MemoryRateLimiter, RateLimitedClient, RateLimiter, RedisRateLimiter
-from judge.run import RunContext, final_status
+from judge.run import RunContext, finish_run
 from judge.settings import Settings, get_settings
 from judge.store.engine import get_engine, session_scope
-from judge.store.tables import Run, RunItem, utcnow
+from judge.store.tables import Run
 from judge.store.verdicts import final_keys
-from judge.types import Frozen, RunStatus, VerdictStatus
+from judge.types import Frozen, RunStatus
 
 if TYPE_CHECKING:
     import redis
@@ -161,29 +160,8 @@ def finish_if_last(engine: Engine, run_id: int, keys: Sequence[str]) -> bool:
     except (redis.RedisError, OSError) as exc:
         log.warning("run %s: cannot update its waiting keys in Redis: %s", run_id, exc)
         return False
-    finish_from_counts(engine, run_id)
+    finish_run(engine, run_id)
     return True
-
-
-def finish_from_counts(engine: Engine, run_id: int) -> None:
-    """What :func:`judge.run.finish_run` does (recount by status, final status), from aggregate queries: a
-    worker must not load every verdict of a 10,000-key run into its memory to finish it."""
-    with session_scope(engine) as session:
-        run = session.get(Run, run_id)
-        if run is None:
-            return
-        counts = status_counts(session, run_id)
-        items = session.execute(select(func.count()).where(col(RunItem.run_id) == run_id)).scalar_one()
-        run.n_ok, run.n_unparseable, run.n_error = (
-            counts.get(s.value, 0) for s in (VerdictStatus.OK, VerdictStatus.UNPARSEABLE, VerdictStatus.ERROR)
-        )
-        missing = items - sum(counts.values())
-        if run.status == RunStatus.CANCELLED:
-            run.note = RunStatus.CANCELLED.value
-        else:
-            run.note = budget_note(run) if missing else None
-            run.status = final_status(stopped=run.note, missing=missing)
-        run.finished_at = utcnow()
 
 
 def judge_unit_sync(run_id: int, keys: Sequence[str], *, database_url: str | None = None) -> UnitResult:

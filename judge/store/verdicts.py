@@ -5,7 +5,7 @@ from __future__ import annotations
 import fnmatch
 from collections.abc import Iterable, Sequence
 
-from sqlalchemy import Table
+from sqlalchemy import Table, func
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import Session, col, select
 
@@ -87,6 +87,20 @@ def upsert_verdicts(session: Session, records: Sequence[VerdictRecord]) -> None:
     """Store verdicts; an existing final verdict with the same key is kept, an ``error`` one replaced."""
     rows = [{**r.model_dump(mode="json"), "created_at": r.created_at or utcnow()} for r in records]
     insert_or_replace_where(session, VERDICT_TABLE, rows, ["verdict_key"], _replaces_only_errors)
+
+
+def verdict_status_counts(session: Session, *, run_id: int) -> tuple[dict[str, int], int]:
+    """How many of run ``run_id``'s items have a verdict, by status, and how many items it has (two aggregate
+    queries: a run of 10,000 keys is counted without loading its verdicts)."""
+    query = (
+        select(col(Verdict.status), func.count())
+        .join(RunItem, col(RunItem.verdict_key) == col(Verdict.verdict_key))
+        .where(col(RunItem.run_id) == run_id)
+        .group_by(col(Verdict.status))
+    )
+    counts = {str(status): int(n) for status, n in session.execute(query)}
+    items = session.execute(select(func.count()).where(col(RunItem.run_id) == run_id)).scalar_one()
+    return counts, int(items)
 
 
 def load_verdicts(session: Session, *, keys: Iterable[str]) -> list[Verdict]:
