@@ -21,7 +21,7 @@ from judge.arena.selection import Pair, RatingState, Strategy, check_strategy, c
 from judge.arena.tokens import SHOWN_CHARS, hash_token, new_token, new_unit_id
 from judge.errors import InputError, NotFoundError
 from judge.store import arena as store
-from judge.store.tables import ArenaUnit, ArenaVoter, PromptSet, utcnow
+from judge.store.tables import ArenaUnit, PromptSet, utcnow
 from judge.types import Frozen, Order, PairVote, Winner
 
 Choice = Literal["A", "B", "tie", "bothbad"]
@@ -405,10 +405,3 @@ def live_votes_since(session: Session, set_id: int, after_id: int) -> list[LiveV
             )
         )
     return out
-
-
-def voter_row(session: Session, voter_id: int) -> ArenaVoter:
-    row = session.get(ArenaVoter, voter_id)
-    if row is None:
-        raise NotFoundError(f"no arena voter {voter_id}")
-    return row

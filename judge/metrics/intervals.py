@@ -76,8 +76,3 @@ def proportion(count: int, n: int, confidence: float = 0.95) -> Proportion:
         return Proportion(count=0, n=0, rate=None, ci_low=None, ci_high=None, confidence=confidence, note=NO_DATA)
     low, high = wilson_interval(count, n, confidence)
     return Proportion(count=count, n=n, rate=count / n, ci_low=low, ci_high=high, confidence=confidence)
-
-
-def count_true(flags: list[bool], confidence: float = 0.95) -> Proportion:
-    """Proportion of True values in ``flags``."""
-    return proportion(sum(flags), len(flags), confidence)

@@ -274,14 +274,3 @@ def add_response(session: Session, *, prompt_id: int, model: str, text: str, con
     session.add(response)
     session.flush()
     return response
-
-
-def set_models(session: Session, *, set_id: int) -> list[str]:
-    """Models with responses in the set."""
-    stmt = (
-        select(Response.model)
-        .join(Prompt, col(Prompt.id) == col(Response.prompt_id))
-        .where(col(Prompt.set_id) == set_id)
-        .distinct()
-    )
-    return sorted(session.exec(stmt).all())

@@ -177,9 +177,3 @@ def release_leases(session: Session, *, owner: str | None, keys: Iterable[str] |
         if owner is not None:
             stmt = stmt.where(LEASE_TABLE.c.owner == owner)
         session.execute(stmt)
-
-
-def held_by(session: Session, *, owner: str) -> list[str]:
-    """The keys ``owner`` holds, sorted."""
-    query = select(col(VerdictLease.verdict_key)).where(col(VerdictLease.owner) == owner)
-    return sorted(str(k) for k in session.execute(query).scalars())
