@@ -165,6 +165,7 @@ def test_cli_run_output_holds_no_sql_or_paths(
     db = tmp_path / "cli.db"
     judge_env.setenv("JUDGE_DATABASE_URL", f"sqlite:///{db}")
     judge_env.setenv("JUDGE_MAX_RETRIES", "0")
+    judge_env.setenv("JUDGE_WRITE_RETRY_MAX_S", "2")  # the broken store below is retried this long, then reported
     runner = CliRunner()
     assert runner.invoke(cli_app, ["init"]).exit_code == 0
     with session_scope(get_engine(f"sqlite:///{db}")) as session:
