@@ -20,7 +20,7 @@ $(VENV)/.installed-demo: pyproject.toml | $(BIN)/python
 	@touch $@
 
 demo: $(VENV)/.installed-demo
-	$(BIN)/python -m judge.demo
+	$(BIN)/python -m judge.cli.demo
 
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check judge workers tests bench

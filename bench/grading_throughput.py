@@ -25,7 +25,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.report import write_section  # noqa: E402
-from judge.graders import AnswerType, GoldAnswer, GraderSpec, grade, parse_grader  # noqa: E402
+from judge.core.graders import AnswerType, GoldAnswer, GraderSpec, grade, parse_grader  # noqa: E402
 
 MT_BENCH = ROOT / "data" / "mt_bench"
 MODELS = ("alpaca-13b", "claude-v1", "gpt-3.5-turbo", "gpt-4", "llama-13b", "vicuna-13b-v1.2")

@@ -5,7 +5,7 @@ limit is C / latency verdicts/s (64 / 0.2 s = 320/s). Measured in the same run:
 
 - bare: ``litellm.acompletion`` called in a loop by C asyncio workers with the very requests the framework sends
   (messages and response_format rendered up front; no rendering, parsing or storage while timed);
-- framework: ``judge.run.execute_run`` on a fresh SQLite store (plan, render, call, parse, batched upserts).
+- framework: ``judge.runs.service.execute_run`` on a fresh SQLite store (plan, render, call, parse, batched upserts).
 
 Run: ``.venv/bin/python bench/judging_throughput.py [--verdicts 2000] [--concurrency 64] [--latency-ms 200]``.
 Writes the "## Judging throughput" section of BENCHMARKS.md.
@@ -30,10 +30,10 @@ import litellm
 from sqlalchemy.engine import Engine
 
 from bench.report import write_section
+from judge.core.render import render_messages, response_format
 from judge.llm.client import LiteLLMClient
-from judge.render import render_messages, response_format
-from judge.run import RunContext, create_run, execute_run
-from judge.run_config import JudgeSpec, RunConfig
+from judge.runs.request import JudgeSpec, RunConfig
+from judge.runs.service import RunContext, create_run, execute_run
 from judge.store.engine import make_engine, session_scope, upgrade_database
 from judge.store.ingest import write_bundle
 from judge.testing.fake_provider import FakeProvider

@@ -36,12 +36,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from sqlalchemy import text
 
 from bench.report import write_section
-from judge.render import render_request_hash
+from judge.core.render import render_request_hash
+from judge.core.types import ChatMessage
 from judge.store.engine import make_engine, session_scope, upgrade_database
 from judge.store.ingest import write_bundle
 from judge.testing.fake_provider import FakeProvider
 from judge.testing.toy import toy_bundle
-from judge.types import ChatMessage
 
 ROOT = Path(__file__).resolve().parents[1]
 MODEL = "openai/fake-judge"

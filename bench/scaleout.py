@@ -20,14 +20,14 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from judge.backends import BackendName, execute_on
-from judge.backends.local_cluster import FAST_ENV, RedisServer, Worker
-from judge.run import create_run
-from judge.run_config import JudgeSpec, RunConfig
+from judge.runs.backends import BackendName, execute_on
+from judge.runs.request import JudgeSpec, RunConfig
+from judge.runs.service import create_run
 from judge.settings import get_settings
 from judge.store.engine import get_engine, session_scope, upgrade_database
 from judge.store.ingest import write_bundle
 from judge.testing.fake_provider import FakeProvider
+from judge.testing.local_cluster import FAST_ENV, RedisServer, Worker
 from judge.testing.toy import toy_bundle
 
 

@@ -126,7 +126,7 @@ def startup(env: dict[str, str]) -> tuple[float, float]:
 
 def in_process(path: Path) -> float:
     """``build_leaderboard`` on ``path`` in this process (imports already done): reading, fit and bootstrap."""
-    from judge.leaderboards import LeaderboardRequest, build_leaderboard
+    from judge.analysis.leaderboards import LeaderboardRequest, build_leaderboard
 
     start = time.perf_counter()
     build_leaderboard(None, LeaderboardRequest(votes_file=str(path), method="bt", bootstrap=100))  # type: ignore[arg-type]
@@ -180,7 +180,7 @@ def main() -> None:
         subprocess.run([str(ROOT / ".venv/bin/judge"), "db", "upgrade"], env=env, capture_output=True, check=True)
         sandwich = has_sandwich()
         times: dict[str, list[float]] = {"bare": [], "jsonl": [], "parquet": [], "sandwich": [], "inproc": []}
-        import judge.leaderboards  # noqa: F401  (imports outside the in-process timing)
+        import judge.analysis.leaderboards  # noqa: F401  (imports outside the in-process timing)
 
         boards: dict[str, list[dict[str, object]]] = {}
         for _ in range(args.repeat):

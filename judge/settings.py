@@ -23,8 +23,8 @@ from typing import TYPE_CHECKING, Annotated, Any
 from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from judge.errors import InputError
-from judge.types import Frozen
+from judge.core.errors import InputError
+from judge.core.types import Frozen
 
 if TYPE_CHECKING:
     from judge.llm.endpoints import BaseUrl
@@ -120,7 +120,7 @@ class Settings(BaseSettings):
     concurrency: int = 16
     local_judge_port: int = 8765
     local_judge_dir: str = "~/.cache/judge/local"
-    # pay once (judge/execution.py): verdict-key leases, and paid verdicts held until the database takes them
+    # pay once (judge/runs/execution.py): verdict-key leases, and paid verdicts held until the database takes them
     lease_ttl_s: float = 120.0  # a lease whose owner stops renewing it (every ttl/4) is retaken after this
     write_retry_max_s: float = 300.0  # how long paid verdicts wait for a locked/unreachable database
     recovery_dir: str = "judge-recovery"  # then they go to <dir>/run-<id>-<owner>.jsonl; resume loads them

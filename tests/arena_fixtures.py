@@ -14,13 +14,13 @@ from sqlalchemy.engine import Engine
 
 from judge.api import ApiSettings, create_app
 from judge.api.arena import reconfigure
-from judge.api.keys import create_key
+from judge.core.types import Winner
 from judge.importers.bundle import ImportBundle
 from judge.importers.records import PromptRecord, ResponseRecord, VoteRecord
 from judge.settings import ArenaSettings
+from judge.store.api_keys import create_key
 from judge.store.engine import session_scope
 from judge.store.ingest import write_bundle
-from judge.types import Winner
 
 MODELS = ("alpha-7b", "bravo-13b", "charlie-70b")
 PROMPTS = 4

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import functools
 
-from judge.parse import ParsedOutput, to_winner
-from judge.rubrics import Position, Rubric, list_rubrics, load_rubric
-from judge.types import Correctness, Mode, Order, VerdictStatus, Winner
+from judge.core.parse import ParsedOutput, to_winner
+from judge.core.rubrics import Position, Rubric, list_rubrics, load_rubric
+from judge.core.types import Correctness, Mode, Order, VerdictStatus, Winner
 
 
 @functools.cache

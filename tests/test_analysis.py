@@ -7,15 +7,15 @@ from pathlib import Path
 
 from sqlalchemy.engine import Engine
 
-from judge.analysis import agreement_report, audit_report, gold_report
+from judge.analysis.reports import agreement_report, audit_report, gold_report
+from judge.core.types import Winner
 from judge.importers.bundle import ImportBundle
 from judge.importers.llmbar import read_llmbar
 from judge.importers.records import VoteRecord
-from judge.run_config import JudgeSpec
+from judge.runs.request import JudgeSpec
 from judge.store.engine import session_scope
 from judge.store.ingest import write_bundle
 from judge.testing.fake_provider import FakeProvider
-from judge.types import Winner
 from tests.toy import PREFER_GOOD, PROMPTS, config, run
 
 

@@ -16,7 +16,7 @@ import httpx
 import pytest
 from uvicorn.logging import AccessFormatter
 
-from judge.logging import install_redaction
+from judge.core.redaction import install_redaction
 
 SECRET = "sk-tenant0123456789abcdef"
 

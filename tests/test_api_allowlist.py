@@ -13,10 +13,10 @@ from fastapi.testclient import TestClient
 from sqlalchemy.engine import Engine
 
 from judge.api import ApiSettings, create_app
+from judge.core.types import ChatMessage
 from judge.llm.client import CompletionRequest, LiteLLMClient
 from judge.llm.endpoints import UrlError, allowed_base, normalise_url
 from judge.testing.fake_provider import FakeProvider
-from judge.types import ChatMessage
 from tests.test_api_fixtures import FAST_RETRIES, PREFER_GOOD, Api, make_keys, run_body, upload_set
 
 SQLITE_ONLY = pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)

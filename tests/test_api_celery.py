@@ -15,10 +15,10 @@ from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
 from judge.api import ApiSettings, create_app
-from judge.api.launcher import CeleryLauncher
-from judge.backends.local_cluster import FAST_ENV, RedisServer, Worker
-from judge.backends.tracking import waiting_key
+from judge.runs.backends.tracking import waiting_key
+from judge.runs.launcher import CeleryLauncher
 from judge.testing.fake_provider import FakeProvider
+from judge.testing.local_cluster import FAST_ENV, RedisServer, Worker
 from tests.conftest import unavailable
 from tests.test_api_fixtures import BODY_LIMIT, PREFER_GOOD, PROMPTS, Api, make_keys, run_body, upload_set
 

@@ -14,9 +14,9 @@ from fastapi.testclient import TestClient
 from sqlalchemy.engine import Engine
 
 from judge.api import ApiSettings, create_app
-from judge.api.keys import create_key
 from judge.llm.client import LiteLLMClient
 from judge.llm.retry import RetryPolicy
+from judge.store.api_keys import create_key
 from judge.store.engine import session_scope
 from judge.testing.fake_provider import FakeProvider
 

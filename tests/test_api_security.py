@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import pytest
 from fastapi.testclient import TestClient
 
-from judge.api.keys import revoke_key
+from judge.store.api_keys import revoke_key
 from judge.store.engine import session_scope
 from judge.store.tables import ApiKey
 from judge.testing.fake_provider import FakeProvider

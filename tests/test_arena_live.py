@@ -90,8 +90,8 @@ def test_a_judges_agreement_with_the_arena_votes(arena: Arena, fake_provider: Fa
 
     from judge.llm.client import LiteLLMClient
     from judge.llm.retry import RetryPolicy
-    from judge.run import create_run, execute_run
-    from judge.run_config import JudgeSpec, RunConfig
+    from judge.runs.request import JudgeSpec, RunConfig
+    from judge.runs.service import create_run, execute_run
 
     token = arena.invite("agree")["token"]
     headers = {"Authorization": f"Bearer {token}"}

@@ -13,8 +13,8 @@ from judge.arena.markdown import render_markdown
 from judge.arena.selection import choose_unit, fit_rating_state, pair_score
 from judge.arena.throttle import Throttle
 from judge.arena.tokens import csrf_ok, csrf_token, hash_token, new_token, new_unit_id, parse_duration
-from judge.errors import InputError
-from judge.types import Order, PairVote, Winner
+from judge.core.errors import InputError
+from judge.core.types import Order, PairVote, Winner
 
 ATTACKS = [
     '<script>alert("x")</script>',

@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from judge.analysis.compare import compare_votes
 from judge.cli import app
-from judge.compare import compare_votes
-from judge.errors import InputError
-from judge.types import PairVote, Winner
+from judge.core.errors import InputError
+from judge.core.types import PairVote, Winner
 from tests.paths import HUMAN_VOTES, SAMPLE_DATA
 
 A, B, TIE = Winner.MODEL_A, Winner.MODEL_B, Winner.TIE

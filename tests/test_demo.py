@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from judge import demo
+from judge.cli import demo
 
 
 def test_demo_grades_audits_and_reports_without_a_model(

@@ -18,7 +18,7 @@ from typer.testing import CliRunner
 
 from judge.api import ApiSettings, create_app
 from judge.cli import app as cli_app
-from judge.errors import (
+from judge.core.errors import (
     BrokerError,
     FatalProviderError,
     InputError,

@@ -23,11 +23,11 @@ import pytest
 from sqlalchemy import event, text
 from sqlalchemy.engine import Engine
 
-from judge.backends.unit import judge_keys, run_context
-from judge.errors import StoreError
-from judge.execution import database_id, store_recovered
+from judge.core.errors import StoreError
 from judge.llm.client import LiteLLMClient
-from judge.run import create_run, execute_run
+from judge.runs.backends.unit import judge_keys, run_context
+from judge.runs.execution import database_id, store_recovered
+from judge.runs.service import create_run, execute_run
 from judge.store.engine import make_engine, session_scope, upgrade_database
 from judge.store.ingest import write_bundle
 from judge.testing.fake_provider import FakeProvider
@@ -188,7 +188,7 @@ EXECUTE = """
 import asyncio, sys
 from judge.llm.client import LiteLLMClient
 from judge.llm.retry import RetryPolicy
-from judge.run import execute_run
+from judge.runs.service import execute_run
 from judge.store.engine import make_engine
 asyncio.run(execute_run(make_engine(sys.argv[1]), int(sys.argv[2]), LiteLLMClient(RetryPolicy(max_attempts=1))))
 """

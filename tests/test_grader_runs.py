@@ -10,22 +10,22 @@ import pytest
 from sqlalchemy.engine import Engine
 from sqlmodel import select
 
-from judge.analysis import audit_report, grader_agreement_report
-from judge.errors import InputError
+from judge.analysis.reports import audit_report, grader_agreement_report
+from judge.analysis.sources import correctness_grades
+from judge.analysis.verdict_export import verdict_export_rows
+from judge.core.errors import InputError
+from judge.core.types import Correctness
 from judge.importers.gold import read_gold
 from judge.importers.mtbench import read_mtbench
 from judge.llm.client import LiteLLMClient
-from judge.run import RunProgress, create_run, execute_run, get_run
-from judge.run_config import JudgeSpec, RunConfig
-from judge.sources import correctness_grades
+from judge.runs.request import JudgeSpec, RunConfig
+from judge.runs.service import RunProgress, create_run, execute_run, get_run
 from judge.store.correctness import write_gold
 from judge.store.engine import session_scope
 from judge.store.ingest import write_bundle
 from judge.store.queries import get_set
 from judge.store.tables import Verdict
 from judge.testing.fake_provider import Behaviour, FakeProvider
-from judge.types import Correctness
-from judge.verdict_export import verdict_export_rows
 from tests.paths import MT_BENCH
 from tests.toy import FAST_RETRIES
 

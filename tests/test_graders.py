@@ -10,8 +10,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from judge.errors import InputError
-from judge.graders import (
+from judge.core.errors import InputError
+from judge.core.graders import (
     ACCEPTED_TYPES,
     KNOWN_ANSWER_TYPES,
     KNOWN_GRADERS,
@@ -24,7 +24,7 @@ from judge.graders import (
     grade,
     parse_grader,
 )
-from judge.graders.numerals import find_numerals, parse_number_text
+from judge.core.graders.numerals import find_numerals, parse_number_text
 from tests.paths import MT_BENCH, REFERENCES
 
 FIXTURES = Path(__file__).parent / "fixtures" / "graded_responses.jsonl"

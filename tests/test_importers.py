@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from judge.errors import InputError
+from judge.core.errors import InputError
+from judge.core.types import Winner
 from judge.importers.generic import read_prompts, read_responses, read_votes
 from judge.importers.llmbar import read_llmbar
 from judge.importers.mtbench import read_mtbench
-from judge.types import Winner
 from tests.paths import SAMPLE_DATA
 
 

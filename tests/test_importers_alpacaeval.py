@@ -9,12 +9,12 @@ from typing import Any
 import pytest
 from sqlalchemy.engine import Engine
 
-from judge.errors import InputError
+from judge.core.errors import InputError
+from judge.core.types import Winner
 from judge.importers.alpacaeval import instruction_id, read_alpacaeval
 from judge.store.engine import session_scope
 from judge.store.ingest import write_bundle
 from judge.store.queries import get_set, load_pair_votes
-from judge.types import Winner
 from tests.paths import REPO
 
 EXCERPT = REPO / "tests" / "fixtures" / "formats" / "alpacaeval" / "annotations_alpaca-7b_excerpt.json"

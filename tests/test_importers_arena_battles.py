@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from judge.errors import InputError
+from judge.core.errors import InputError
+from judge.core.types import Winner
 from judge.importers.arena_battles import read_arena_battles
 from judge.metrics.categories import category_tags, in_category, join_tags
-from judge.types import Winner
 from tests.paths import REPO
 
 BATTLES = REPO / "tests" / "fixtures" / "formats" / "arena" / "clean_battle_sample.json"

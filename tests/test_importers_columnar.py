@@ -12,12 +12,12 @@ import pyarrow.parquet as pq
 import pytest
 
 import judge.importers.columnar as columnar
-from judge.errors import InputError
+from judge.core.errors import InputError
+from judge.core.types import PairVote
 from judge.importers.columnar import VoteColumns, read_vote_columns
 from judge.importers.generic import read_votes
 from judge.importers.records import VoteRecord
 from judge.ratings import battles_from_votes
-from judge.types import PairVote
 from tests.test_importers import write_lines
 
 GOOD = '{"prompt_id": "p", "model_a": "x", "model_b": "y", "winner": "tie"}'

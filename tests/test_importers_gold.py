@@ -12,8 +12,9 @@ from sqlalchemy import func
 from sqlalchemy.engine import Engine
 from sqlmodel import select
 
-from judge.errors import InputError
-from judge.graders import AnswerType
+from judge.core.errors import InputError
+from judge.core.graders import AnswerType
+from judge.core.types import Correctness
 from judge.importers.gold import read_gold, read_labels
 from judge.importers.mtbench import read_mtbench
 from judge.store.correctness import load_gold, load_labels, write_gold, write_labels
@@ -21,7 +22,6 @@ from judge.store.engine import session_scope
 from judge.store.ingest import write_bundle
 from judge.store.queries import get_set
 from judge.store.tables import CorrectnessLabel, GoldAnswer, Prompt
-from judge.types import Correctness
 from tests.paths import MT_BENCH
 
 GOLD_FILE = MT_BENCH / "gold_answers.jsonl"

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from judge.errors import InputError
+from judge.core.errors import InputError
+from judge.core.types import Winner
 from judge.importers.judgebench import read_judgebench
-from judge.types import Winner
 from tests.paths import REPO
 
 EXCERPT = REPO / "tests" / "fixtures" / "formats" / "judgebench" / "judgebench_internlm2-7b-reward_excerpt.jsonl"

@@ -13,10 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from judge.parse import ParseRule, parse_output, to_correctness, to_winner
-from judge.render import render_messages
-from judge.rubrics import load_rubric
-from judge.types import Correctness, JudgeTask, Mode, Order, VerdictStatus, Winner
+from judge.core.parse import ParseRule, parse_output, to_correctness, to_winner
+from judge.core.render import render_messages
+from judge.core.rubrics import load_rubric
+from judge.core.types import Correctness, JudgeTask, Mode, Order, VerdictStatus, Winner
 from tests.paths import MT_BENCH, REFERENCES
 from tests.rubric_cases import is_own, own_and_other, rubric_orders
 from tests.rubric_cases import rubric as cached_rubric

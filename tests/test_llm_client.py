@@ -7,7 +7,8 @@ from typing import Any
 
 import pytest
 
-from judge.errors import FatalProviderError, RetryableProviderError
+from judge.core.errors import FatalProviderError, RetryableProviderError
+from judge.core.types import ChatMessage
 from judge.llm.client import (
     CompletionRequest,
     LiteLLMClient,
@@ -18,7 +19,6 @@ from judge.llm.client import (
 )
 from judge.llm.retry import RetryPolicy
 from judge.testing.fake_provider import Behaviour, FakeProvider
-from judge.types import ChatMessage
 
 pytest_plugins = ["tests.fixtures_llm"]
 

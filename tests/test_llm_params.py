@@ -6,7 +6,7 @@ from sqlalchemy.engine import Engine
 
 from judge.llm.client import SamplingParams
 from judge.llm.params import sampling_notes, supported_sampling
-from judge.run_config import JudgeSpec
+from judge.runs.request import JudgeSpec
 from judge.testing.fake_provider import FakeProvider
 from tests.toy import PREFER_GOOD, PROMPTS, config, run, summary, verdicts
 

@@ -7,12 +7,12 @@ from collections.abc import Iterator
 
 import pytest
 
-from judge.errors import FatalProviderError
+from judge.core.errors import FatalProviderError
+from judge.core.redaction import install_redaction, redact, secret_values
+from judge.core.types import ChatMessage
 from judge.llm.client import CompletionRequest, LiteLLMClient
 from judge.llm.retry import RetryPolicy
-from judge.logging import install_redaction, redact, secret_values
 from judge.testing.fake_provider import FakeProvider
-from judge.types import ChatMessage
 
 pytest_plugins = ["tests.fixtures_llm"]
 

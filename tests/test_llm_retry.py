@@ -6,7 +6,7 @@ import random
 
 import pytest
 
-from judge.errors import FatalProviderError, RetryableProviderError
+from judge.core.errors import FatalProviderError, RetryableProviderError
 from judge.llm.retry import RetryPolicy, call_with_retries
 from judge.settings import Settings
 

@@ -8,11 +8,11 @@ from fnmatch import fnmatch
 import numpy as np
 import pytest
 
-from judge.errors import InputError
+from judge.core.errors import InputError
+from judge.core.types import PairVote, Winner
 from judge.metrics.agreement import CSV_COLUMNS, compare_sources
 from judge.metrics.kappa import UNDEFINED, kappa_standard_error, kappa_value
 from judge.metrics.units import canonical_outcome, pair_across, pair_within, unit_key
-from judge.types import PairVote, Winner
 from tests.paths import HUMAN_VOTES
 
 A, B, T = Winner.MODEL_A, Winner.MODEL_B, Winner.TIE

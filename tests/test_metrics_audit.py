@@ -6,8 +6,8 @@ import json
 
 import pytest
 
+from judge.core.types import Correctness, PairVote, Winner
 from judge.metrics.audit import CorrectnessGrade, audit_preferences, shorten
-from judge.types import Correctness, PairVote, Winner
 
 OK, PART, WRONG = Correctness.CORRECT, Correctness.PARTIALLY_CORRECT, Correctness.INCORRECT
 

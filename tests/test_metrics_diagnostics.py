@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from judge.errors import InputError
+from judge.core.errors import InputError
+from judge.core.types import Order, PairVote, VerdictStatus, Winner
 from judge.metrics.diagnostics import OrderedVerdict, judge_diagnostics
 from judge.metrics.length_bias import compare_length_bias, length_bias
-from judge.types import Order, PairVote, VerdictStatus, Winner
 
 A, B = Winner.MODEL_A, Winner.MODEL_B
 OK, BAD, ERR = VerdictStatus.OK, VerdictStatus.UNPARSEABLE, VerdictStatus.ERROR

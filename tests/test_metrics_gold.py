@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from judge.errors import InputError
+from judge.core.errors import InputError
+from judge.core.protocols.pairwise import reconcile
+from judge.core.types import Winner
 from judge.metrics.gold import GoldRecord, gold_accuracy, gold_record
-from judge.protocols.pairwise import reconcile
-from judge.types import Winner
 
 RECORDS = [
     GoldRecord(pair_id="0", gold=1, verdict="first"),  # correct

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from judge.core.types import Correctness
 from judge.metrics.audit import CorrectnessGrade
 from judge.metrics.grader_agreement import grader_agreement
-from judge.types import Correctness
 
 OK, PART, WRONG, NONE = (
     Correctness.CORRECT,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from judge.errors import StatisticsError
+from judge.core.errors import StatisticsError
 from judge.metrics.intervals import NO_DATA, proportion, wilson_interval, z_for
 
 

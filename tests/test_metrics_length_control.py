@@ -7,8 +7,8 @@ import json
 
 import pytest
 
+from judge.core.types import PairVote, Winner
 from judge.metrics.length_control import length_controlled_by_model, length_controlled_win_rate
-from judge.types import PairVote, Winner
 from tests.test_importers_alpacaeval import EXCERPT
 
 

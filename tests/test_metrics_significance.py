@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from judge.errors import StatisticsError
+from judge.core.errors import StatisticsError
 from judge.metrics.significance import cluster_bootstrap, holm, mcnemar, paired_bootstrap, significance_matrix
 
 

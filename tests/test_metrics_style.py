@@ -7,9 +7,9 @@ import re
 import numpy as np
 import pytest
 
+from judge.core.types import PairVote, Winner
 from judge.metrics.style import style_features
 from judge.metrics.style_effect import style_effect
-from judge.types import PairVote, Winner
 
 MARKDOWN = """# Title
 Some **bold** text and __more bold__.

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from judge.core.types import PairVote, Winner
 from judge.metrics.agreement import compare_sources
 from judge.metrics.units import pair_within, voter_conflicts
-from judge.types import PairVote, Winner
 
 
 def vote(voter: str, winner: Winner, a: str = "x", b: str = "y", prompt: str = "p1", turn: int = 1) -> PairVote:

@@ -7,9 +7,9 @@ import math
 
 import pytest
 
-from judge.errors import InputError
+from judge.core.errors import InputError
+from judge.core.types import PairVote, Winner
 from judge.metrics.winrate import win_rate_of, win_rates_by_category, win_rates_vs_baseline
-from judge.types import PairVote, Winner
 from tests.paths import REPO
 
 LEADERBOARD = REPO / "tests" / "fixtures" / "formats" / "alpacaeval" / "alpaca_eval_gpt4_leaderboard.csv"

@@ -7,10 +7,10 @@ import json
 import pydantic
 import pytest
 
-from judge.errors import InputError
-from judge.parse import ParsedOutput, ParseRule, parse_output, to_correctness, to_winner
-from judge.rubrics import Position, Rubric, load_rubric
-from judge.types import Correctness, Mode, Order, VerdictStatus, Winner
+from judge.core.errors import InputError
+from judge.core.parse import ParsedOutput, ParseRule, parse_output, to_correctness, to_winner
+from judge.core.rubrics import Position, Rubric, load_rubric
+from judge.core.types import Correctness, Mode, Order, VerdictStatus, Winner
 from tests.rubric_cases import is_own, own_and_other, rubric_orders
 
 

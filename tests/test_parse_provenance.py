@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from sqlalchemy.engine import Engine
 
-from judge.run import get_run
+from judge.analysis.verdict_export import verdict_export_rows
+from judge.runs.service import get_run
 from judge.store.engine import session_scope
 from judge.testing.fake_provider import FakeProvider
-from judge.verdict_export import verdict_export_rows
 from tests.test_api_fixtures import Api, api, run_body, upload_set
 from tests.toy import PROMPTS, config, run, verdicts
 

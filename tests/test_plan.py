@@ -6,12 +6,12 @@ from typing import Any
 
 import pytest
 
-from judge.errors import InputError
-from judge.keys import content_hash
-from judge.plan import Catalog, PromptRow, ResponseRow, VotedUnit, keyed_api_base, plan_run
-from judge.rubrics import load_rubric
-from judge.run_config import JudgeSpec, RunConfig
-from judge.types import Order
+from judge.core.errors import InputError
+from judge.core.hashing import content_hash
+from judge.core.rubrics import load_rubric
+from judge.core.types import Order
+from judge.runs.plan import Catalog, PromptRow, ResponseRow, VotedUnit, keyed_api_base, plan_run
+from judge.runs.request import JudgeSpec, RunConfig
 
 MODELS = ("m1", "m2", "m3", "m4")
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from judge.errors import InputError
-from judge.protocols import (
+from judge.core.errors import InputError
+from judge.core.protocols import (
     OrderMode,
     OutcomeStatus,
     combine_orders,
@@ -18,7 +18,7 @@ from judge.protocols import (
     reconcile,
     single_order_outcome,
 )
-from judge.types import Correctness, Order, Winner
+from judge.core.types import Correctness, Order, Winner
 
 A, B, TIE, BOTHBAD = Winner.MODEL_A, Winner.MODEL_B, Winner.TIE, Winner.TIE_BOTHBAD
 

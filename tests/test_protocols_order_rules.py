@@ -6,9 +6,9 @@ import json
 
 import pytest
 
+from judge.core.protocols.order_rules import OrderRule, apply_order_rule, sum_orders
+from judge.core.types import Order, Winner
 from judge.metrics.gold import gold_accuracy, gold_record
-from judge.protocols.order_rules import OrderRule, apply_order_rule, sum_orders
-from judge.types import Order, Winner
 from tests.paths import REPO
 
 A, B, TIE = Winner.MODEL_A, Winner.MODEL_B, Winner.TIE

@@ -9,17 +9,17 @@ from collections.abc import Iterator
 import pytest
 import redis
 
+from judge.core.types import ChatMessage
 from judge.llm.client import CompletionRequest
-from judge.llm.retry import RetryPolicy
-from judge.ratelimit import (
+from judge.llm.ratelimit import (
     MemoryRateLimiter,
     RateLimitedClient,
     RedisRateLimiter,
     estimate_tokens,
 )
+from judge.llm.retry import RetryPolicy
 from judge.settings import RateLimit, Settings
 from judge.testing.fake_provider import FakeProvider
-from judge.types import ChatMessage
 from tests.conftest import unavailable
 
 REDIS_URL = "redis://127.0.0.1:6379/0"

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from judge.errors import InputError
+from judge.core.errors import InputError
+from judge.core.types import Winner
 from judge.importers.arenahard import ArenaHardGame, read_arenahard
 from judge.ratings.arenahard import arenahard_scores, battle_scores
-from judge.types import Winner
 from tests.paths import REPO
 
 BENCH = REPO / "tests" / "fixtures" / "formats" / "arenahard" / "bench"

@@ -7,7 +7,8 @@ import json
 import numpy as np
 import pytest
 
-from judge.errors import InputError, StatisticsError
+from judge.core.errors import InputError, StatisticsError
+from judge.core.types import PairVote, Winner
 from judge.ratings import (
     Anchor,
     Battles,
@@ -25,7 +26,6 @@ from judge.ratings import (
     simulate_battles,
     win_rates_vs_baseline,
 )
-from judge.types import PairVote, Winner
 from tests.paths import HUMAN_VOTES
 
 

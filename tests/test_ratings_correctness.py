@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from judge.errors import InputError
+from judge.core.errors import InputError
+from judge.core.types import Correctness, PairVote, Winner
 from judge.ratings import (
     Battles,
     BootstrapSpec,
@@ -19,7 +20,6 @@ from judge.ratings import (
     fit_correctness_rating,
     leaderboard_from_fit,
 )
-from judge.types import Correctness, PairVote, Winner
 
 C, P, W = Correctness.CORRECT, Correctness.PARTIALLY_CORRECT, Correctness.INCORRECT
 

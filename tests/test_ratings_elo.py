@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from judge.errors import InputError, StatisticsError
+from judge.core.errors import InputError, StatisticsError
 from judge.ratings import Battles, BootstrapSpec, EloParams, RatingScale, fit_elo, run_elo, simulate_battles
 
 

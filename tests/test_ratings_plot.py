@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from judge.errors import InputError
+from judge.core.errors import InputError
 from judge.ratings import (
     Battles,
     BootstrapSpec,

@@ -10,7 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 from judge.cli import app
-from judge.errors import InputError
+from judge.core.errors import InputError
 from judge.ratings import Anchor, BootstrapSpec, fit_bradley_terry, leaderboard_from_fit
 from judge.ratings.battles import Battles
 

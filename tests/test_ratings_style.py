@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 
-from judge.errors import InputError
+from judge.core.errors import InputError
 from judge.ratings import (
     STYLE_FEATURES,
     Battles,

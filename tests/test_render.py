@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from judge.errors import InputError, RubricError
-from judge.keys import content_hash
-from judge.render import (
+from judge.core.errors import InputError, RubricError
+from judge.core.hashing import content_hash
+from judge.core.render import (
     FENCE_ID_LENGTH,
     fence,
     fence_id,
@@ -19,8 +19,8 @@ from judge.render import (
     render_request_hash,
     response_format,
 )
-from judge.rubrics import load_rubric
-from judge.types import ChatMessage, JudgeTask, Mode, Order
+from judge.core.rubrics import load_rubric
+from judge.core.types import ChatMessage, JudgeTask, Mode, Order
 from tests.paths import MT_BENCH, REFERENCES
 
 DATA = MT_BENCH

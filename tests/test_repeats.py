@@ -11,13 +11,13 @@ from typing import Any
 import pytest
 from sqlalchemy.engine import Engine
 
-from judge.plan import WorkItem
-from judge.protocols.order_rules import OrderRule
-from judge.protocols.pairwise import CombinedOutcome, OutcomeStatus
-from judge.results import StoredVerdict, combine_run, repeat_report, sample_majority
-from judge.run_config import JudgeSpec
+from judge.core.protocols.order_rules import OrderRule
+from judge.core.protocols.pairwise import CombinedOutcome, OutcomeStatus
+from judge.core.types import Order, VerdictStatus, Winner
+from judge.runs.combine import StoredVerdict, combine_run, repeat_report, sample_majority
+from judge.runs.plan import WorkItem
+from judge.runs.request import JudgeSpec
 from judge.testing.fake_provider import FakeProvider
-from judge.types import Order, VerdictStatus, Winner
 from tests.toy import PREFER_GOOD, PROMPTS, config, run, verdicts
 from tests.toy import summary as toy_summary
 
@@ -33,7 +33,7 @@ VARYING = [
 
 
 def summary(engine: Engine, run_id: int, rule: OrderRule = OrderRule.AGREE) -> Any:
-    from judge.run import get_run, summarize_run
+    from judge.runs.service import get_run, summarize_run
     from judge.store.engine import session_scope
     from judge.store.tables import PromptSet
 
@@ -198,7 +198,7 @@ def test_two_concurrent_runs_with_repeats_pay_each_sample_once(store: Engine, fa
     import asyncio
 
     from judge.llm.client import LiteLLMClient
-    from judge.run import create_run, execute_run
+    from judge.runs.service import create_run, execute_run
     from judge.store.engine import session_scope
     from tests.toy import FAST_RETRIES
 

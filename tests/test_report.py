@@ -11,18 +11,18 @@ from pathlib import Path
 import pytest
 from sqlalchemy.engine import Engine
 
+from judge.core.protocols.order_rules import OrderRule
+from judge.core.types import Winner
 from judge.importers.bundle import ImportBundle
 from judge.importers.records import PromptRecord, ResponseRecord, VoteRecord
 from judge.llm.client import LiteLLMClient
 from judge.llm.retry import RetryPolicy
-from judge.protocols.order_rules import OrderRule
 from judge.report import write_report
-from judge.run import create_run, execute_run
-from judge.run_config import JudgeSpec, RunConfig
+from judge.runs.request import JudgeSpec, RunConfig
+from judge.runs.service import create_run, execute_run
 from judge.store.engine import make_engine, session_scope, upgrade_database
 from judge.store.ingest import write_bundle
 from judge.testing.fake_provider import FakeProvider
-from judge.types import Winner
 from tests.cdp import HEADLESS_FLAGS, chromium
 from tests.conftest import unavailable
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy.engine import Engine
 
-from judge.run_config import JudgeSpec
+from judge.runs.request import JudgeSpec
 from judge.testing.fake_provider import FakeProvider
 from tests.toy import PREFER_GOOD, PROMPTS, config, run, summary, verdicts
 

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 import judge
-from judge.errors import NotFoundError, RubricError
-from judge.rubrics import (
+from judge.core.errors import NotFoundError, RubricError
+from judge.core.rubrics import (
     RUBRICS_DIR_ENV,
     Position,
     Rubric,
@@ -17,7 +17,7 @@ from judge.rubrics import (
     load_rubric,
     load_rubric_file,
 )
-from judge.types import Correctness, Mode
+from judge.core.types import Correctness, Mode
 
 SHIPPED = {
     "pairwise": Mode.PAIRWISE,

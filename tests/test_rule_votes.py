@@ -7,10 +7,10 @@ import json
 import pytest
 from sqlalchemy.engine import Engine
 
+from judge.analysis.rule_votes import gold_report_by_rule, judge_votes_by_rule
+from judge.core.protocols.order_rules import OrderRule
 from judge.importers.judgebench import read_judgebench
-from judge.protocols.order_rules import OrderRule
-from judge.rule_votes import gold_report_by_rule, judge_votes_by_rule
-from judge.run_config import JudgeSpec
+from judge.runs.request import JudgeSpec
 from judge.store.engine import session_scope
 from judge.store.ingest import write_bundle
 from judge.store.queries import get_set
@@ -83,7 +83,7 @@ def test_agreement_cli_takes_the_order_rule(judged: Engine, sqlite_url: str, jud
 
 
 def test_compare_judges_on_gold_with_mcnemar(judged: Engine) -> None:
-    from judge.compare import compare_judges_on_gold
+    from judge.analysis.compare import compare_judges_on_gold
 
     with session_scope(judged) as session:
         data = compare_judges_on_gold(
@@ -97,7 +97,7 @@ def test_compare_judges_on_gold_with_mcnemar(judged: Engine) -> None:
 
 @pytest.mark.parametrize(("rule", "agree", "total"), [("agree", 0, 2), ("sum", 1, 2), ("separate", 1, 4)])
 def test_agreement_with_gold_votes_under_each_rule(judged: Engine, rule: str, agree: int, total: int) -> None:
-    from judge.analysis import agreement_report
+    from judge.analysis.reports import agreement_report
 
     with session_scope(judged) as session:
         data = agreement_report(

@@ -9,8 +9,8 @@ from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
 from judge.llm.client import LiteLLMClient
-from judge.run import execute_run, get_run, set_budget
-from judge.run_config import JudgeSpec
+from judge.runs.request import JudgeSpec
+from judge.runs.service import execute_run, get_run, set_budget
 from judge.store.engine import session_scope
 from judge.testing.fake_provider import FakeProvider
 from tests.toy import FAST_RETRIES, PREFER_GOOD, PROMPTS, config, run, summary, verdicts

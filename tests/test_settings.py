@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from judge.errors import InputError
+from judge.core.errors import InputError
 from judge.settings import RateLimit, Settings
 
 

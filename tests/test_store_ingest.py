@@ -11,7 +11,7 @@ from sqlalchemy import func
 from sqlalchemy.engine import Engine
 from sqlmodel import select
 
-from judge.errors import InputError
+from judge.core.errors import InputError
 from judge.importers.bundle import ImportBundle
 from judge.importers.generic import read_votes
 from judge.importers.mtbench import read_mtbench

@@ -9,15 +9,15 @@ import pytest
 from sqlalchemy.engine import Engine
 from typer.testing import CliRunner
 
-from judge.analysis import agreement_report
+from judge.analysis.reports import agreement_report
 from judge.cli import app
+from judge.core.types import Winner
 from judge.importers.bundle import ImportBundle
 from judge.importers.records import PromptRecord, ResponseRecord, VoteRecord
 from judge.metrics.units import voter_conflicts
 from judge.store.engine import get_engine, session_scope
 from judge.store.ingest import write_bundle
 from judge.store.queries import get_set, load_pair_votes, summarize_set
-from judge.types import Winner
 
 MODELS = ("x", "y", "z")
 

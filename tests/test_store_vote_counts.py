@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 from sqlalchemy.engine import Engine
 
-import judge.leaderboards as leaderboards
+import judge.analysis.leaderboards as leaderboards
+from judge.analysis.leaderboards import LeaderboardRequest, build_leaderboard
 from judge.importers.mtbench import read_mtbench
-from judge.leaderboards import LeaderboardRequest, build_leaderboard
 from judge.metrics.categories import in_category
 from judge.ratings import BootstrapSpec, battles_from_votes, fit_bradley_terry, leaderboard_from_fit
 from judge.store.engine import session_scope

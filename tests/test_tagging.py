@@ -12,18 +12,18 @@ from sqlmodel import col, select
 from typer.testing import CliRunner
 
 from judge.cli import app
+from judge.core.tagging import load_tag_rubric, parse_criteria, tags_of
+from judge.core.types import Winner
 from judge.importers.bundle import ImportBundle
 from judge.importers.records import PromptRecord, ResponseRecord, VoteRecord
 from judge.llm.client import LiteLLMClient
 from judge.llm.retry import RetryPolicy
-from judge.run_config import JudgeSpec
+from judge.runs.request import JudgeSpec
+from judge.runs.tagging import tag_prompts
 from judge.store.engine import session_scope
 from judge.store.ingest import write_bundle
 from judge.store.tables import Verdict
-from judge.tag_runs import tag_prompts
-from judge.tagging import load_tag_rubric, parse_criteria, tags_of
 from judge.testing.fake_provider import FakeProvider
-from judge.types import Winner
 
 HARD = load_tag_rubric("arena-hard")
 SIX = {c: c != "creativity" for c in HARD.criteria}

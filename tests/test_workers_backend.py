@@ -16,22 +16,22 @@ from sqlalchemy import text
 from sqlalchemy.engine import Engine
 from typer.testing import CliRunner
 
-from judge.backends import BackendName, resolve_backend
-from judge.backends.broker import CeleryBroker
-from judge.backends.config import celery_config
-from judge.backends.follow import follow_run, submit_run
-from judge.backends.local_cluster import RedisServer, load_toy_set
-from judge.backends.tracking import track, untrack, waiting_key
-from judge.backends.unit import judge_keys, judge_unit_sync, run_context
 from judge.cli import app
-from judge.errors import InputError
+from judge.core.errors import InputError
 from judge.llm.client import LiteLLMClient
 from judge.llm.retry import RetryPolicy
-from judge.run import create_run
-from judge.run_config import JudgeSpec, RunConfig
+from judge.runs.backends import BackendName, resolve_backend
+from judge.runs.backends.broker import CeleryBroker
+from judge.runs.backends.celery_config import celery_config
+from judge.runs.backends.follow import follow_run, submit_run
+from judge.runs.backends.tracking import track, untrack, waiting_key
+from judge.runs.backends.unit import judge_keys, judge_unit_sync, run_context
+from judge.runs.request import JudgeSpec, RunConfig
+from judge.runs.service import create_run
 from judge.settings import Settings
 from judge.store.engine import session_scope
 from judge.testing.fake_provider import FakeProvider
+from judge.testing.local_cluster import RedisServer, load_toy_set
 from tests.conftest import unavailable
 
 PREFER_GOOD = {"kind": "prefer_marker", "marker": "MARKER-GOOD", "rival": "MARKER-BAD"}

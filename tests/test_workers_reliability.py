@@ -16,15 +16,15 @@ from sqlalchemy import text
 from sqlalchemy.engine import Engine
 from typer.testing import CliRunner
 
-from judge.backends import BackendName, execute_on
-from judge.backends.local_cluster import FAST_ENV, RedisServer, Worker, load_toy_set
 from judge.cli import app
-from judge.render import render_request_hash
-from judge.run import RunProgress, create_run
-from judge.run_config import JudgeSpec, RunConfig
+from judge.core.render import render_request_hash
+from judge.core.types import ChatMessage
+from judge.runs.backends import BackendName, execute_on
+from judge.runs.request import JudgeSpec, RunConfig
+from judge.runs.service import RunProgress, create_run
 from judge.store.engine import session_scope
 from judge.testing.fake_provider import FakeProvider
-from judge.types import ChatMessage
+from judge.testing.local_cluster import FAST_ENV, RedisServer, Worker, load_toy_set
 from tests.conftest import unavailable
 
 pytestmark = [pytest.mark.slow, pytest.mark.redis]

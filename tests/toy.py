@@ -15,8 +15,8 @@ from sqlmodel import select
 
 from judge.llm.client import LiteLLMClient
 from judge.llm.retry import RetryPolicy
-from judge.run import RunProgress, create_run, execute_run, get_run, summarize_run
-from judge.run_config import JudgeSpec, RunConfig
+from judge.runs.request import JudgeSpec, RunConfig
+from judge.runs.service import RunProgress, create_run, execute_run, get_run, summarize_run
 from judge.store.engine import session_scope
 from judge.store.ingest import write_bundle
 from judge.store.tables import PromptSet, Verdict

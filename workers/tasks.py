@@ -1,9 +1,9 @@
-"""Thin Celery tasks over judge/: all logic lives in judge.backends.unit."""
+"""Thin Celery tasks over judge/: all logic lives in judge.runs.backends.unit."""
 
 from __future__ import annotations
 
-from judge.backends.config import TASK_NAME
-from judge.backends.unit import judge_unit_sync
+from judge.runs.backends.celery_config import TASK_NAME
+from judge.runs.backends.unit import judge_unit_sync
 from workers.celery_app import app
 
 

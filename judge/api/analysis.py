@@ -10,19 +10,19 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict
 
-from judge.analysis import agreement_report, audit_report, grader_agreement_report
+from judge.analysis.category_boards import category_leaderboards
+from judge.analysis.leaderboards import LeaderboardRequest, build_leaderboard
+from judge.analysis.reports import agreement_report, audit_report, grader_agreement_report
+from judge.analysis.rule_votes import votes_by_rule
+from judge.analysis.sources import Source
 from judge.api.deps import MAX_ID, State, Tenant, tenant_set
-from judge.category_boards import category_leaderboards
-from judge.errors import InputError
-from judge.leaderboards import LeaderboardRequest, build_leaderboard
+from judge.core.errors import InputError
+from judge.core.protocols.order_rules import DESCRIPTIONS as ORDER_RULES
+from judge.core.protocols.order_rules import OrderRule
 from judge.metrics.agreement import Breakdown
 from judge.metrics.categories import in_category
 from judge.metrics.winrate import WinRate, win_rates_vs_baseline
 from judge.metrics.winrate import method_card as winrate_card
-from judge.protocols.order_rules import DESCRIPTIONS as ORDER_RULES
-from judge.protocols.order_rules import OrderRule
-from judge.rule_votes import votes_by_rule
-from judge.sources import Source
 from judge.store.engine import session_scope
 
 router = APIRouter(prefix="/v1", tags=["analysis"])

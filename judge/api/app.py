@@ -11,13 +11,13 @@ from sqlalchemy.engine import Engine
 from judge.api import analysis, arena, health, runs, sets
 from judge.api.deps import AppState, State, Tenant
 from judge.api.errors import install_error_handlers
-from judge.api.launcher import ClientFactory, default_client, make_launcher
 from judge.api.limits import BodySizeLimit, NoNulInQuery
-from judge.logging import install_redaction
-from judge.rubrics import list_rubrics
+from judge.core.redaction import install_redaction
+from judge.core.rubrics import list_rubrics
+from judge.core.types import Frozen, Mode
+from judge.runs.launcher import ClientFactory, default_client, make_launcher
 from judge.settings import ApiSettings, Settings, get_settings
 from judge.store import open_store
-from judge.types import Frozen, Mode
 
 DESCRIPTION = """Post private prompts and responses, get verdicts, ratings and audits back.
 

@@ -31,7 +31,14 @@ from judge.arena.board import LiveRatings
 from judge.arena.markdown import render_markdown
 from judge.arena.throttle import Throttle
 from judge.arena.tokens import csrf_ok, csrf_token, parse_duration
-from judge.errors import BudgetExceededError, InputError, JudgeError, NotFoundError, ProviderError, classify_failure
+from judge.core.errors import (
+    BudgetExceededError,
+    InputError,
+    JudgeError,
+    NotFoundError,
+    ProviderError,
+    classify_failure,
+)
 from judge.settings import ArenaSettings, Settings
 from judge.store.arena import retrying
 from judge.store.engine import session_scope
@@ -268,7 +275,7 @@ def live_board(arena: ArenaState, set_id: int) -> dict[str, Any]:
 
 
 def _judge_votes(session: Session, set_id: int) -> dict[str, Any]:
-    from judge.sources import judge_votes
+    from judge.analysis.sources import judge_votes
     from judge.store.arena import pairwise_judges
 
     prompt_set = session.get(PromptSet, set_id)

@@ -10,11 +10,11 @@ from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBea
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from judge.api.keys import authenticate
-from judge.api.launcher import InProcessLauncher
 from judge.api.throttle import AuthThrottle
-from judge.errors import NotFoundError
+from judge.core.errors import NotFoundError
+from judge.runs.launcher import InProcessLauncher
 from judge.settings import ApiSettings
+from judge.store.api_keys import authenticate
 from judge.store.engine import session_scope
 from judge.store.tables import PromptSet
 

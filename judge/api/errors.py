@@ -11,7 +11,7 @@ from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 from sqlalchemy.exc import SQLAlchemyError
 
-from judge.errors import (
+from judge.core.errors import (
     BrokerError,
     ConflictError,
     InputError,
@@ -21,7 +21,7 @@ from judge.errors import (
     StoreError,
     classify_failure,
 )
-from judge.logging import redact
+from judge.core.redaction import redact
 
 log = logging.getLogger("judge.api")
 

@@ -8,9 +8,9 @@ from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
 from judge.api.deps import State
-from judge.backends import broker_status
+from judge.core.types import Frozen
+from judge.runs.backends import broker_status
 from judge.store.engine import database_status
-from judge.types import Frozen
 
 router = APIRouter(tags=["health"])
 BROKER_TIMEOUT_S = 2.0

@@ -10,20 +10,20 @@ from pydantic import Field, ValidationError, model_validator
 from sqlmodel import Session, col, func, select
 from starlette.concurrency import run_in_threadpool
 
+from judge.analysis.verdict_export import VERDICT_FIELDS
 from judge.api.deps import MAX_ID, AppState, RowId, State, Tenant, tenant_set
 from judge.api.errors import validation_error
-from judge.errors import InputError
-from judge.grader_runs import is_grader
+from judge.core.errors import InputError
+from judge.core.protocols.order_rules import OrderRule
+from judge.core.redaction import redact
+from judge.core.rubrics import list_rubrics
+from judge.core.types import Frozen, RunStatus, VerdictRecord
 from judge.llm.endpoints import OPENAI_COMPATIBLE, UrlError, provider_of
-from judge.logging import redact
-from judge.protocols.order_rules import OrderRule
-from judge.rubrics import list_rubrics
-from judge.run import RunSummary, cancel_run, create_run, get_run, run_config, summarize_run
-from judge.run_config import JudgeSpec, RunConfig, RunOptions, default_concurrency, default_timeout_s
+from judge.runs.grading import is_grader
+from judge.runs.request import JudgeSpec, RunConfig, RunOptions, default_concurrency, default_timeout_s
+from judge.runs.service import RunSummary, cancel_run, create_run, get_run, run_config, summarize_run
 from judge.store.engine import session_scope
 from judge.store.tables import Prompt, PromptSet, Run, RunItem, Verdict
-from judge.types import Frozen, RunStatus, VerdictRecord
-from judge.verdict_export import VERDICT_FIELDS
 
 router = APIRouter(prefix="/v1/runs", tags=["runs"])
 REDACTED_FIELDS = ("error", "raw_output", "reason")
@@ -36,7 +36,7 @@ API_MAX_TIMEOUT_S = 600.0
 
 class RunRequest(RunOptions):
     """A run of judge model(s) with a rubric over a prompt set's pairs (or responses, for single grading): the
-    options of :class:`~judge.run_config.RunOptions` (defaults from the server's settings) plus the set and the
+    options of :class:`~judge.runs.request.RunOptions` (defaults from the server's settings) plus the set and the
     judges. This server takes at most 8 judges, 64 calls in flight and 600 s per call."""
 
     prompt_set_id: int = Field(ge=1, le=MAX_ID)

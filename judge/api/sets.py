@@ -26,7 +26,7 @@ from judge.api.uploads import (
     text_param,
     upload_body,
 )
-from judge.errors import InputError
+from judge.core.errors import InputError
 from judge.importers.bundle import ImportBundle
 from judge.importers.gold import gold_from, gold_of_prompt, label_from
 from judge.importers.lines import Located

@@ -10,7 +10,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from judge.errors import InputError
+from judge.core.errors import InputError
 from judge.importers.generic import prompt_from, response_from, vote_from
 from judge.importers.lines import Located
 from judge.importers.records import PromptRecord, ResponseRecord, VoteRecord

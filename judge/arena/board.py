@@ -12,13 +12,13 @@ from collections import Counter, defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from judge.errors import StatisticsError
+from judge.core.errors import StatisticsError
+from judge.core.types import Frozen, Order, PairVote, Winner
 from judge.metrics.agreement import compare_sources
 from judge.metrics.intervals import Proportion, proportion
 from judge.metrics.units import canonical_outcome, unit_key
 from judge.ratings import BootstrapSpec, battles_from_votes, fit_bradley_terry, leaderboard_from_fit
 from judge.ratings.fit import RatingScale
-from judge.types import Frozen, Order, PairVote, Winner
 
 
 class LiveVote(Frozen):

@@ -17,13 +17,13 @@ from starlette.concurrency import run_in_threadpool
 from judge.arena import service
 from judge.arena.selection import check_strategy, choose_pair
 from judge.arena.tokens import new_unit_id
-from judge.errors import BudgetExceededError, InputError
-from judge.keys import content_hash
+from judge.core.errors import BudgetExceededError, InputError
+from judge.core.hashing import content_hash
+from judge.core.types import ChatMessage
 from judge.llm.client import Completion, CompletionRequest, JudgeClient, LiteLLMClient
 from judge.store import arena as store
 from judge.store.engine import session_scope
 from judge.store.tables import ArenaAnswer, ArenaUnit
-from judge.types import ChatMessage
 
 ClientFactory = Callable[[], JudgeClient]
 

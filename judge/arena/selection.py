@@ -21,7 +21,7 @@ import numpy as np
 from numpy.typing import NDArray
 from scipy.special import ndtr
 
-from judge.errors import InputError
+from judge.core.errors import InputError
 
 FloatArray = NDArray[np.float64]
 Strategy = Literal["uniform", "active"]

@@ -19,10 +19,10 @@ from sqlmodel import Session
 from judge.arena.board import LiveVote
 from judge.arena.selection import Pair, RatingState, Strategy, check_strategy, choose_unit, fit_counts
 from judge.arena.tokens import SHOWN_CHARS, hash_token, new_token, new_unit_id
-from judge.errors import InputError, NotFoundError
+from judge.core.errors import InputError, NotFoundError
+from judge.core.types import Frozen, Order, PairVote, Winner
 from judge.store import arena as store
 from judge.store.tables import ArenaUnit, PromptSet, utcnow
-from judge.types import Frozen, Order, PairVote, Winner
 
 Choice = Literal["A", "B", "tie", "bothbad"]
 CHOICES: tuple[str, ...] = ("A", "B", "tie", "bothbad")

@@ -8,7 +8,7 @@ import re
 import secrets
 from datetime import timedelta
 
-from judge.errors import InputError
+from judge.core.errors import InputError
 
 TOKEN_PREFIX = "av_"
 SHOWN_CHARS = 8

@@ -10,13 +10,13 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from judge.analysis import agreement_report, audit_report, grader_agreement_report
+from judge.analysis.reports import agreement_report, audit_report, grader_agreement_report
+from judge.analysis.rule_votes import gold_report_by_rule
 from judge.cli.app import app, console, fmt_rate, reports_errors
 from judge.cli.store_commands import ExportFormat, emit_rows
-from judge.errors import InputError
+from judge.core.errors import InputError
+from judge.core.protocols.order_rules import OrderRule
 from judge.metrics.agreement import Breakdown
-from judge.protocols.order_rules import OrderRule
-from judge.rule_votes import gold_report_by_rule
 from judge.store import open_store, session_scope
 
 

@@ -9,10 +9,9 @@ import typer
 from rich.table import Table
 
 from judge.cli.app import app, console, reports_errors
-from judge.errors import require_extra
-from judge.protocols.order_rules import OrderRule
-from judge.store import open_store, session_scope
-from judge.store.tables import DEFAULT_TENANT
+from judge.core.errors import require_extra
+from judge.core.protocols.order_rules import OrderRule
+from judge.store import DEFAULT_TENANT, open_store, session_scope
 
 keys_app = typer.Typer(help="API keys of the HTTP API (one tenant each; stored hashed).", no_args_is_help=True)
 app.add_typer(keys_app, name="keys")
@@ -44,7 +43,7 @@ def keys_create(
     name: Annotated[str, typer.Option(help="A label for the key.")] = "default",
 ) -> None:
     """Create an API key and print it once: only its hash is stored."""
-    from judge.api.keys import create_key
+    from judge.store.api_keys import create_key
 
     with session_scope(open_store()) as session:
         row, plain = create_key(session, tenant=tenant, name=name)
@@ -56,7 +55,7 @@ def keys_create(
 @reports_errors
 def keys_list(tenant: Annotated[str | None, typer.Option(help="Only this tenant's keys.")] = None) -> None:
     """Every key: id, tenant, name, prefix, created, revoked (never the key itself)."""
-    from judge.api.keys import list_keys
+    from judge.store.api_keys import list_keys
 
     with session_scope(open_store()) as session:
         rows = list_keys(session, tenant=tenant)
@@ -73,7 +72,7 @@ def keys_list(tenant: Annotated[str | None, typer.Option(help="Only this tenant'
 @reports_errors
 def keys_revoke(key_id: int) -> None:
     """Revoke a key by id: it stops working at once."""
-    from judge.api.keys import revoke_key
+    from judge.store.api_keys import revoke_key
 
     with session_scope(open_store()) as session:
         row = revoke_key(session, key_id=key_id)

@@ -14,7 +14,7 @@ from rich.console import Console
 from rich.markup import escape
 from sqlalchemy.exc import SQLAlchemyError
 
-from judge.errors import JudgeError, classify_failure
+from judge.core.errors import JudgeError, classify_failure
 
 log = logging.getLogger("judge.cli")
 

@@ -8,8 +8,7 @@ import typer
 from rich.table import Table
 
 from judge.cli.app import app, console, reports_errors
-from judge.store import open_store, session_scope
-from judge.store.tables import DEFAULT_TENANT
+from judge.store import DEFAULT_TENANT, open_store, session_scope
 
 arena_app = typer.Typer(help="The private arena: invite voters to a prompt set, revoke them, list them.")
 app.add_typer(arena_app, name="arena", no_args_is_help=True)
@@ -104,7 +103,7 @@ def configure(
 ) -> None:
     """Set the arena's pair selection and live-prompt models."""
     from judge.arena.selection import check_strategy
-    from judge.errors import InputError
+    from judge.core.errors import InputError
     from judge.store.arena import get_config, save_config
     from judge.store.queries import get_set
 

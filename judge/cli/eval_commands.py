@@ -11,11 +11,15 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
+from judge.analysis.compare import compare_judges_on_gold, compare_models
+from judge.analysis.rule_votes import votes_by_rule
+from judge.analysis.sources import Source, response_texts
 from judge.cli.analysis_commands import OutputFormat
 from judge.cli.app import app, console, reports_errors
 from judge.cli.store_commands import ExportFormat, _write, emit_rows, import_app
-from judge.compare import compare_judges_on_gold, compare_models
-from judge.errors import InputError
+from judge.core.errors import InputError
+from judge.core.protocols.order_rules import DESCRIPTIONS, OrderRule
+from judge.core.tagging import load_tag_rubric
 from judge.importers.alpacaeval import SOURCE as ALPACAEVAL_SOURCE
 from judge.importers.alpacaeval import read_alpacaeval
 from judge.importers.arena_battles import read_arena_battles
@@ -26,16 +30,12 @@ from judge.metrics.categories import all_tags, in_category
 from judge.metrics.length_control import METHOD as LENGTH_CONTROL_METHOD
 from judge.metrics.length_control import length_controlled_by_model
 from judge.metrics.winrate import CategoryWinRates, method_card, win_rates_by_category, win_rates_vs_baseline
-from judge.protocols.order_rules import DESCRIPTIONS, OrderRule
 from judge.ratings.arenahard import STRONG_WEIGHT, arenahard_scores
 from judge.ratings.arenahard import method_card as arenahard_card
-from judge.rule_votes import votes_by_rule
-from judge.run_config import JudgeSpec
-from judge.sources import Source, response_texts
+from judge.runs.request import JudgeSpec
+from judge.runs.tagging import tag_filter, tag_prompts
 from judge.store import open_store, session_scope
 from judge.store.queries import get_set
-from judge.tag_runs import tag_filter, tag_prompts
-from judge.tagging import load_tag_rubric
 
 ARENAHARD_SOURCE = "arenahard"
 ARENA_SOURCE = "arena"

@@ -9,12 +9,12 @@ from typing import Annotated, Literal
 import typer
 from rich.table import Table
 
-from judge.category_boards import category_leaderboards, category_rows
+from judge.analysis.category_boards import category_leaderboards, category_rows
+from judge.analysis.leaderboards import LeaderboardRequest, LeaderboardResult, Method, build_leaderboard
 from judge.cli.analysis_commands import OutputFormat
 from judge.cli.app import app, console, reports_errors
 from judge.cli.store_commands import ExportFormat, emit_rows
-from judge.leaderboards import LeaderboardRequest, LeaderboardResult, Method, build_leaderboard
-from judge.protocols.order_rules import OrderRule
+from judge.core.protocols.order_rules import OrderRule
 from judge.ratings import Leaderboard, plot_leaderboard
 from judge.store import open_store, session_scope
 
@@ -179,7 +179,7 @@ def leaderboard(
 
 def print_significance(result: LeaderboardResult) -> None:
     """Rank bands and the Holm-corrected matrix: ``>`` where the row model is significantly above the column."""
-    from judge.report.render import significance_marks
+    from judge.report.page import significance_marks
 
     sig = result.significance
     if sig is None:

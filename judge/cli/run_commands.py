@@ -9,17 +9,19 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from judge.backends import BackendName, Submission, execute_on, resolve_backend
+from judge.analysis.verdict_export import verdict_export_rows
 from judge.cli.app import app, console, fmt_rate, reports_errors
 from judge.cli.store_commands import ExportFormat, FormatOption, OutOption, emit_rows, export_app
-from judge.execution import Interrupt
-from judge.grader_runs import is_grader
+from judge.core.protocols.order_rules import OrderRule
+from judge.core.protocols.pairwise import OrderMode
+from judge.core.redaction import install_redaction
+from judge.core.rubrics import list_rubrics, load_rubric
 from judge.llm.client import SamplingParams
-from judge.logging import install_redaction
-from judge.protocols.order_rules import OrderRule
-from judge.protocols.pairwise import OrderMode
-from judge.rubrics import list_rubrics, load_rubric
-from judge.run import (
+from judge.runs.backends import BackendName, Submission, execute_on, resolve_backend
+from judge.runs.execution import Interrupt
+from judge.runs.grading import is_grader
+from judge.runs.request import LOCAL_JUDGE, JudgeSpec, RunConfig
+from judge.runs.service import (
     RunProgress,
     RunSummary,
     cancel_run,
@@ -29,10 +31,8 @@ from judge.run import (
     run_config,
     summarize_run,
 )
-from judge.run_config import LOCAL_JUDGE, JudgeSpec, RunConfig
 from judge.store import open_store, session_scope
 from judge.store.tables import PromptSet, Run
-from judge.verdict_export import verdict_export_rows
 
 runs_app = typer.Typer(help="List, inspect, resume and cancel runs.", no_args_is_help=True)
 rubrics_app = typer.Typer(help="The judge rubrics (templates as data).", no_args_is_help=True)

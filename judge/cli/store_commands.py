@@ -12,8 +12,8 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
+from judge.analysis.table_export import csv_text
 from judge.cli.app import app, console, reports_errors
-from judge.exports import csv_text
 from judge.importers.bundle import ImportBundle
 from judge.importers.generic import read_prompts, read_responses, read_votes
 from judge.importers.llmbar import read_llmbar
@@ -128,8 +128,8 @@ def import_llmbar(file: Path, set_name: SetOption) -> None:
 
 
 def emit_rows(rows: list[dict[str, Any]], fmt: ExportFormat, out: Path | None) -> None:
-    """Write rows as JSONL (the exact text) or CSV (formula-safe cells, :func:`judge.exports.csv_text`) to ``out``
-    (or stdout)."""
+    """Write rows as JSONL (the exact text) or CSV (formula-safe cells,
+    :func:`judge.analysis.table_export.csv_text`) to ``out`` (or stdout)."""
     buffer = io.StringIO()
     if fmt is ExportFormat.JSONL:
         for row in rows:

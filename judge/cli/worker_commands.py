@@ -6,9 +6,9 @@ from typing import Annotated
 
 import typer
 
-from judge.backends.config import QUEUE, broker_url
 from judge.cli.app import app, reports_errors
-from judge.errors import require_extra
+from judge.core.errors import require_extra
+from judge.runs.backends.celery_config import QUEUE, broker_url
 
 
 @app.command("worker")

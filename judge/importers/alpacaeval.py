@@ -13,13 +13,13 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from judge.errors import InputError
+from judge.core.errors import InputError
+from judge.core.hashing import content_hash
+from judge.core.types import Winner
 from judge.importers.bundle import ImportBundle
 from judge.importers.jsonarray import read_located
 from judge.importers.lines import Located
 from judge.importers.records import PromptRecord, ResponseRecord, VoteRecord, validate_record
-from judge.keys import content_hash
-from judge.types import Winner
 
 SOURCE = "alpacaeval"
 DEFAULT_ANNOTATOR = "alpaca_eval"

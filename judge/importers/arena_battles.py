@@ -14,13 +14,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from judge.errors import InputError
+from judge.core.errors import InputError
+from judge.core.hashing import content_hash
 from judge.importers.bundle import ImportBundle
 from judge.importers.generic import vote_from
 from judge.importers.jsonarray import read_located
 from judge.importers.lines import Located
 from judge.importers.records import VoteRecord
-from judge.keys import content_hash
 from judge.metrics.categories import join_tags
 
 DEFAULT_VOTER = "arena"

@@ -19,11 +19,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from judge.errors import InputError
+from judge.core.errors import InputError
+from judge.core.types import Frozen, Winner
 from judge.importers.bundle import ImportBundle
 from judge.importers.lines import Located, read_jsonl
 from judge.importers.records import PromptRecord, ResponseRecord, VoteRecord, pick, validate_record
-from judge.types import Frozen, Winner
 
 GAME_LABELS = ("A>>B", "A>B", "A=B", "B=A", "B>A", "B>>A", "A<<B", "A<B", "B<<A", "B<A")
 """Verdict labels Arena-Hard's score map accepts (``A<B`` is ``B>A`` written the other way round)."""

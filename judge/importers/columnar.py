@@ -29,13 +29,13 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from judge.errors import InputError
+from judge.core.errors import InputError
+from judge.core.types import PairVote, Winner
 from judge.importers.generic import read_votes, vote_from
 from judge.importers.lines import MAX_LINE_BYTES, Located
 from judge.importers.records import MAX_STORED_INT, WINNER_SPELLINGS, VoteRecord
 from judge.metrics.categories import in_category
 from judge.ratings.battles import Battles
-from judge.types import PairVote, Winner
 
 IntArray = NDArray[np.int64]
 

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
-from judge.errors import InputError
+from judge.core.errors import InputError
 from judge.importers.lines import Located, read_records
 from judge.importers.records import (
     PromptRecord,

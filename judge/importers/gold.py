@@ -5,7 +5,7 @@ Gold answers (schema of ``data/mt_bench/gold_answers.jsonl``)::
     {"question_id": 111, "turn": 1, "type": "number", "answer": 3, "tolerance": 0.001, "explanation": "..."}
 
 ``question_id`` (or ``prompt_id``) is the prompt's external id in the set, ``turn`` defaults to 1 and
-``category`` is informative only; every other field belongs to the gold answer (:class:`judge.graders.GoldAnswer`).
+``category`` is informative only; every other field belongs to the gold answer (:class:`judge.core.graders.GoldAnswer`).
 In a CSV, list fields (``answer`` of ``all_of``, ``choices``, ``variants``) are JSON arrays in their cells.
 
 Correctness labels::
@@ -23,11 +23,11 @@ from typing import Any
 
 from pydantic import Field, ValidationError, field_validator
 
-from judge.errors import InputError
-from judge.graders import KNOWN_ANSWER_TYPES, GoldAnswer
+from judge.core.errors import InputError
+from judge.core.graders import KNOWN_ANSWER_TYPES, GoldAnswer
+from judge.core.types import Correctness
 from judge.importers.lines import Located, read_records
 from judge.importers.records import ImportRecord, _as_id, _as_int, pick, validate_record
-from judge.types import Correctness
 
 _NOT_GOLD_FIELDS = ("question_id", "prompt_id", "turn", "category")
 _LIST_FIELDS = ("choices", "variants")

@@ -10,7 +10,7 @@ import json
 from collections.abc import Iterator
 from pathlib import Path
 
-from judge.errors import InputError
+from judge.core.errors import InputError
 from judge.importers.lines import Located, read_jsonl
 
 _WHITESPACE = " \t\r\n"

@@ -10,12 +10,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from judge.errors import InputError
+from judge.core.errors import InputError
+from judge.core.types import Winner
 from judge.importers.bundle import ImportBundle
 from judge.importers.jsonarray import read_located
 from judge.importers.llmbar import GOLD_VOTER
 from judge.importers.records import PromptRecord, ResponseRecord, VoteRecord, validate_record
-from judge.types import Winner
 
 FIRST = "response_A"
 SECOND = "response_B"

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from judge.errors import InputError
+from judge.core.errors import InputError
 
 MAX_LINE_BYTES = 4 * 1024 * 1024
 """A single record larger than this is rejected (a judge prompt or answer never needs 4 MiB)."""

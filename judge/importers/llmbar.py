@@ -8,11 +8,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from judge.errors import InputError
+from judge.core.errors import InputError
+from judge.core.types import Winner
 from judge.importers.bundle import ImportBundle
 from judge.importers.lines import read_records
 from judge.importers.records import PromptRecord, ResponseRecord, VoteRecord, validate_record
-from judge.types import Winner
 
 GOLD_VOTER = "gold"
 FIRST_OUTPUT = "output_1"

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from judge.errors import InputError
+from judge.core.errors import InputError
 from judge.importers.bundle import ImportBundle
 from judge.importers.generic import read_prompts, read_responses, read_votes
 from judge.importers.lines import read_jsonl

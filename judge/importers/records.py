@@ -8,9 +8,9 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from judge.errors import InputError
+from judge.core.errors import InputError
+from judge.core.types import Winner
 from judge.importers.lines import Located
-from judge.types import Winner
 
 WINNER_SPELLINGS: dict[str, Winner] = {
     "model_a": Winner.MODEL_A,

@@ -28,12 +28,12 @@ import openai
 from litellm import exceptions as llm_errors
 from pydantic import Field
 
-from judge.errors import FatalProviderError, ProviderError, RetryableProviderError, classify_failure
+from judge.core.errors import FatalProviderError, ProviderError, RetryableProviderError, classify_failure
+from judge.core.redaction import redact
+from judge.core.render import ResponseFormatStyle, response_format_for
+from judge.core.types import ChatMessage, Frozen
 from judge.llm.endpoints import OPENAI_COMPATIBLE
 from judge.llm.retry import RetryPolicy, call_with_retries
-from judge.logging import redact
-from judge.render import ResponseFormatStyle, response_format_for
-from judge.types import ChatMessage, Frozen
 
 litellm.suppress_debug_info = True
 litellm.drop_params = False  # a dropped response_format would be recorded as structured output

@@ -16,7 +16,7 @@ from urllib.parse import unquote, urlsplit
 
 import litellm
 
-from judge.types import Frozen
+from judge.core.types import Frozen
 
 DEFAULT_PORTS = {"http": 80, "https": 443}
 OPENAI_COMPATIBLE = "openai"

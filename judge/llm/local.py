@@ -21,7 +21,7 @@ from typing import Final
 
 import httpx
 
-from judge.errors import InputError, ProviderError
+from judge.core.errors import InputError, ProviderError
 from judge.settings import get_settings
 
 LOCAL_MODEL: Final = "openai/local"

@@ -20,8 +20,8 @@ import litellm
 from litellm.utils import get_optional_params
 from pydantic import Field
 
+from judge.core.types import Frozen
 from judge.llm.client import SamplingParams
-from judge.types import Frozen
 
 _ADVICE = re.compile(r"\s*(To drop|If you want to use|Set `?litellm\.drop_params).*$", re.DOTALL)
 

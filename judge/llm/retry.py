@@ -1,6 +1,6 @@
 """When and how long to retry a judge call.
 
-Only :class:`~judge.errors.RetryableProviderError` (rate limit, 5xx, timeout, connection error, garbage
+Only :class:`~judge.core.errors.RetryableProviderError` (rate limit, 5xx, timeout, connection error, garbage
 body) is retried. The wait before retry ``k`` (1-based) is
 ``min(cap, max(retry_after, U(0, base * 2**(k-1))))``: full jitter exponential backoff that never undercuts
 the server's ``Retry-After``, capped so one call has a known worst-case duration
@@ -17,9 +17,9 @@ from typing import TypeVar
 from pydantic import Field
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, stop_after_attempt
 
-from judge.errors import RetryableProviderError
+from judge.core.errors import RetryableProviderError
+from judge.core.types import Frozen
 from judge.settings import Settings, get_settings
-from judge.types import Frozen
 
 T = TypeVar("T")
 _JITTER = random.Random()  # one generator per process: seeding one per call costs ~0.5 ms of entropy reads

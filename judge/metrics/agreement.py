@@ -15,11 +15,11 @@ from typing import Any, Literal
 
 from pydantic import Field
 
-from judge.errors import InputError
+from judge.core.errors import InputError
+from judge.core.types import Frozen, PairVote
 from judge.metrics.intervals import Proportion, proportion
 from judge.metrics.kappa import ConfusionMatrix, Kappa, KappaCiMethod, cohen_kappa, confusion_matrix
 from judge.metrics.units import Comparison, VoterConflicts, group_label, pair_across, pair_within, voter_conflicts
-from judge.types import Frozen, PairVote
 
 
 class Breakdown(StrEnum):

@@ -26,11 +26,11 @@ from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from judge.core.types import Correctness, Frozen, PairVote
 from judge.metrics.intervals import Proportion, proportion
 from judge.metrics.style import StyleFunction, style_features
 from judge.metrics.style_effect import StyleEffect, style_effect
 from judge.metrics.units import UNCATEGORIZED, ResponseKey, UnitKey, canonical_winner_model, unit_key
-from judge.types import Correctness, Frozen, PairVote
 
 RANK = {Correctness.INCORRECT: 0, Correctness.NO_ANSWER: 0, Correctness.PARTIALLY_CORRECT: 1, Correctness.CORRECT: 2}
 NOT_CORRECT = frozenset({Correctness.INCORRECT, Correctness.NO_ANSWER})

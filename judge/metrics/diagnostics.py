@@ -17,9 +17,9 @@ from collections import defaultdict
 from collections.abc import Sequence
 from typing import Any
 
-from judge.errors import InputError
+from judge.core.errors import InputError
+from judge.core.types import Frozen, Order, VerdictStatus, Winner
 from judge.metrics.intervals import Proportion, proportion
-from judge.types import Frozen, Order, VerdictStatus, Winner
 
 
 class OrderedVerdict(Frozen):

@@ -1,7 +1,7 @@
 """Gold-label accuracy: how often a judge picks the response a gold label marks as correct (LLMBar).
 
 Each pair is judged in both presentation orders and the two verdicts are combined into one by
-:func:`judge.protocols.pairwise.reconcile` (:func:`gold_record` turns that outcome into a record). A pair counts
+:func:`judge.core.protocols.pairwise.reconcile` (:func:`gold_record` turns that outcome into a record). A pair counts
 as correct only when the combined verdict picks the gold response. Ties, inconsistent pairs (whose combined
 verdict is a tie) and pairs with no usable verdict all count as not correct, so accuracy is over every pair.
 ``first``/``second`` name the pair's ``output_1``/``output_2``, not a presentation position.
@@ -12,10 +12,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, Literal
 
-from judge.errors import InputError
+from judge.core.errors import InputError
+from judge.core.protocols.pairwise import CombinedOutcome
+from judge.core.types import Frozen, Winner
 from judge.metrics.intervals import Proportion, proportion
-from judge.protocols.pairwise import CombinedOutcome
-from judge.types import Frozen, Winner
 
 CombinedVerdict = Literal["first", "second", "tie"]
 

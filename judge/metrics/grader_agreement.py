@@ -20,11 +20,11 @@ from typing import Any
 
 import numpy as np
 
+from judge.core.types import Correctness, Frozen
 from judge.metrics.audit import CorrectnessGrade
 from judge.metrics.intervals import NO_DATA, Proportion, proportion, z_for
 from judge.metrics.kappa import Kappa, kappa_standard_error, kappa_value
 from judge.metrics.units import UNCATEGORIZED, ResponseKey
-from judge.types import Correctness, Frozen
 
 LABELS: tuple[Correctness, ...] = (
     Correctness.CORRECT,

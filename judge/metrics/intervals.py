@@ -12,8 +12,8 @@ from typing import Any
 
 from scipy.stats import norm
 
-from judge.errors import StatisticsError
-from judge.types import Frozen
+from judge.core.errors import StatisticsError
+from judge.core.types import Frozen
 
 WILSON = "wilson"
 NO_DATA = "no data: n = 0"

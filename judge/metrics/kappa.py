@@ -17,10 +17,10 @@ from typing import Any, Literal
 import numpy as np
 import numpy.typing as npt
 
-from judge.errors import StatisticsError
+from judge.core.errors import StatisticsError
+from judge.core.types import Frozen
 from judge.metrics.intervals import NO_DATA, z_for
 from judge.metrics.units import OUTCOMES, Comparison, UnitKey
-from judge.types import Frozen
 
 KappaCiMethod = Literal["asymptotic", "bootstrap"]
 Matrix = npt.NDArray[np.float64]

@@ -12,9 +12,9 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from judge.core.types import Frozen, PairVote, Winner
 from judge.metrics.intervals import Proportion, proportion
 from judge.metrics.units import ResponseKey, response_keys, shared_units, unit_key
-from judge.types import Frozen, PairVote, Winner
 
 
 class LengthBias(Frozen):

@@ -16,9 +16,9 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 from scipy.optimize import minimize
 
-from judge.errors import StatisticsError
+from judge.core.errors import StatisticsError
+from judge.core.types import PairVote
 from judge.metrics.winrate import item_score
-from judge.types import PairVote
 
 RIDGE = 1e-6
 """A tiny L2 penalty that keeps the fit finite when length separates wins from losses."""

@@ -20,8 +20,8 @@ import numpy as np
 from numpy.typing import NDArray
 from scipy.stats import binomtest
 
-from judge.errors import StatisticsError
-from judge.types import Frozen
+from judge.core.errors import StatisticsError
+from judge.core.types import Frozen
 
 FloatArray = NDArray[np.float64]
 

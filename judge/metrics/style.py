@@ -12,7 +12,7 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from judge.types import Frozen
+from judge.core.types import Frozen
 
 STYLE_FEATURES: tuple[str, ...] = ("length", "headers", "list_items", "bold")
 

@@ -24,10 +24,10 @@ import numpy.typing as npt
 from scipy.optimize import minimize
 from scipy.special import expit, log_expit
 
+from judge.core.types import Frozen, PairVote, Winner
 from judge.metrics.intervals import Proportion, proportion, z_for
 from judge.metrics.style import STYLE_FEATURES, StyleFeatures, StyleFunction, style_features
 from judge.metrics.units import ResponseKey, response_keys
-from judge.types import Frozen, PairVote, Winner
 
 Array = npt.NDArray[np.float64]
 L2_PENALTY = 0.01

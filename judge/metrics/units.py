@@ -25,8 +25,8 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from itertools import combinations, product
 
-from judge.errors import InputError
-from judge.types import Frozen, PairVote, Winner
+from judge.core.errors import InputError
+from judge.core.types import Frozen, PairVote, Winner
 
 OUTCOMES: tuple[Winner, Winner, Winner] = (Winner.MODEL_A, Winner.MODEL_B, Winner.TIE)
 UNCATEGORIZED = "uncategorized"

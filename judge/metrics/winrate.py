@@ -12,10 +12,10 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
-from judge.errors import InputError
+from judge.core.errors import InputError
+from judge.core.types import Frozen, PairVote, Winner
 from judge.metrics.categories import in_category
 from judge.metrics.intervals import z_for
-from judge.types import Frozen, PairVote, Winner
 
 METHOD = "alpacaeval-winrate"
 

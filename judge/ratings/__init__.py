@@ -18,7 +18,8 @@ from judge.ratings.correctness import (
 )
 from judge.ratings.elo import EloParams, fit_elo, run_elo
 from judge.ratings.fit import Anchor, BootstrapSpec, RatingFit, RatingScale, parse_anchor
-from judge.ratings.leaderboard import (
+from judge.ratings.plot import plot_leaderboard
+from judge.ratings.ranking import (
     Coefficient,
     ComparisonRow,
     Leaderboard,
@@ -28,7 +29,6 @@ from judge.ratings.leaderboard import (
     leaderboard_from_fit,
     rank_by_intervals,
 )
-from judge.ratings.plot import plot_leaderboard
 from judge.ratings.reference import fit_logistic_per_battle
 from judge.ratings.style import (
     STYLE_FEATURES,

@@ -15,9 +15,9 @@ from typing import Any
 
 import numpy as np
 
-from judge.errors import InputError
+from judge.core.errors import InputError
+from judge.core.types import Frozen
 from judge.importers.arenahard import ArenaHardGame
-from judge.types import Frozen
 
 STRONG_WEIGHT = 3
 

@@ -14,8 +14,8 @@ from numpy.typing import NDArray
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
-from judge.errors import InputError, StatisticsError
-from judge.types import PairVote, Winner
+from judge.core.errors import InputError, StatisticsError
+from judge.core.types import PairVote, Winner
 
 FloatArray = NDArray[np.float64]
 IntArray = NDArray[np.int64]

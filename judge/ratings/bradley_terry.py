@@ -23,7 +23,7 @@ from numpy.typing import NDArray
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
-from judge.errors import InputError
+from judge.core.errors import InputError
 from judge.ratings.battles import Battles, require_rateable
 from judge.ratings.fit import Anchor, BootstrapSpec, RatingFit, RatingScale
 from judge.ratings.newton import Design, Refitter, fit_newton

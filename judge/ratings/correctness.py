@@ -14,11 +14,11 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 from numpy.typing import NDArray
 
-from judge.errors import InputError
+from judge.core.errors import InputError
+from judge.core.types import Correctness, PairVote
 from judge.ratings.battles import Battles
 from judge.ratings.bradley_terry import fit_bradley_terry
 from judge.ratings.fit import Anchor, BootstrapSpec, RatingFit, RatingScale
-from judge.types import Correctness, PairVote
 
 FloatArray = NDArray[np.float64]
 Unit = tuple[str, str, int]  # (prompt_id, model, turn)

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-from judge.errors import InputError, StatisticsError
+from judge.core.errors import InputError, StatisticsError
 from judge.ratings.battles import Battles
 from judge.ratings.fit import Anchor, BootstrapSpec, RatingFit, RatingScale
 

@@ -16,7 +16,7 @@ from functools import cached_property
 import numpy as np
 from numpy.typing import NDArray
 
-from judge.errors import StatisticsError
+from judge.core.errors import StatisticsError
 
 FloatArray = NDArray[np.float64]
 IntArray = NDArray[np.int64]

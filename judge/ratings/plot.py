@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from judge.errors import InputError
-from judge.ratings.leaderboard import Leaderboard
+from judge.core.errors import InputError
+from judge.ratings.ranking import Leaderboard
 
 
 def _pyplot() -> Any:

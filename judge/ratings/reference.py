@@ -10,7 +10,7 @@ import numpy as np
 from numpy.typing import NDArray
 from scipy.optimize import minimize
 
-from judge.errors import StatisticsError
+from judge.core.errors import StatisticsError
 from judge.ratings.battles import Battles, require_rateable
 from judge.ratings.bradley_terry import DEFAULT_RIDGE
 from judge.ratings.fit import Anchor, RatingScale

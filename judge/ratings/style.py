@@ -15,12 +15,12 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 from numpy.typing import NDArray
 
-from judge.errors import InputError
+from judge.core.errors import InputError
+from judge.core.types import Frozen, PairVote
 from judge.metrics.style import style_features
 from judge.ratings.battles import Battles, battles_from_votes
 from judge.ratings.bradley_terry import fit_bradley_terry
 from judge.ratings.fit import Anchor, BootstrapSpec, RatingFit, RatingScale
-from judge.types import Frozen, PairVote
 
 FloatArray = NDArray[np.float64]
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import NDArray
 
-from judge.errors import InputError
+from judge.core.errors import InputError
+from judge.core.types import Frozen
 from judge.ratings.battles import Battles
 from judge.ratings.fit import RatingFit
-from judge.types import Frozen
 
 FloatArray = NDArray[np.float64]
 

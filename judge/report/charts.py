@@ -8,8 +8,8 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
+from judge.core.types import Frozen
 from judge.ratings import Leaderboard, WinRateMatrix
-from judge.types import Frozen
 
 ROW_H = 22.0
 LABEL_W = 150.0

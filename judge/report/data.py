@@ -12,19 +12,19 @@ from typing import Any
 from pydantic import BaseModel, Field
 from sqlmodel import Session, col, select
 
-from judge.analysis import agreement_report, audit_report
-from judge.category_boards import categories_of, category_leaderboards
-from judge.errors import JudgeError
-from judge.leaderboards import LeaderboardRequest, LeaderboardResult, build_leaderboard
-from judge.protocols.order_rules import OrderRule
+from judge.analysis.category_boards import categories_of, category_leaderboards
+from judge.analysis.leaderboards import LeaderboardRequest, LeaderboardResult, build_leaderboard
+from judge.analysis.reports import agreement_report, audit_report
+from judge.analysis.sources import Source, load_source_votes
+from judge.core.errors import JudgeError
+from judge.core.protocols.order_rules import OrderRule
+from judge.core.rubrics import load_rubric
+from judge.core.types import Mode
 from judge.ratings import BootstrapSpec, WinRateMatrix, battles_from_votes, fit_bradley_terry, predicted_win_rates
-from judge.rubrics import load_rubric
-from judge.run import RunSummary, get_run, run_config, summarize_run
-from judge.sources import Source, load_source_votes
+from judge.runs.service import RunSummary, get_run, run_config, summarize_run
+from judge.store import utcnow as now
 from judge.store.queries import summarize_set
 from judge.store.tables import DEFAULT_TENANT, Prompt, PromptSet, Verdict
-from judge.store.tables import utcnow as now
-from judge.types import Mode
 
 
 class LeaderboardSection(BaseModel):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from alembic.script import ScriptDirectory
 from sqlalchemy.engine import Engine
 
-from judge.errors import StoreError
+from judge.core.errors import StoreError
 from judge.settings import get_settings
 from judge.store.engine import (
     MIGRATIONS_DIR,
@@ -16,8 +16,9 @@ from judge.store.engine import (
     session_scope,
     upgrade_database,
 )
+from judge.store.tables import DEFAULT_TENANT, utcnow
 
-__all__ = ["head_revision", "open_store", "session_scope", "upgrade_database"]
+__all__ = ["DEFAULT_TENANT", "head_revision", "open_store", "session_scope", "upgrade_database", "utcnow"]
 
 
 def head_revision() -> str:

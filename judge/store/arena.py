@@ -14,12 +14,12 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import OperationalError
 from sqlmodel import Session, col, select
 
-from judge.errors import NotFoundError
-from judge.keys import content_hash
+from judge.core.errors import NotFoundError
+from judge.core.hashing import content_hash
+from judge.core.types import Mode
 from judge.store.engine import session_scope
 from judge.store.tables import ArenaConfig, ArenaUnit, ArenaVoter, Prompt, PromptSet, Response, Verdict, Vote, utcnow
 from judge.store.upsert import insert_ignoring_conflicts
-from judge.types import Mode
 
 ARENA_SOURCE = "arena"
 UnitSpec = tuple[int, str, str, int]

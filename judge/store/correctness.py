@@ -7,13 +7,13 @@ from collections.abc import Sequence
 from pydantic import BaseModel
 from sqlmodel import Session, col, select
 
-from judge.errors import InputError
-from judge.graders import GoldAnswer
+from judge.core.errors import InputError
+from judge.core.graders import GoldAnswer
+from judge.core.hashing import content_hash
+from judge.core.types import Correctness, Frozen
 from judge.importers.gold import GoldRecord, LabelRecord
-from judge.keys import content_hash
 from judge.store.tables import CorrectnessLabel, Prompt, PromptSet, Response
 from judge.store.tables import GoldAnswer as GoldAnswerRow
-from judge.types import Correctness, Frozen
 
 GoldKey = tuple[int, int]
 """(stored prompt id, turn)."""

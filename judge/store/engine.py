@@ -15,7 +15,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import OperationalError
 from sqlmodel import Session, create_engine
 
-from judge.errors import StoreError
+from judge.core.errors import StoreError
 from judge.settings import get_settings
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"

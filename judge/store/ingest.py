@@ -6,10 +6,10 @@ from pydantic import BaseModel
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
-from judge.errors import InputError
+from judge.core.errors import InputError
+from judge.core.hashing import content_hash
 from judge.importers.bundle import ImportBundle
 from judge.importers.records import PromptRecord, ResponseRecord, VoteRecord
-from judge.keys import content_hash
 from judge.store.tables import DEFAULT_TENANT, Prompt, PromptSet, Response, Vote
 from judge.store.upsert import insert_ignoring_conflicts
 

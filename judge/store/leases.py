@@ -28,8 +28,8 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import CursorResult
 from sqlmodel import Session, col
 
+from judge.core.types import Frozen, VerdictStatus
 from judge.store.tables import Verdict, VerdictLease
-from judge.types import Frozen, VerdictStatus
 
 LEASE_TABLE: Table = VerdictLease.__table__  # type: ignore[attr-defined]
 CHUNK = 500

@@ -9,10 +9,10 @@ from pydantic import BaseModel
 from sqlalchemy import and_, case, func, or_
 from sqlmodel import Session, col, select
 
-from judge.errors import NotFoundError
+from judge.core.errors import NotFoundError
+from judge.core.types import PairVote, Winner
 from judge.metrics.units import ANONYMOUS
 from judge.store.tables import DEFAULT_TENANT, Prompt, PromptSet, Response, Run, Verdict, Vote
-from judge.types import PairVote, Winner
 
 
 class SetSummary(BaseModel):

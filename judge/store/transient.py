@@ -6,7 +6,7 @@ from __future__ import annotations
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
-from judge.errors import classify_failure
+from judge.core.errors import classify_failure
 
 
 def is_transient(exc: BaseException) -> bool:
@@ -19,5 +19,5 @@ def is_transient(exc: BaseException) -> bool:
 
 def db_reason(exc: BaseException) -> str:
     """A short, classified reason for a database error (``database busy``, ``database unavailable``,
-    ``database error``: :func:`judge.errors.classify_failure`); never the statement or its parameters."""
+    ``database error``: :func:`judge.core.errors.classify_failure`); never the statement or its parameters."""
     return classify_failure(exc)

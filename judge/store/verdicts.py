@@ -9,11 +9,11 @@ from sqlalchemy import Table, func
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import Session, col, select
 
-from judge.plan import Catalog, PromptRow, ResponseRow, VotedUnit, WorkItem
-from judge.run_config import JudgeSpec
+from judge.core.types import Order, VerdictRecord, VerdictStatus
+from judge.runs.plan import Catalog, PromptRow, ResponseRow, VotedUnit, WorkItem
+from judge.runs.request import JudgeSpec
 from judge.store.tables import Prompt, Response, RunItem, Verdict, Vote, utcnow
 from judge.store.upsert import insert_ignoring_conflicts, insert_or_replace_where
-from judge.types import Order, VerdictRecord, VerdictStatus
 
 FINAL_STATUSES = (VerdictStatus.OK.value, VerdictStatus.UNPARSEABLE.value)
 """A verdict with one of these statuses is final: a rerun reuses it. ``error`` verdicts are retried."""

@@ -13,10 +13,10 @@ import numpy as np
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
+from judge.core.types import Winner
 from judge.metrics.categories import in_category
 from judge.ratings.battles import Battles
 from judge.store.tables import Prompt, PromptSet, Vote
-from judge.types import Winner
 
 _OUTCOME = {Winner.MODEL_A.value: 1.0, Winner.MODEL_B.value: 0.0, Winner.TIE.value: 0.5, Winner.TIE_BOTHBAD.value: 0.5}
 

@@ -8,9 +8,9 @@ prompts and as model_b on even ones, so both orientations occur.
 
 from __future__ import annotations
 
+from judge.core.types import Winner
 from judge.importers.bundle import ImportBundle
 from judge.importers.records import PromptRecord, ResponseRecord, VoteRecord
-from judge.types import Winner
 
 MODELS = ("good", "bad")
 

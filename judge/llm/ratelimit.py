@@ -1,0 +1,172 @@
+"""Per-judge-model rate limits (requests/min and tokens/min), shared by every worker through Redis.
+
+Each limit is a GCRA bucket: a "theoretical arrival time" (TAT) per model and kind, advanced by
+``amount / rate`` for every grant; a request is granted when the TAT is at most ``burst_s`` ahead of now,
+otherwise the caller waits the difference. Both buckets are checked and advanced atomically in one Lua script
+with Redis's own clock, so N workers on N machines together stay under the provider's limits.
+
+A 429 halves the model's shared rate factor (down to ``MIN_FACTOR``) for ``SLOWDOWN_S`` seconds; the factor
+key expires and the full rate comes back when no 429 was seen for that long. Models without a configured
+limit are never delayed and cost no Redis round trip.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Protocol
+
+from judge.core.errors import RetryableProviderError
+from judge.llm.client import Completion, CompletionRequest, LiteLLMClient
+from judge.llm.retry import RetryPolicy
+from judge.settings import RateLimit
+
+MIN_FACTOR = 0.0625
+SLOWDOWN_S = 60
+KEY_PREFIX = "judge:ratelimit"
+
+_ACQUIRE = """
+local now_parts = redis.call('TIME')
+local now = tonumber(now_parts[1]) + tonumber(now_parts[2]) / 1000000
+local factor = tonumber(redis.call('GET', KEYS[3]) or '1')
+local burst = tonumber(ARGV[5])
+local wait = 0
+local tats = {}
+for i = 1, 2 do
+  local rate = tonumber(ARGV[i])
+  if rate > 0 then
+    local tat = tonumber(redis.call('GET', KEYS[i]) or '0')
+    if tat < now then tat = now end
+    if tat - now - burst > wait then wait = tat - now - burst end
+    tats[i] = tat + tonumber(ARGV[2 + i]) / (rate * factor)
+  end
+end
+if wait > 0 then return tostring(wait) end
+for i = 1, 2 do
+  if tats[i] then redis.call('SET', KEYS[i], tostring(tats[i]), 'EX', 3600) end
+end
+return '0'
+"""
+
+_SLOW_DOWN = """
+local factor = tonumber(redis.call('GET', KEYS[1]) or '1') / 2
+if factor < tonumber(ARGV[1]) then factor = tonumber(ARGV[1]) end
+redis.call('SET', KEYS[1], tostring(factor), 'EX', tonumber(ARGV[2]))
+return tostring(factor)
+"""
+
+
+def estimate_tokens(req: CompletionRequest) -> int:
+    """Tokens a request may use, before it is sent: ~4 characters per prompt token, plus the answer's cap."""
+    prompt = sum(len(m.content) for m in req.messages) // 4 + 4 * len(req.messages)
+    return prompt + (req.sampling.max_tokens or 256)
+
+
+class RateLimiter(Protocol):
+    """Grants judge calls under the configured limits."""
+
+    async def acquire(self, model: str, tokens: int) -> float:
+        """Wait until ``model`` may send a request of ``tokens``; returns the seconds waited."""
+        ...
+
+    async def slow_down(self, model: str) -> float:
+        """A 429 from ``model``: lower its shared rate; returns the new rate factor."""
+        ...
+
+
+class RedisRateLimiter:
+    """The shared limiter: buckets and slowdown factors live in Redis (``redis_url``)."""
+
+    def __init__(self, redis_url: str, limits: dict[str, RateLimit], burst_s: float = 1.0) -> None:
+        import redis.asyncio as aioredis
+
+        self.limits, self.burst_s = limits, burst_s
+        self._redis = aioredis.Redis.from_url(redis_url, socket_timeout=10, socket_connect_timeout=5)
+        self._acquire = self._redis.register_script(_ACQUIRE)
+        self._slow_down = self._redis.register_script(_SLOW_DOWN)
+
+    @staticmethod
+    def keys(model: str) -> list[str]:
+        """The Redis keys of a model: request TAT, token TAT, rate factor."""
+        return [f"{KEY_PREFIX}:{model}:{kind}" for kind in ("requests", "tokens", "factor")]
+
+    async def acquire(self, model: str, tokens: int) -> float:
+        limit = self.limits.get(model)
+        if limit is None:
+            return 0.0
+        per_s = [(limit.requests_per_min or 0) / 60, (limit.tokens_per_min or 0) / 60]
+        args = [*per_s, 1, tokens, self.burst_s]
+        waited = 0.0
+        while True:
+            wait = float(await self._acquire(keys=self.keys(model), args=args))
+            if wait <= 0:
+                return waited
+            await asyncio.sleep(wait)
+            waited += wait
+
+    async def slow_down(self, model: str) -> float:
+        if model not in self.limits:
+            return 1.0
+        return float(await self._slow_down(keys=self.keys(model)[2:], args=[MIN_FACTOR, SLOWDOWN_S]))
+
+    async def close(self) -> None:
+        """Close the Redis connections."""
+        await self._redis.aclose()
+
+
+class MemoryRateLimiter:
+    """The same buckets in one process (the in-process backend without Redis)."""
+
+    def __init__(self, limits: dict[str, RateLimit], burst_s: float = 1.0) -> None:
+        self.limits, self.burst_s = limits, burst_s
+        self._tats: dict[tuple[str, int], float] = {}
+        self._factors: dict[str, tuple[float, float]] = {}
+
+    def _factor(self, model: str, now: float) -> float:
+        factor, until = self._factors.get(model, (1.0, 0.0))
+        return factor if now < until else 1.0
+
+    async def acquire(self, model: str, tokens: int) -> float:
+        limit = self.limits.get(model)
+        if limit is None:
+            return 0.0
+        waited = 0.0
+        while True:
+            now = time.monotonic()
+            factor = self._factor(model, now)
+            wanted = [(0, limit.requests_per_min, 1), (1, limit.tokens_per_min, tokens)]
+            tats = {i: max(self._tats.get((model, i), now), now) for i, rate, _ in wanted if rate}
+            wait = max([tat - now - self.burst_s for tat in tats.values()] + [0.0])
+            if wait <= 0:
+                for i, rate, amount in wanted:
+                    if rate:
+                        self._tats[(model, i)] = tats[i] + amount / (rate / 60 * factor)
+                return waited
+            await asyncio.sleep(wait)
+            waited += wait
+
+    async def slow_down(self, model: str) -> float:
+        if model not in self.limits:
+            return 1.0
+        now = time.monotonic()
+        factor = max(MIN_FACTOR, self._factor(model, now) / 2)
+        self._factors[model] = (factor, now + SLOWDOWN_S)
+        return factor
+
+
+class RateLimitedClient(LiteLLMClient):
+    """A LiteLLMClient whose every HTTP attempt (retries included) first takes a grant from ``limiter``;
+    a 429 slows the limiter down for every worker sharing it."""
+
+    def __init__(self, limiter: RateLimiter, policy: RetryPolicy | None = None) -> None:
+        super().__init__(policy)
+        self.limiter = limiter
+
+    async def _call(self, req: CompletionRequest, use_schema: bool, attempts: int) -> Completion:
+        await self.limiter.acquire(req.model, estimate_tokens(req))
+        try:
+            return await super()._call(req, use_schema, attempts)
+        except RetryableProviderError as exc:
+            if exc.status_code == 429:
+                await self.limiter.slow_down(req.model)
+            raise

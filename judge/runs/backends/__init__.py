@@ -1,0 +1,120 @@
+"""Execution backends: where a run's verdicts get judged.
+
+``inprocess`` (the embedded default: demo, CLI without a broker) judges in this process with bounded
+concurrency; ``celery`` (the default when ``JUDGE_BROKER_URL`` is set) enqueues the missing verdict keys for
+``judge worker`` processes and follows progress from the database. Both judge an item with
+:meth:`judge.runs.service.RunContext.judge` and store it with the idempotent upsert on its verdict key.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy.engine import Engine
+
+from judge.core.errors import InputError, require_extra
+from judge.runs.execution import Interrupt
+from judge.runs.service import ProgressCallback, RunProgress, execute_run, finish_run
+from judge.settings import Settings, get_settings
+from judge.store import DEFAULT_TENANT
+
+if TYPE_CHECKING:
+    from judge.runs.backends.broker import CeleryBroker
+    from judge.runs.backends.follow import Submission, submit_run
+
+__all__ = ["BackendName", "CeleryBroker", "Submission", "execute_on", "resolve_backend", "submit_run"]
+_LAZY = {
+    "CeleryBroker": "judge.runs.backends.broker",
+    "Submission": "judge.runs.backends.follow",
+    "submit_run": "judge.runs.backends.follow",
+}
+
+
+def __getattr__(name: str) -> Any:
+    """The Celery side (``judge[worker]``: Celery, Redis) is imported when first used, so the in-process backend
+    and the commands that do not judge work without it."""
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+class BackendName(StrEnum):
+    """Where a run is judged."""
+
+    INPROCESS = "inprocess"
+    CELERY = "celery"
+
+
+def resolve_backend(requested: BackendName | None, *, detach: bool = False) -> BackendName:
+    """The backend asked for, else ``celery`` when a broker is configured, else ``inprocess``."""
+    backend = requested or (BackendName.CELERY if get_settings().broker_url is not None else BackendName.INPROCESS)
+    if detach and backend is not BackendName.CELERY:
+        raise InputError(
+            "--detach needs the celery backend (set JUDGE_BROKER_URL or pass --backend celery)", field="--detach"
+        )
+    if backend is BackendName.CELERY:
+        require_extra("worker", "celery", "redis")
+    return backend
+
+
+def broker_status(timeout_s: float = 2.0) -> str:
+    """``not configured`` without ``JUDGE_BROKER_URL``, ``ok`` when its Redis answers a ping, else
+    ``unreachable: <exception class>``."""
+    url = get_settings().broker_url
+    if url is None:
+        return "not configured"
+    try:
+        import redis
+
+        client = redis.Redis.from_url(
+            url.get_secret_value(), socket_timeout=timeout_s, socket_connect_timeout=timeout_s
+        )
+        try:
+            client.ping()
+        finally:
+            client.close()
+    except Exception as exc:  # any client or network failure (or no worker extra) means "down"
+        return f"unreachable: {type(exc).__name__}"
+    return "ok"
+
+
+def execute_on(
+    backend: BackendName,
+    engine: Engine,
+    run_id: int,
+    *,
+    on_progress: ProgressCallback | None = None,
+    detach: bool = False,
+    tenant: str = DEFAULT_TENANT,
+    unless_cancelled: bool = False,
+    interrupt: Interrupt | None = None,
+) -> RunProgress | Submission:
+    """Judge what run ``run_id`` (of ``tenant``) is missing on ``backend``; with ``detach``, return once it is
+    enqueued (the workers finish the run); with ``unless_cancelled``, a run cancelled before its keys are
+    enqueued is only finished (see :func:`submit_run`); ``interrupt`` (in-process) routes Ctrl-C to a stop.
+    Blocking: call it from a thread when an event loop runs."""
+    from judge.runs.backends.follow import follow_run, submit_run
+    from judge.runs.backends.unit import make_client
+
+    scale = Settings()
+    if backend is BackendName.INPROCESS:
+        client = make_client(scale, shared=False)
+        return asyncio.run(
+            execute_run(engine, run_id, client, on_progress=on_progress, tenant=tenant, interrupt=interrupt)
+        )
+    from judge.runs.backends.broker import CeleryBroker
+
+    broker = CeleryBroker(scale)
+    try:
+        submission = submit_run(engine, run_id, broker, scale, tenant=tenant, unless_cancelled=unless_cancelled)
+        if detach:
+            if not submission.keys:  # nothing to judge: no worker will finish the run
+                finish_run(engine, run_id, stopped=None)
+            return submission
+        return follow_run(engine, submission, broker, on_progress=on_progress, scale=scale)
+    finally:
+        broker.close()

@@ -1,0 +1,122 @@
+"""What a run is asked to do: the judges, the rubric, which units, in which orders, within which budget."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Self
+
+from pydantic import Field, field_validator, model_validator
+
+from judge.core.errors import InputError
+from judge.core.protocols.pairwise import OrderMode
+from judge.core.render import ResponseFormatStyle
+from judge.core.types import Frozen
+from judge.llm.client import SamplingParams
+from judge.settings import get_settings
+
+LOCAL_JUDGE = "local"
+MAX_REPEATS = 100
+"""Most samples one run asks per verdict key (``--repeats``)."""
+
+
+class JudgeSpec(Frozen):
+    """One judge model: a LiteLLM model string and, for OpenAI-compatible servers, its api_base.
+
+    ``response_format_style`` is how structured output is asked for: OpenAI's ``json_schema``, or
+    ``json_object`` with a schema (llama-cpp-python's server, which the local judge runs on).
+    """
+
+    model: str = Field(min_length=1)
+    api_base: str | None = None
+    response_format_style: ResponseFormatStyle = "json_schema"
+
+
+class PairSelection(Frozen):
+    """Which comparisons to judge: ``human-voted`` (the voted units), ``all`` (every model pair per prompt),
+    or ``baseline:MODEL`` (every model against MODEL)."""
+
+    kind: str
+    baseline: str | None = None
+
+    @classmethod
+    def parse(cls, text: str) -> PairSelection:
+        if text in ("human-voted", "all"):
+            return cls(kind=text)
+        if text.startswith("baseline:") and len(text) > len("baseline:"):
+            return cls(kind="baseline", baseline=text.removeprefix("baseline:"))
+        raise InputError(f"expected human-voted, all or baseline:MODEL, got {text!r}", field="--pairs")
+
+    def __str__(self) -> str:
+        return f"baseline:{self.baseline}" if self.kind == "baseline" else self.kind
+
+
+def default_timeout_s() -> float:
+    """``JUDGE_REQUEST_TIMEOUT_S``: seconds per judge call when a run does not say."""
+    return get_settings().request_timeout_s
+
+
+def default_concurrency() -> int:
+    """``JUDGE_CONCURRENCY``: judge calls in flight when a run does not say."""
+    return get_settings().concurrency
+
+
+class RunOptions(Frozen):
+    """How a run judges: every option the CLI flags (``judge run``) and the API body (``POST /v1/runs``) share,
+    validated here once, with the defaults of the settings (``JUDGE_CONCURRENCY``, ``JUDGE_REQUEST_TIMEOUT_S``)."""
+
+    rubric: str = Field(default="pairwise", description="A rubric id (GET /v1/rubrics)")
+    pairs: str = Field(default="human-voted", description="human-voted, all, or baseline:MODEL")
+    models: tuple[str, ...] | None = Field(default=None, description="Only these models' responses")
+    turns: tuple[int, ...] = Field(default=(1,), description="Turns to judge (1-based)")
+    order: OrderMode = Field(default=OrderMode.BOTH, description="both orders, or one seeded random order")
+    seed: int | None = Field(default=None, description="Seed of order random")
+    sampling: SamplingParams = Field(default_factory=SamplingParams)
+    timeout_s: float = Field(
+        default_factory=default_timeout_s, gt=0, allow_inf_nan=False, description="Seconds per judge call"
+    )
+    max_cost_usd: float | None = Field(default=None, ge=0, allow_inf_nan=False, description="Budget of the run")
+    limit: int | None = Field(default=None, ge=1, description="Judge at most this many units")
+    concurrency: int = Field(default_factory=default_concurrency, ge=1, le=1024, description="Judge calls in flight")
+    reask: bool = Field(default=False, description="Re-ask once with a format reminder when unparseable")
+    repeats: int = Field(
+        default=1, ge=1, le=MAX_REPEATS, description="Samples per verdict (majority decides; self-consistency shown)"
+    )
+    voters: str | None = Field(default=None, description="With pairs human-voted: only these voters' pairs")
+
+    @field_validator("pairs")
+    @classmethod
+    def _pairs(cls, value: str) -> str:
+        PairSelection.parse(value)
+        return value
+
+    @field_validator("turns")
+    @classmethod
+    def _turns(cls, value: tuple[int, ...]) -> tuple[int, ...]:
+        if not value or any(t < 1 for t in value):
+            raise ValueError("turns are 1-based and at least one is needed")
+        return tuple(sorted(set(value)))
+
+    @model_validator(mode="after")
+    def _seeded(self) -> Self:
+        if self.order is OrderMode.RANDOM and self.seed is None:
+            raise InputError("order random needs a seed", field="seed")
+        return self
+
+
+class RunConfig(RunOptions):
+    """A run's full configuration, stored as JSON with the run (its method card): the resolved request."""
+
+    set_name: str
+    judges: tuple[JudgeSpec, ...] = Field(min_length=1)
+    tenant_api_bases: bool = False
+    """Set on runs created through the API: the judges' api_bases were chosen by a tenant, so calls to them
+    follow no redirect and carry no operator key (:class:`judge.llm.client.CompletionRequest`)."""
+
+    @classmethod
+    def from_stored(cls, stored: Mapping[str, Any]) -> RunConfig:
+        """The configuration a run was stored with (``Run.config``, which also holds its method card)."""
+        return cls.model_validate({k: v for k, v in stored.items() if k in cls.model_fields})
+
+    @property
+    def pair_selection(self) -> PairSelection:
+        return PairSelection.parse(self.pairs)
