@@ -82,18 +82,7 @@ def _rows(columns: VoteColumns) -> list[PairVote]:
 
 
 def _as_pair(votes: list[VoteRecord]) -> list[PairVote]:
-    return [
-        PairVote(
-            prompt_id=v.prompt_id,
-            model_a=v.model_a,
-            model_b=v.model_b,
-            winner=v.winner,
-            voter=v.voter,
-            turn=v.turn,
-            category=v.category,
-        )
-        for v in votes
-    ]
+    return [v.pair_vote() for v in votes]
 
 
 VALID = [

@@ -142,17 +142,7 @@ def load_source_votes(
     if source.kind == "file":
         assert source.path is not None
         return [
-            PairVote(
-                prompt_id=v.prompt_id,
-                model_a=v.model_a,
-                model_b=v.model_b,
-                winner=v.winner,
-                voter=v.voter,
-                turn=v.turn,
-                category=v.category,
-            )
-            for v in read_votes(source.path)
-            if voters is None or fnmatch.fnmatchcase(v.voter, voters)
+            v.pair_vote() for v in read_votes(source.path) if voters is None or fnmatch.fnmatchcase(v.voter, voters)
         ]
     if prompt_set is None:
         raise InputError(f"source {source} needs --set", field="--set")

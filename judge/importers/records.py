@@ -9,7 +9,7 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from judge.core.errors import InputError
-from judge.core.types import Winner
+from judge.core.types import PairVote, Winner
 from judge.importers.lines import Located
 
 WINNER_SPELLINGS: dict[str, Winner] = {
@@ -121,6 +121,18 @@ class VoteRecord(ImportRecord):
 
     _ids = field_validator("prompt_id", mode="before")(_as_id)
     _turn = field_validator("turn", mode="before")(_as_int)
+
+    def pair_vote(self) -> PairVote:
+        """This vote as the analyses' PairVote (the conversations stay behind)."""
+        return PairVote(
+            prompt_id=self.prompt_id,
+            model_a=self.model_a,
+            model_b=self.model_b,
+            winner=self.winner,
+            voter=self.voter,
+            turn=self.turn,
+            category=self.category,
+        )
 
     @field_validator("winner", mode="before")
     @classmethod
