@@ -98,7 +98,6 @@ class Run(SQLModel, table=True):
     n_ok: int = 0
     n_unparseable: int = 0
     n_error: int = 0
-    n_cached: int = 0
     cost_usd: float = 0.0
     note: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     created_at: datetime = Field(default_factory=utcnow)
