@@ -15,6 +15,7 @@ from judge.ratings.arenahard import arenahard_scores, battle_scores
 from tests.paths import REPO
 
 BENCH = REPO / "tests" / "fixtures" / "formats" / "arenahard" / "bench"
+V01 = REPO / "tests" / "fixtures" / "formats" / "arenahard" / "v0.1"  # real excerpt, see its SOURCES.md
 
 
 def game(g1: str | None, g2: str | None) -> ArenaHardGame:
@@ -70,3 +71,50 @@ def test_bad_label_and_missing_answer_are_located(tmp_path: Path) -> None:
     judgment.write_text("\n".join([lines[0], json.dumps(bad)]) + "\n")
     with pytest.raises(InputError, match=r"m2.jsonl:2: model: no answer of 'm2' to question 'q9'"):
         read_arenahard(bench, baseline="base")
+
+
+def test_real_v01_excerpt_reads_questions_answers_and_games() -> None:
+    found = read_arenahard(V01, baseline="gpt-4-0314", judge="gpt-4-1106-preview")
+    assert len(found.bundle.prompts) == 6 and {p.category for p in found.bundle.prompts} == {"arena-hard-v0.1"}
+    # the baseline answered all 6 questions, each judged model its 3
+    assert len(found.bundle.responses) == 12 and len(found.games) == 6 and len(found.bundle.votes) == 12
+    odd = next(p for p in found.bundle.prompts if p.prompt_id == "b4b1c3f799f6459b8cfb15fa27e399e7")
+    assert odd.turns == ["Write a Scheme program to decide whether a number is odd."]
+    labels = {(g.model, g.uid[:4]): (g.game1, g.game2) for g in found.games}
+    assert labels[("gpt-3.5-turbo-0125", "4f8b")] == ("A>>B", "B>>A")
+    assert labels[("gpt-4-0613", "1b01")] == ("A=B", "A=B")
+    first = found.bundle.votes[0]  # gpt-3.5-turbo-0125 on 08d2..., game 1 (baseline shown as A): A=B
+    assert (first.model_a, first.model_b, first.winner, first.voter) == (
+        "gpt-4-0314",
+        "gpt-3.5-turbo-0125",
+        Winner.TIE,
+        "gpt-4-1106-preview/game1",
+    )
+
+
+def test_real_v01_excerpt_scores_equal_arena_hard_formula() -> None:
+    """show_result.py's load_judgments, by hand: label_to_score[game2] + [1 - s for s in label_to_score[game1]],
+    "A>>B" etc. counting --weight (3) times; the score is the mean over the exploded battles. (v0.1's Bradley-Terry
+    win rate against the baseline is this same mean: each model meets only the baseline.)"""
+    found = read_arenahard(V01, baseline="gpt-4-0314", judge="gpt-4-1106-preview")
+    rows = {r.model: r for r in arenahard_scores(found.games, baseline="gpt-4-0314", rounds=200, seed=3)}
+    # gpt-4-0613: b4b1 (A>B, B>A) -> [0] + [1-1]; 1b01 (A=B, A=B) -> [0.5] + [1-0.5]; 77fd (A>B, B>A) -> [0] + [0]
+    #   = 0 + 0 + 0.5 + 0.5 + 0 + 0 = 1.0 over 6 battles -> 16.67
+    assert rows["gpt-4-0613"].score == pytest.approx(100 * 1.0 / 6)
+    assert (rows["gpt-4-0613"].n_battles, rows["gpt-4-0613"].n_questions) == (6, 3)
+    # gpt-3.5-turbo-0125: 08d2 (A=B, A>B) -> [1] + [0.5]; 96d2 (A>B, B>A) -> [0] + [0];
+    #   4f8b (A>>B, B>>A) -> [0, 0, 0] + [0, 0, 0]  = 1.5 over 2 + 2 + 6 = 10 battles -> 15.0
+    assert rows["gpt-3.5-turbo-0125"].score == pytest.approx(15.0)
+    assert rows["gpt-3.5-turbo-0125"].n_battles == 10 and rows["gpt-3.5-turbo-0125"].n_dropped == 0
+    assert rows["gpt-4-0314"].score == 50.0
+    # --weight 1: 4f8b is 2 battles, not 6 -> 1.5 / 6 = 25.0
+    once = {r.model: r for r in arenahard_scores(found.games, baseline="gpt-4-0314", weight=1, rounds=10)}
+    assert once["gpt-3.5-turbo-0125"].score == pytest.approx(25.0)
+
+
+def test_judge_scoring_its_own_answers_is_left_out() -> None:
+    own = ArenaHardGame(
+        uid="q", model="j", baseline="b", judge="j", category=None, game1="B>A", game2="A>B", location="x:1"
+    )
+    rows = {r.model: r for r in arenahard_scores([game("A>B", "B>A"), own], baseline="b", rounds=10)}
+    assert set(rows) == {"m", "b"}  # load_judgments drops rows whose model is one of the judges

@@ -3,9 +3,16 @@ computes it.
 
 Each judgment record has two games (game 1 shows the baseline as A, game 2 the model as A); the two games are
 separate battles (order rule ``separate``). A game scores 1 (model better), 0.5 (tie) or 0 (baseline better), and
-a strong verdict (``>>``) counts as ``weight`` (3) identical battles. Records with a null game are dropped whole.
-The score is the mean battle score; the interval comes from ``rounds`` bootstrap resamples of each model's
-battles (Arena-Hard: 100 rounds, 5th and 95th percentiles).
+a strong verdict (``>>``) counts as ``weight`` (3, show_result.py's ``--weight``) identical battles: the label map
+and the order ``scores(game 2) + [1 - s for s in scores(game 1)]`` are those of lmarena/arena-hard-auto's
+``load_judgments``. Records with a null game (or a null score) are dropped whole, and records whose model is the
+judge itself are left out, both as ``load_judgments`` does.
+
+The score is the mean battle score. Arena-Hard v0.1 reported the Bradley-Terry win rate against the baseline,
+fitted on the same battles; every battle involves the baseline, so each model's fit is separate and its win rate
+is exactly this mean. v2.0 prints the mean of its 100 bootstrap means, which differs from this mean only by
+bootstrap noise. The interval comes from ``rounds`` bootstrap resamples of each model's battles (v2.0: 100 rounds,
+5th and 95th percentiles).
 """
 
 from __future__ import annotations
@@ -16,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from judge.core.errors import InputError
-from judge.core.types import Frozen
+from judge.core.types import JsonFields
 from judge.importers.arenahard import ArenaHardGame
 
 STRONG_WEIGHT = 3
@@ -47,7 +54,7 @@ def battle_scores(game: ArenaHardGame, weight: int = STRONG_WEIGHT) -> list[floa
     return _weighted(game.game2, weight) + [1.0 - s for s in _weighted(game.game1, weight)]
 
 
-class ArenaHardScore(Frozen):
+class ArenaHardScore(JsonFields):
     """A model's Arena-Hard score (percent) vs the baseline, with its bootstrap interval."""
 
     model: str
@@ -58,9 +65,6 @@ class ArenaHardScore(Frozen):
     n_questions: int
     n_battles: int
     n_dropped: int
-
-    def to_json(self) -> dict[str, Any]:
-        return self.model_dump()
 
 
 def arenahard_scores(
@@ -74,7 +78,11 @@ def arenahard_scores(
     category: str | None = None,
 ) -> list[ArenaHardScore]:
     """Every judged model's score against ``baseline`` (the baseline itself is listed at 50), highest first."""
-    chosen = [g for g in games if g.baseline == baseline and (category is None or g.category == category)]
+    chosen = [
+        g
+        for g in games
+        if g.baseline == baseline and g.model != g.judge and (category is None or g.category == category)
+    ]
     if not chosen:
         raise InputError(f"no judgments against the baseline {baseline!r}", field="--baseline")
     by_model: dict[str, list[ArenaHardGame]] = {}
@@ -124,6 +132,7 @@ def method_card(weight: int, rounds: int, interval: tuple[float, float], seed: i
         "order_rule_means": "each record's two games (baseline first, model first) are separate battles",
         "strong_verdicts": f"A>>B / B>>A count as {weight} battles",
         "null_games": "a record with a null game is dropped whole",
+        "judge_as_model": "records whose model is the judge itself are left out",
         "score": "mean battle score of the model vs the baseline, percent",
         "ci": f"bootstrap over each model's battles, {rounds} rounds, "
         f"quantiles {interval[0]}-{interval[1]}, seed {seed}",
