@@ -15,7 +15,7 @@ from rich.table import Table
 from judge.analysis.table_export import csv_text
 from judge.cli.app import app, console, reports_errors
 from judge.importers.bundle import ImportBundle
-from judge.importers.generic import read_prompts, read_responses, read_votes
+from judge.importers.generic import read_prompts, read_responses
 from judge.importers.llmbar import read_llmbar
 from judge.importers.mtbench import read_mtbench
 from judge.settings import get_settings
@@ -75,12 +75,16 @@ def db_current() -> None:
 def _write(bundle: ImportBundle, set_name: str, create_missing: bool, source: str = "import") -> ImportCounts:
     with session_scope(open_store()) as session:
         counts = write_bundle(session, set_name=set_name, bundle=bundle, create_missing=create_missing, source=source)
+    _print_counts(set_name, counts, len(bundle.prompts), len(bundle.responses), len(bundle.votes))
+    return counts
+
+
+def _print_counts(set_name: str, counts: ImportCounts, prompts: int, responses: int, votes: int) -> None:
     console.print(
         f"set {set_name!r}: +{counts.prompts_added} prompts, +{counts.references_added} references, "
         f"+{counts.responses_added} responses, +{counts.votes_added} votes "
-        f"(read {len(bundle.prompts)} prompts, {len(bundle.responses)} responses, {len(bundle.votes)} votes)"
+        f"(read {prompts} prompts, {responses} responses, {votes} votes)"
     )
-    return counts
 
 
 @import_app.command("mtbench")
@@ -116,8 +120,15 @@ def import_votes(
     create_missing: CreateMissing = False,
     source: Annotated[str, typer.Option(help="Where the votes come from (stored with each vote).")] = "human",
 ) -> None:
-    """Import votes: {prompt_id, model_a, model_b, winner, voter?, turn?, category?, tstamp?} (or Arena battles)."""
-    _write(ImportBundle(votes=read_votes(file)), set_name, create_missing, source=source)
+    """Import votes: {prompt_id, model_a, model_b, winner, voter?, turn?, category?, tstamp?} (or Arena battles);
+    JSONL, CSV or Parquet, read column-wise and written in bulk."""
+    from judge.importers.columnar import read_vote_file
+    from judge.store.bulk_votes import write_votes
+
+    votes = read_vote_file(file)
+    with session_scope(open_store()) as session:
+        counts = write_votes(session, set_name=set_name, votes=votes, create_missing=create_missing, source=source)
+    _print_counts(set_name, counts, 0, 0, len(votes))
 
 
 @import_app.command("llmbar")

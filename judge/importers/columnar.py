@@ -32,12 +32,13 @@ from numpy.typing import NDArray
 from judge.core.errors import InputError
 from judge.core.types import PairVote, Winner
 from judge.importers.generic import read_votes, vote_from
-from judge.importers.lines import MAX_LINE_BYTES, Located
+from judge.importers.lines import MAX_LINE_BYTES, Located, read_csv
 from judge.importers.records import MAX_STORED_INT, WINNER_SPELLINGS, VoteRecord
 from judge.metrics.categories import in_category
 from judge.ratings.battles import Battles
 
 IntArray = NDArray[np.int64]
+FloatArray = NDArray[np.float64]
 
 WINNERS: tuple[Winner, ...] = (Winner.MODEL_A, Winner.MODEL_B, Winner.TIE, Winner.TIE_BOTHBAD)
 """Winner codes of :class:`VoteColumns` (index into this tuple)."""
@@ -63,6 +64,27 @@ class _NotColumnar(Exception):
     """The columnar checks did not accept the file: read it per row (which says what is wrong, if anything)."""
 
 
+@dataclass(frozen=True)
+class RowLocations:
+    """Each row's location as the per-row reader writes it: ``file:LINE`` for JSONL (row + 1: the columnar checks
+    accept no blank line), ``file:ROW`` for Parquet (row + 1), for CSV the line where the row ends (quoted newlines
+    move it, so the file is read again to find it, on the error path only), or each record's own location (a file
+    read per row)."""
+
+    name: str
+    csv_path: Path | None = None
+    given: tuple[str, ...] | None = None
+
+    def __call__(self, row: int) -> str:
+        if self.given is not None:
+            return self.given[row]
+        if self.csv_path is not None:
+            for k, record in enumerate(read_csv(self.csv_path)):
+                if k == row:
+                    return record.location
+        return f"{self.name}:{row + 1}"
+
+
 @dataclass(frozen=True, eq=False)
 class VoteColumns:
     """Pairwise votes as columns: ``a``/``b`` index ``models``, ``winner`` indexes :data:`WINNERS`, ``turn`` is the
@@ -77,9 +99,17 @@ class VoteColumns:
     prompt_ids: Any
     voters: Any
     categories: Any
+    tstamps: FloatArray | None = None
+    """Each vote's timestamp, NaN where it has none (None: not known, e.g. columns of PairVotes)."""
+    locations: RowLocations | None = None
+    """Where each vote came from (None once filtered)."""
 
     def __len__(self) -> int:
         return len(self.a)
+
+    def location(self, row: int) -> str:
+        """``file:line`` of vote ``row``, as the per-row reader would name it."""
+        return self.locations(row) if self.locations is not None else f"vote {row + 1}"
 
     def take(self, keep: NDArray[np.bool_]) -> VoteColumns:
         """Only the votes where ``keep`` is true."""
@@ -92,6 +122,7 @@ class VoteColumns:
             _filtered(self.prompt_ids, keep),
             _filtered(self.voters, keep),
             _filtered(self.categories, keep),
+            None if self.tstamps is None else self.tstamps[keep],
         )
 
     def where_voters(self, pattern: str | None) -> VoteColumns:
@@ -152,13 +183,20 @@ class VoteColumns:
             )
         ]
 
+    def codes(self, field: str) -> tuple[Sequence[Any], IntArray]:
+        """The distinct values of ``prompt_ids``, ``voters`` or ``categories`` in order of first appearance, and
+        each vote's index among them."""
+        return _encoded(getattr(self, field))
+
     @classmethod
     def from_votes(cls, votes: Sequence[VoteRecord | PairVote]) -> VoteColumns:
-        """Columns of already validated votes."""
+        """Columns of already validated votes (VoteRecords keep their timestamps and locations)."""
         index: dict[str, int] = {}
         names = [v.model_a for v in votes] + [v.model_b for v in votes]
         ab = np.fromiter((index.setdefault(m, len(index)) for m in names), dtype=np.int64, count=len(names))
         n = len(votes)
+        records = [v for v in votes if isinstance(v, VoteRecord)]
+        known = len(records) == n
         return cls(
             models=tuple(index),
             a=ab[:n],
@@ -168,6 +206,10 @@ class VoteColumns:
             prompt_ids=np.array([v.prompt_id for v in votes], dtype=object),
             voters=np.array([v.voter for v in votes], dtype=object),
             categories=np.array([v.category for v in votes], dtype=object),
+            tstamps=np.array([np.nan if v.tstamp is None else v.tstamp for v in records], dtype=np.float64)
+            if known
+            else None,
+            locations=RowLocations("", given=tuple(v.location for v in records)) if known else None,
         )
 
 
@@ -194,6 +236,14 @@ def _as_list(values: Any) -> list[Any]:
 
 def read_vote_columns(path: Path) -> VoteColumns:
     """Every vote of a JSONL, CSV or Parquet file as columns; the first bad row raises (``file:line: field``)."""
+    votes = read_vote_file(path)
+    return votes if isinstance(votes, VoteColumns) else VoteColumns.from_votes(votes)
+
+
+def read_vote_file(path: Path) -> VoteColumns | list[VoteRecord]:
+    """Every vote of a JSONL, CSV or Parquet file: as columns when the columnar checks accept the file, else as the
+    per-row reader's records (Arena conversations, forms the checks leave to it, no pyarrow installed); the first
+    bad row raises (``file:line: field``) either way."""
     if not path.is_file():
         raise InputError("no such file", location=str(path))
     suffix = path.suffix.lower()
@@ -204,18 +254,18 @@ def read_vote_columns(path: Path) -> VoteColumns:
             raise InputError(
                 "reading Parquet needs pyarrow: pip install 'judge[columnar]'", location=str(path)
             ) from None
-        return VoteColumns.from_votes(read_votes(path))
+        return read_votes(path)
     if suffix in PARQUET_SUFFIXES:
         return _read_parquet(path)
     try:
         if suffix in (".jsonl", ".ndjson"):
             table, nul_free = _jsonl_table(path)
-            return _columns(table, coalesce=False, text_cells=False, nul_free=nul_free)
+            return _columns(table, RowLocations(path.name), coalesce=False, text_cells=False, nul_free=nul_free)
         if suffix == ".csv":
-            return _columns(_csv_table(path), coalesce=False, text_cells=True)
+            return _columns(_csv_table(path), RowLocations(path.name, csv_path=path), coalesce=False, text_cells=True)
     except _NotColumnar:
         pass
-    return VoteColumns.from_votes(read_votes(path))
+    return read_votes(path)
 
 
 def _jsonl_table(path: Path) -> tuple[Any, bool]:
@@ -271,7 +321,7 @@ def _csv_table(path: Path) -> Any:
     return table
 
 
-def _read_parquet(path: Path) -> VoteColumns:
+def _read_parquet(path: Path) -> VoteColumns | list[VoteRecord]:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -283,14 +333,14 @@ def _read_parquet(path: Path) -> VoteColumns:
     except (pa.ArrowException, OSError, ValueError) as exc:
         raise InputError(f"not a readable Parquet file ({exc})", location=path.name) from None
     try:
-        return _columns(table, coalesce=True, text_cells=False)
+        return _columns(table, RowLocations(path.name), coalesce=True, text_cells=False)
     except _NotColumnar:
         pass
     votes = [vote_from(record) for record in _parquet_records(table, path.name)]
     for vote in votes:
         if vote.model_a == vote.model_b:
             raise InputError("model_a and model_b are the same model", location=vote.location, field="model_b")
-    return VoteColumns.from_votes(votes)
+    return votes
 
 
 def _parquet_records(table: Any, name: str) -> Iterator[Located]:
@@ -350,7 +400,9 @@ def _codes(column: Any) -> tuple[tuple[Any, ...], IntArray]:
     return values, encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64)
 
 
-def _columns(table: Any, *, coalesce: bool, text_cells: bool, nul_free: bool = False) -> VoteColumns:
+def _columns(
+    table: Any, locations: RowLocations, *, coalesce: bool, text_cells: bool, nul_free: bool = False
+) -> VoteColumns:
     """Validate the used columns of ``table`` as a whole and encode them; _NotColumnar when any check fails."""
     import pyarrow as pa
     import pyarrow.compute as pc
@@ -403,7 +455,7 @@ def _columns(table: Any, *, coalesce: bool, text_cells: bool, nul_free: bool = F
         else _text(category, required=False, non_empty=False, nul_free=nul_free)
     )
     turns = _turns(col["turn"], n, text_cells)
-    _check_tstamp(col["tstamp"], text_cells)
+    tstamps = _tstamps(col["tstamp"], n, text_cells)
     models, ab = _codes(pa.chunked_array(model_a.chunks + model_b.chunks, type=pa.string()))
     return VoteColumns(
         models=tuple(models),
@@ -414,6 +466,8 @@ def _columns(table: Any, *, coalesce: bool, text_cells: bool, nul_free: bool = F
         prompt_ids=prompt,
         voters=voters,
         categories=categories,
+        tstamps=tstamps,
+        locations=locations,
     )
 
 
@@ -438,13 +492,13 @@ def _turns(column: Any, n: int, text_cells: bool) -> IntArray:
     return np.asarray(values, dtype=np.int64)
 
 
-def _check_tstamp(column: Any, text_cells: bool) -> None:
-    """Timestamps are not rated, but a file with a bad one is refused: finite numbers, or text that is one."""
+def _tstamps(column: Any, n: int, text_cells: bool) -> FloatArray:
+    """Timestamps (NaN where absent): finite numbers, or text that is one; any other value refuses the file."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
     if column is None or pa.types.is_null(column.type):
-        return
+        return np.full(n, np.nan)
     if pa.types.is_string(column.type) or pa.types.is_large_string(column.type):
         try:
             column = pc.cast(column, pa.float64())
@@ -452,6 +506,10 @@ def _check_tstamp(column: Any, text_cells: bool) -> None:
             raise _NotColumnar from exc
     elif not (pa.types.is_integer(column.type) or pa.types.is_floating(column.type)) or text_cells:
         raise _NotColumnar
-    finite = pc.is_finite(pc.cast(column, pa.float64()))
-    if not pc.all(finite).as_py():  # nulls (absent fields) are skipped
+    try:
+        column = pc.cast(column, pa.float64())  # an integer beyond 2**53 is refused here (not exactly a float)
+    except pa.ArrowException as exc:
+        raise _NotColumnar from exc
+    if not pc.all(pc.is_finite(column)).as_py():  # nulls (absent fields) are skipped
         raise _NotColumnar
+    return np.asarray(pc.fill_null(column, np.nan).to_numpy(zero_copy_only=False), dtype=np.float64)

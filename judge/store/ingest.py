@@ -57,6 +57,25 @@ def vote_key(tenant: str, set_name: str, vote: VoteRecord, source: str) -> str:
     )
 
 
+def unknown_prompt(external_id: str, set_name: str, location: str) -> InputError:
+    """The error for a vote on a prompt the set lacks (without ``--create-missing``)."""
+    return InputError(
+        f"unknown prompt {external_id!r} in set {set_name!r} (import the prompts first, or pass --create-missing)",
+        location=location,
+        field="prompt_id",
+    )
+
+
+def unknown_model(model: str, set_name: str, location: str, field: str) -> InputError:
+    """The error for a vote naming a model with no responses in the set (without ``--create-missing``)."""
+    return InputError(
+        f"unknown model {model!r}: no responses of it in set {set_name!r} (import them first, or pass "
+        "--create-missing)",
+        location=location,
+        field=field,
+    )
+
+
 class _Writer:
     """One import into one prompt set; every check happens before rows are flushed that depend on it."""
 
@@ -115,12 +134,7 @@ class _Writer:
         prompt = self.prompts.get(external_id)
         if prompt is None:
             if not self.create_missing:
-                raise InputError(
-                    f"unknown prompt {external_id!r} in set {self.prompt_set.name!r} "
-                    "(import the prompts first, or pass --create-missing)",
-                    location=location,
-                    field="prompt_id",
-                )
+                raise unknown_prompt(external_id, self.prompt_set.name, location)
             prompt = Prompt(set_id=self.set_id, external_id=external_id, category=category, turns=[])
             self.session.add(prompt)
             self.prompts[external_id] = prompt
@@ -173,12 +187,7 @@ class _Writer:
             prompt_id = self.prompt_id(vote.prompt_id, vote.location, vote.category)
             for field, model in (("model_a", vote.model_a), ("model_b", vote.model_b)):
                 if model not in known_models and not self.create_missing:
-                    raise InputError(
-                        f"unknown model {model!r}: no responses of it in set "
-                        f"{self.prompt_set.name!r} (import them first, or pass --create-missing)",
-                        location=vote.location,
-                        field=field,
-                    )
+                    raise unknown_model(model, self.prompt_set.name, vote.location, field)
             rows.append(
                 {
                     "vote_key": vote_key(self.prompt_set.tenant, self.prompt_set.name, vote, source),
