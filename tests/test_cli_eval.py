@@ -16,7 +16,6 @@ from tests.paths import REPO
 runner = CliRunner()
 FORMATS = REPO / "tests" / "fixtures" / "formats"
 ALPACA_EXCERPT = FORMATS / "alpacaeval" / "annotations_alpaca-7b_excerpt.json"
-ALPACA_REAL = FORMATS / "alpacaeval" / "annotations_LMCocktail-10.7B-v1_shortened.json"
 ALPACA_LEADERBOARD = FORMATS / "alpacaeval" / "alpaca_eval_gpt4_leaderboard.csv"
 
 
@@ -57,29 +56,36 @@ def test_alpacaeval_import_is_idempotent_and_winrate_matches_hand_figures(empty_
     assert missing.exit_code == 2 and "no votes involve the baseline" in missing.output
 
 
-def test_a_real_annotation_file_reproduces_the_published_alpacaeval_1_row(empty_db: Path) -> None:
-    """All 805 real GPT-4 annotations of LMCocktail-10.7B-v1 (texts shortened, preferences as published).
-
-    The published AlpacaEval 1.0 row: 740 wins, 62 losses, 1 draw (preference 0.0), 2 null preferences dropped,
-    n_total 803, win_rate 92.2167, standard_error 0.9440. By hand: (740 + 0.5) / 803 = 92.2167 %; the sample SD of
-    740 ones, one 0.5 and 62 zeros is 0.26750, and 0.26750 / sqrt(803) = 0.9440 %.
-    """
-    out = judge("import", "alpacaeval", str(ALPACA_REAL), "--set", "ae")
-    assert "+805 prompts" in out and "+803 votes" in out
-    published = next(
-        row for row in csv.DictReader(ALPACA_LEADERBOARD.open()) if row[""] == "LMCocktail-10.7B-v1"
+@pytest.mark.parametrize(
+    ("model", "votes", "win_rate", "standard_error"),
+    [
+        # 740 wins, 62 losses, 1 draw (preference 0.0), 2 null preferences dropped: (740 + 0.5) / 803 = 92.2167 %;
+        # the sample SD of 740 ones, one 0.5 and 62 zeros is 0.26750, and 0.26750 / sqrt(803) = 0.9440 %.
+        ("LMCocktail-10.7B-v1", 803, 92.22, 0.94),
+        # 205 wins, 584 losses, 16 draws (preference 0): (205 + 8) / 805 = 26.4596 %; SD 0.43574 / sqrt(805) = 1.5357 %.
+        ("alpaca-7b", 805, 26.46, 1.54),
+    ],
+)
+def test_a_real_annotation_file_reproduces_the_published_alpacaeval_1_row(
+    empty_db: Path, model: str, votes: int, win_rate: float, standard_error: float
+) -> None:
+    """All 805 real GPT-4 annotations of a model vs text_davinci_003 (texts shortened, preferences as published)."""
+    out = judge(
+        "import", "alpacaeval", str(FORMATS / "alpacaeval" / f"annotations_{model}_shortened.json"), "--set", "ae"
     )
+    assert "+805 prompts" in out and f"+{votes} votes" in out
+    published = next(row for row in csv.DictReader(ALPACA_LEADERBOARD.open()) if row[""] == model)
     rows = json.loads(judge("winrate", "--set", "ae", "--baseline", "text_davinci_003", "--format", "json"))
     [row] = rows
     assert (row["model"], row["n"], row["wins"], row["draws"], row["losses"]) == (
-        "LMCocktail-10.7B-v1",
+        model,
         int(published["n_total"]),
         int(published["n_wins"]),
         int(published["n_draws"]),
         int(published["n_wins_base"]),
     )
-    assert round(row["win_rate"], 2) == round(float(published["win_rate"]), 2) == 92.22
-    assert round(row["standard_error"], 2) == round(float(published["standard_error"]), 2) == 0.94
+    assert round(row["win_rate"], 2) == round(float(published["win_rate"]), 2) == win_rate
+    assert round(row["standard_error"], 2) == round(float(published["standard_error"]), 2) == standard_error
 
 
 def test_alpacaeval_bad_file_writes_nothing(empty_db: Path, tmp_path: Path) -> None:
