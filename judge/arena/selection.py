@@ -19,7 +19,6 @@ from typing import Literal
 
 import numpy as np
 from numpy.typing import NDArray
-from scipy.special import ndtr
 
 from judge.core.errors import InputError
 
@@ -98,6 +97,8 @@ def fit_counts(
 def pair_score(state: RatingState, a: str, b: str, floor: float = 0.0) -> float:
     """How much one vote on (a, b) is expected to teach the ranking: (P(order wrong) + ``floor``) x variance
     shrinkage (``floor`` keeps some weight on well-separated pairs, whose votes still narrow every interval)."""
+    from scipy.special import ndtr  # SciPy on first use: slow to import
+
     mean, var = state.difference(a, b)
     wrong = float(ndtr(-abs(mean) / math.sqrt(var))) + floor
     p = 1.0 / (1.0 + math.exp(-mean))

@@ -21,11 +21,8 @@ import logging
 import os
 import time
 import weakref
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-import litellm
-import openai
-from litellm import exceptions as llm_errors
 from pydantic import Field
 
 from judge.core.errors import FatalProviderError, ProviderError, RetryableProviderError, classify_failure
@@ -33,36 +30,14 @@ from judge.core.redaction import redact
 from judge.core.render import ResponseFormatStyle, response_format_for
 from judge.core.types import ChatMessage, Frozen
 from judge.llm.endpoints import OPENAI_COMPATIBLE
+from judge.llm.lite import error_classes, litellm
 from judge.llm.retry import RetryPolicy, call_with_retries
 
-litellm.suppress_debug_info = True
-litellm.drop_params = False  # a dropped response_format would be recorded as structured output
-litellm.num_retries = 0
-litellm.turn_off_message_logging = True
-for _name in ("LiteLLM", "LiteLLM Router", "LiteLLM Proxy"):
-    logging.getLogger(_name).setLevel(logging.WARNING)
+if TYPE_CHECKING:
+    import openai
 
 log = logging.getLogger("judge.llm")
 NO_KEY = "no-key-required"
-_FATAL = (
-    llm_errors.AuthenticationError,
-    llm_errors.BadRequestError,
-    llm_errors.NotFoundError,
-    llm_errors.PermissionDeniedError,
-    llm_errors.UnprocessableEntityError,
-)
-_SCHEMA_REJECTIONS = (llm_errors.BadRequestError, llm_errors.UnprocessableEntityError)
-_NOT_SCHEMA = (llm_errors.ContextWindowExceededError, llm_errors.ContentPolicyViolationError)
-_RETRYABLE = (
-    llm_errors.RateLimitError,
-    llm_errors.Timeout,
-    llm_errors.APIConnectionError,
-    llm_errors.InternalServerError,
-    llm_errors.ServiceUnavailableError,
-    llm_errors.BadGatewayError,
-    openai.APITimeoutError,
-    openai.APIConnectionError,
-)
 
 
 class _ResponseFormatRejected(Exception):
@@ -128,7 +103,7 @@ def wants_structured_output(model: str, api_base: str | None) -> bool:
     if api_base is not None and model.startswith("openai/"):
         return True
     try:
-        return bool(litellm.supports_response_schema(model=model))
+        return bool(litellm().supports_response_schema(model=model))
     except Exception:  # unknown provider or model: do not ask
         return False
 
@@ -160,9 +135,9 @@ def classify_error(exc: Exception) -> ProviderError:
     status = status if isinstance(status, int) else None
     reason = redact(f"{type(exc).__name__}: {getattr(exc, 'message', None) or exc}")
     short = classify_failure(exc)  # what a tenant may see; ``reason`` (the detail) is for the server log
-    if isinstance(exc, _FATAL):
+    if isinstance(exc, error_classes()["fatal"]):
         return FatalProviderError(reason, status_code=status, reason=short)
-    if isinstance(exc, _RETRYABLE):
+    if isinstance(exc, error_classes()["retryable"]):
         response = getattr(exc, "response", None)
         retry_after = parse_retry_after(getattr(response, "headers", None))
         return RetryableProviderError(reason, status_code=status, retry_after=retry_after, reason=short)
@@ -184,7 +159,7 @@ def compute_cost(response: Any) -> float | None:
         return None  # LiteLLM's own lookup of an unknown model costs ~1 ms per call; the answer never changes
     else:
         try:
-            cost = float(litellm.completion_cost(completion_response=response))
+            cost = float(litellm().completion_cost(completion_response=response))
         except Exception:
             return None
     if cost == 0.0 and not has_known_price(str(response.model)):
@@ -196,7 +171,7 @@ def compute_cost(response: Any) -> float | None:
 def has_known_price(model: str) -> bool:
     """Whether LiteLLM's price map knows ``model``'s input token price (cached per model name)."""
     try:
-        info = litellm.get_model_info(model=model)
+        info = litellm().get_model_info(model=model)
     except Exception:  # unknown model: LiteLLM raises
         return False
     return info.get("input_cost_per_token") is not None
@@ -224,6 +199,8 @@ class LiteLLMClient:
         clients = self._tenant_clients.setdefault(asyncio.get_running_loop(), {})
         client = clients.get(req.api_base)
         if client is None:
+            import openai
+
             http = openai.DefaultAsyncHttpxClient(follow_redirects=False, timeout=req.timeout_s)
             client = openai.AsyncOpenAI(api_key=NO_KEY, base_url=req.api_base, max_retries=0, http_client=http)
             clients[req.api_base] = client
@@ -270,8 +247,10 @@ class LiteLLMClient:
             kwargs["response_format"] = response_format_for(req.json_schema, req.schema_name, req.response_format_style)
         log.debug("judge call model=%s attempt=%d structured=%s", req.model, attempts, use_schema)
         started = time.perf_counter()
+        import openai
+
         try:
-            response = await litellm.acompletion(**kwargs)
+            response = await litellm().acompletion(**kwargs)
         except openai.OpenAIError as exc:
             status = getattr(exc, "status_code", None)
             if isinstance(status, int) and 300 <= status < 400:  # only judge's own client leaves them unfollowed
@@ -285,7 +264,8 @@ class LiteLLMClient:
                     reason="redirect refused",
                 ) from None
             error = classify_error(exc)
-            if use_schema and isinstance(exc, _SCHEMA_REJECTIONS) and not isinstance(exc, _NOT_SCHEMA):
+            rejected = isinstance(exc, error_classes()["schema_rejection"])
+            if use_schema and rejected and not isinstance(exc, error_classes()["not_schema"]):
                 raise _ResponseFormatRejected(str(error)) from None
             log.info("judge call model=%s attempt=%d failed: %s", req.model, attempts, error)
             raise error from None

@@ -14,9 +14,8 @@ import re
 from collections.abc import Iterable, Mapping
 from urllib.parse import unquote, urlsplit
 
-import litellm
-
 from judge.core.types import Frozen
+from judge.llm.lite import litellm
 
 DEFAULT_PORTS = {"http": 80, "https": 443}
 OPENAI_COMPATIBLE = "openai"
@@ -94,7 +93,7 @@ def allowed_base(url: str, allowlist: Iterable[BaseUrl]) -> BaseUrl | None:
 def provider_of(model: str) -> str | None:
     """LiteLLM's provider of a model string (``openai`` for ``gpt-4o`` and ``openai/x``); None when unknown."""
     try:
-        return str(litellm.get_llm_provider(model)[1])
+        return str(litellm().get_llm_provider(model)[1])
     except Exception:  # LiteLLM raises for a model it cannot place
         return None
 
@@ -127,7 +126,7 @@ def effective_api_base(model: str, api_base: str | None, environ: Mapping[str, s
     if provider is None:
         return None
     try:
-        resolved = litellm.get_llm_provider(model)[3]
+        resolved = litellm().get_llm_provider(model)[3]
     except Exception:  # LiteLLM raises for a model it cannot place
         return None
     return str(resolved) if resolved else None

@@ -16,12 +16,11 @@ import re
 from collections.abc import Iterable
 from typing import Any
 
-import litellm
-from litellm.utils import get_optional_params
 from pydantic import Field
 
 from judge.core.types import Frozen
 from judge.llm.client import SamplingParams
+from judge.llm.lite import litellm
 
 _ADVICE = re.compile(r"\s*(To drop|If you want to use|Set `?litellm\.drop_params).*$", re.DOTALL)
 
@@ -58,13 +57,13 @@ def _reason(exc: Exception) -> str:
 def _rejection(model: str, name: str, value: float | int) -> str | None:
     """LiteLLM's reason why ``model`` rejects ``name=value``, or None when it accepts it (or cannot tell)."""
     try:
-        bare, provider, _, _ = litellm.get_llm_provider(model)
+        bare, provider, _, _ = litellm().get_llm_provider(model)
     except Exception:  # a model LiteLLM cannot place: the call itself will say so
         return None
     try:
         params: dict[str, Any] = {name: value}
-        get_optional_params(model=bare, custom_llm_provider=provider, drop_params=False, **params)
-    except litellm.exceptions.UnsupportedParamsError as exc:
+        litellm().utils.get_optional_params(model=bare, custom_llm_provider=provider, drop_params=False, **params)
+    except litellm().exceptions.UnsupportedParamsError as exc:
         return _reason(exc)
     except Exception:  # any other complaint is not about this parameter: send it and let the call decide
         return None

@@ -10,8 +10,6 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from scipy.stats import norm
-
 from judge.core.errors import StatisticsError
 from judge.core.types import Frozen
 
@@ -23,7 +21,9 @@ def z_for(confidence: float) -> float:
     """Two-sided standard-normal quantile for ``confidence`` (1.959963... for 0.95)."""
     if not 0.0 < confidence < 1.0:
         raise StatisticsError(f"confidence must lie strictly between 0 and 1, got {confidence}")
-    return float(norm.ppf(0.5 + confidence / 2.0))
+    from scipy.special import ndtri  # SciPy on first use (slow to import); ndtri is scipy.stats.norm.ppf
+
+    return float(ndtri(0.5 + confidence / 2.0))
 
 
 def wilson_interval(count: int, n: int, confidence: float = 0.95) -> tuple[float, float]:

@@ -14,7 +14,6 @@ import math
 from collections.abc import Mapping, Sequence
 
 import numpy as np
-from scipy.optimize import minimize
 
 from judge.core.errors import StatisticsError
 from judge.core.types import PairVote
@@ -38,6 +37,8 @@ def length_controlled_win_rate(scores: Sequence[float], length_differences: Sequ
         log_p = -np.logaddexp(0.0, -z)
         log_q = -np.logaddexp(0.0, z)
         return float(-(y * log_p + (1.0 - y) * log_q).sum() + RIDGE * (params**2).sum())
+
+    from scipy.optimize import minimize  # SciPy on first use: slow to import
 
     fit = minimize(loss, np.zeros(2), method="BFGS", options={"gtol": 1e-10})
     theta = float(fit.x[0])

@@ -21,8 +21,6 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-from scipy.optimize import minimize
-from scipy.special import expit, log_expit
 
 from judge.core.types import Frozen, PairVote, Winner
 from judge.metrics.intervals import Proportion, proportion, z_for
@@ -94,6 +92,8 @@ def _normalised_difference(a: int, b: int) -> float:
 
 
 def _negative_log_likelihood(beta: Array, x: Array, y: Array) -> tuple[float, Array]:
+    from scipy.special import expit, log_expit
+
     margin = x @ beta
     value = -float(np.sum(y * log_expit(margin) + (1.0 - y) * log_expit(-margin)))
     gradient = x.T @ (expit(margin) - y)
@@ -126,6 +126,9 @@ def fit_style_model(
             accuracy=proportion(0, 0, confidence),
             note=note,
         )
+    from scipy.optimize import minimize  # SciPy on first use: slow to import
+    from scipy.special import expit, log_expit
+
     x = raw[:, varying] / scale[varying]
     y = np.array(a_won, dtype=np.float64)
     result = minimize(_negative_log_likelihood, np.zeros(len(varying)), args=(x, y), jac=True, method="BFGS")

@@ -11,8 +11,6 @@ from dataclasses import dataclass, field
 
 import numpy as np
 from numpy.typing import NDArray
-from scipy.sparse import coo_matrix
-from scipy.sparse.csgraph import connected_components
 
 from judge.core.errors import InputError, StatisticsError
 from judge.core.types import PairVote, Winner
@@ -120,6 +118,9 @@ def battles_from_votes(votes: Sequence[PairVote], models: Sequence[str] | None =
 
 def comparison_components(battles: Battles) -> list[tuple[str, ...]]:
     """Groups of models linked by chains of battles, largest first; ratings compare only within a group."""
+    from scipy.sparse import coo_matrix  # SciPy on first use: slow to import
+    from scipy.sparse.csgraph import connected_components
+
     n = len(battles.models)
     graph = coo_matrix((np.ones(battles.n_battles), (battles.a, battles.b)), shape=(n, n))
     count, labels = connected_components(graph, directed=False)

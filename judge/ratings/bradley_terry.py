@@ -20,8 +20,6 @@ from functools import cached_property
 
 import numpy as np
 from numpy.typing import NDArray
-from scipy.sparse import coo_matrix
-from scipy.sparse.csgraph import connected_components
 
 from judge.core.errors import InputError
 from judge.ratings.battles import Battles, require_rateable
@@ -150,6 +148,9 @@ def separation_notes(data: AggregatedBattles, models: tuple[str, ...], ridge: fl
     lost = data.category_score < 1
     src = np.concatenate([first[scored], second[lost]])
     dst = np.concatenate([second[scored], first[lost]])
+    from scipy.sparse import coo_matrix  # SciPy on first use: slow to import
+    from scipy.sparse.csgraph import connected_components
+
     graph = coo_matrix((np.ones(len(src)), (src, dst)), shape=(n, n))
     if connected_components(graph, directed=True, connection="strong")[0] == 1:
         return ()

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import numpy as np
 from numpy.typing import NDArray
-from scipy.optimize import minimize
 
 from judge.core.errors import StatisticsError
 from judge.ratings.battles import Battles, require_rateable
@@ -45,6 +44,8 @@ def fit_logistic_per_battle(
             np.concatenate([np.bincount(a, residual, n) - np.bincount(b, residual, n), x.T @ residual]) + ridge * params
         )
         return float(value) / total, grad / total
+
+    from scipy.optimize import minimize  # SciPy on first use: slow to import
 
     result = minimize(
         loss,

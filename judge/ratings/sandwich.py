@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import numpy as np
 from numpy.typing import NDArray
-from scipy.special import ndtri
 
 from judge.ratings.newton import Design
 
@@ -55,6 +54,8 @@ def anchored_covariance(covariance: FloatArray, anchor_index: int | None, points
 
 def normal_interval(ratings: FloatArray, covariance: FloatArray, level: float) -> tuple[FloatArray, FloatArray]:
     """rating +- z * standard error at two-sided ``level``."""
+    from scipy.special import ndtri  # SciPy on first use: slow to import
+
     z = float(ndtri(0.5 + level / 2.0))
     se = np.sqrt(np.clip(np.diag(covariance), 0.0, None))
     return np.asarray(ratings - z * se), np.asarray(ratings + z * se)

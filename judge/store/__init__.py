@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from alembic.script import ScriptDirectory
 from sqlalchemy.engine import Engine
 
 from judge.core.errors import StoreError
@@ -23,6 +22,8 @@ __all__ = ["DEFAULT_TENANT", "head_revision", "open_store", "session_scope", "up
 
 def head_revision() -> str:
     """The newest migration shipped with this version of judge."""
+    from alembic.script import ScriptDirectory  # Alembic on first use: slow to import, `judge --help` needs none
+
     script = ScriptDirectory.from_config(alembic_config("sqlite://"))
     head = script.get_current_head()
     assert head is not None, f"no migrations in {MIGRATIONS_DIR}"

@@ -7,7 +7,6 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from sqlalchemy import Table
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import Session
 
@@ -17,6 +16,8 @@ def _insert(session: Session, table: Table) -> Any:
 
 
 def _insert_for(dialect: str, table: Table) -> Any:
+    from sqlalchemy.dialects import postgresql, sqlite  # the PostgreSQL dialect takes a while to import
+
     if dialect == "postgresql":
         return postgresql.insert(table)
     if dialect == "sqlite":
