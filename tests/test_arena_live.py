@@ -20,9 +20,8 @@ LIVE = {"m-one": "first live answer", "m-two": "second live answer", "m-three": 
 def enable_live(arena: Arena, provider: FakeProvider, max_cost: float | None = None) -> None:
     with session_scope(arena.engine) as session:
         config = get_config(session, set_id=arena.set_id)
-        config.live_models = [{"model": f"openai/{m}", "api_base": provider.url} for m in LIVE]
-        config.max_cost_usd = max_cost
-        save_config(session, config)
+        live_models = [{"model": f"openai/{m}", "api_base": provider.url} for m in LIVE]
+        save_config(session, config.model_copy(update={"live_models": live_models, "max_cost_usd": max_cost}))
     provider.script(
         rules=[{"model": m, "behaviour": {"kind": "reply", "content": text}} for m, text in LIVE.items()],
     )
@@ -76,8 +75,7 @@ def test_live_prompt_from_the_page_and_the_budget(arena: Arena, fake_provider: F
     token = arena.invite("budget")["token"]
     with session_scope(arena.engine) as session:
         config = get_config(session, set_id=arena.set_id)
-        config.max_cost_usd = 0.0
-        save_config(session, config)
+        save_config(session, config.model_copy(update={"max_cost_usd": 0.0}))
     spent = arena.client.post(
         "/v1/arena/prompts", json={"prompt": "more"}, headers={"Authorization": f"Bearer {token}"}
     )

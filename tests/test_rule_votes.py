@@ -7,7 +7,8 @@ import json
 import pytest
 from sqlalchemy.engine import Engine
 
-from judge.analysis.rule_votes import gold_report_by_rule, judge_votes_by_rule
+from judge.analysis.rule_votes import gold_report_by_rule
+from judge.analysis.sources import judge_votes
 from judge.core.protocols.order_rules import OrderRule
 from judge.importers.judgebench import read_judgebench
 from judge.runs.request import JudgeSpec
@@ -59,12 +60,10 @@ def test_gold_accuracy_under_each_order_rule(judged: Engine, rule: str, correct:
 def test_separate_rule_makes_one_vote_per_order(judged: Engine) -> None:
     with session_scope(judged) as session:
         prompt_set = get_set(session, name="jb")
-        separate = judge_votes_by_rule(
+        separate = judge_votes(
             session, prompt_set=prompt_set, model="openai/fake-judge", rubric=None, rule=OrderRule.SEPARATE
         )
-        summed = judge_votes_by_rule(
-            session, prompt_set=prompt_set, model="openai/fake-judge", rubric=None, rule=OrderRule.SUM
-        )
+        summed = judge_votes(session, prompt_set=prompt_set, model="openai/fake-judge", rubric=None, rule=OrderRule.SUM)
     assert len(separate) == 4 and len(summed) == 2
     assert sorted(v.winner.value for v in summed) == ["model_a", "model_b"]
 

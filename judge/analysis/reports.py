@@ -4,35 +4,33 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 
-from judge.analysis.rule_votes import votes_by_rule
+from judge.analysis.rule_votes import gold_votes, judged_gold_pairs, votes_by_rule
 from judge.analysis.sources import (
     Source,
     correctness_grades,
     correctness_source_kind,
-    judge_outcomes,
     judge_verdicts,
     load_source_votes,
     prompt_texts,
     response_texts,
 )
-from judge.core.errors import InputError
 from judge.core.protocols.order_rules import DESCRIPTIONS as ORDER_RULES
 from judge.core.protocols.order_rules import OrderRule
-from judge.core.types import Winner
 from judge.metrics.agreement import Breakdown, compare_sources
 from judge.metrics.audit import audit_preferences
-from judge.metrics.gold import gold_accuracy, gold_record
+from judge.metrics.gold import gold_accuracy
 from judge.metrics.grader_agreement import grader_agreement
 from judge.metrics.length_bias import compare_length_bias
 from judge.metrics.style import style_features
 from judge.runs.combine import diagnostics_by_judge
-from judge.store.queries import get_set
-from judge.store.tables import DEFAULT_TENANT, Prompt, PromptSet, Vote
+from judge.store import DEFAULT_TENANT
+from judge.store.queries import get_set, load_prompts
+from judge.store.records import SetRecord
 
 
-def _set_or_none(session: Session, name: str | None, tenant: str) -> PromptSet | None:
+def _set_or_none(session: Session, name: str | None, tenant: str) -> SetRecord | None:
     return get_set(session, name=name, tenant=tenant) if name else None
 
 
@@ -95,31 +93,13 @@ def agreement_report(
 
 def gold_report(session: Session, *, gold_set: str, judge: str, tenant: str = DEFAULT_TENANT) -> dict[str, Any]:
     """A judge's accuracy on a gold-labelled set (LLMBar import), both orders judged."""
-    prompt_set = get_set(session, name=gold_set, tenant=tenant)
-    source = Source.parse(judge)
-    if source.kind != "judge" or source.model is None:
-        raise InputError("--gold needs --a judge:MODEL", field="--a")
-    golds = {
-        external_id: vote
-        for vote, external_id in session.exec(
-            select(Vote, Prompt.external_id)
-            .join(Prompt, col(Vote.prompt_id) == col(Prompt.id))
-            .where(col(Vote.set_id) == prompt_set.id, col(Vote.voter) == "gold")
-        )
-    }
-    if not golds:
-        raise InputError(f"set {gold_set!r} has no gold votes (import it with `judge import llmbar`)", field="--gold")
-    outcomes = judge_outcomes(session, prompt_set=prompt_set, model=source.model, rubric=source.rubric)
-    records = []
-    for (prompt_id, model_a, model_b, _turn), outcome in sorted(outcomes.items()):
-        vote = golds.get(prompt_id)
-        if vote is None or {model_a, model_b} != {vote.model_a, vote.model_b}:
-            continue
-        gold_model = vote.model_a if vote.winner == Winner.MODEL_A.value else vote.model_b
-        records.append(gold_record(prompt_id, 1 if gold_model == model_a else 2, outcome))
+    prompt_set, source, pairs = judged_gold_pairs(
+        session, gold_set=gold_set, judge=judge, rule=OrderRule.AGREE, tenant=tenant
+    )
+    records = [record for record, _ in pairs]
     result = gold_accuracy(records).to_json()
     result["n_pairs"] = len(records)
-    result["n_gold_pairs"] = len(golds)
+    result["n_gold_pairs"] = len(gold_votes(session, prompt_set=prompt_set))
     result["method"] = {
         "judge": source.model,
         "rubric": source.rubric,
@@ -184,9 +164,7 @@ def grader_agreement_report(
     prompt_set = get_set(session, name=set_name, tenant=tenant)
     grades_a = correctness_grades(session, prompt_set=prompt_set, grader=a)
     grades_b = correctness_grades(session, prompt_set=prompt_set, grader=b)
-    categories = {
-        p.external_id: p.category for p in session.exec(select(Prompt).where(col(Prompt.set_id) == prompt_set.id))
-    }
+    categories = {p.external_id: p.category for p in load_prompts(session, set_id=prompt_set.id).values()}
     report = grader_agreement(grades_a, grades_b, categories, n_examples=n_examples)
     out = report.to_json()
     out["sources"] = {"a": a, "b": b, "kind_a": correctness_source_kind(a), "kind_b": correctness_source_kind(b)}

@@ -11,20 +11,22 @@ import fnmatch
 from collections import defaultdict
 from pathlib import Path
 
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 
 from judge.core.errors import InputError
 from judge.core.graders import ACCEPTED_TYPES, grade, parse_grader
+from judge.core.protocols.order_rules import OrderRule
 from judge.core.protocols.pairwise import CombinedOutcome
-from judge.core.types import Correctness, Frozen, Mode, PairVote, VerdictStatus, Winner
+from judge.core.types import Correctness, Frozen, Mode, PairVote, VerdictRecord, VerdictStatus
 from judge.importers.generic import read_votes
 from judge.metrics.audit import CorrectnessGrade
 from judge.metrics.units import ResponseKey
 from judge.runs.combine import Samples, StoredVerdict, combine_samples
+from judge.runs.plan import PromptRow
 from judge.store.correctness import load_gold, load_labels
-from judge.store.queries import load_pair_votes
-from judge.store.tables import Prompt, PromptSet, Response, Verdict
-from judge.store.verdicts import item_of, load_catalog
+from judge.store.queries import load_pair_votes, load_prompts
+from judge.store.records import SetRecord
+from judge.store.verdicts import item_of, load_catalog, set_verdicts
 
 
 class Source(Frozen):
@@ -55,22 +57,14 @@ class Source(Frozen):
         return str(self.path) if self.kind == "file" else "human"
 
 
-def _prompt_index(session: Session, prompt_set: PromptSet) -> dict[int, Prompt]:
-    return {p.id or 0: p for p in session.exec(select(Prompt).where(col(Prompt.set_id) == prompt_set.id))}
+def _prompt_index(session: Session, prompt_set: SetRecord) -> dict[int, PromptRow]:
+    return load_prompts(session, set_id=prompt_set.id)
 
 
-def _judge_rows(session: Session, prompt_set: PromptSet, model: str, rubric: str | None, mode: Mode) -> list[Verdict]:
-    prompts = _prompt_index(session, prompt_set)
-    rows = [
-        v
-        for v in session.exec(
-            select(Verdict).where(
-                col(Verdict.judge_model) == model,
-                col(Verdict.mode) == mode.value,
-                col(Verdict.prompt_id).in_(list(prompts)),
-            )
-        )
-    ]
+def _judge_rows(
+    session: Session, prompt_set: SetRecord, model: str, rubric: str | None, mode: Mode
+) -> list[VerdictRecord]:
+    rows = set_verdicts(session, set_id=prompt_set.id, mode=mode.value, judge_model=model)
     rubrics = sorted({v.rubric_id for v in rows})
     if rubric is None and len(rubrics) > 1:
         raise InputError(
@@ -87,39 +81,52 @@ def _judge_rows(session: Session, prompt_set: PromptSet, model: str, rubric: str
             + f" in set {prompt_set.name!r}: run `judge run` first",
             field="source",
         )
-    newest: dict[tuple[int, str, str | None, int, str, int], Verdict] = {}
-    for v in sorted(rows, key=lambda v: (v.created_at, v.id or 0)):
+    newest: dict[tuple[int, str, str | None, int, str, int], VerdictRecord] = {}
+    for v in rows:  # oldest first: the newest per key stays
         newest[(v.prompt_id, v.model_a, v.model_b, v.turn, v.order, item_of(v).sample)] = v
     return list(newest.values())
 
 
-def judge_verdicts(session: Session, *, prompt_set: PromptSet, model: str, rubric: str | None) -> list[StoredVerdict]:
+def judge_verdicts(session: Session, *, prompt_set: SetRecord, model: str, rubric: str | None) -> list[StoredVerdict]:
     """A judge's newest pairwise verdict per (unit, order, sample) in a set (sample: of a run with repeats)."""
     return [
-        StoredVerdict(item=item_of(v), status=VerdictStatus(v.status), winner=Winner(v.winner) if v.winner else None)
+        StoredVerdict(item=item_of(v), status=v.status, winner=v.winner)
         for v in _judge_rows(session, prompt_set, model, rubric, Mode.PAIRWISE)
     ]
 
 
-def judge_outcomes(
-    session: Session, *, prompt_set: PromptSet, model: str, rubric: str | None
-) -> dict[tuple[str, str, str, int], CombinedOutcome]:
-    """Each unit's combined outcome (orders reconciled; several samples: their majority), keyed by (external
-    prompt id, model_a, model_b, turn)."""
+UnitKey = tuple[str, str, str, int]
+"""(external prompt id, model_a, model_b, turn)."""
+
+
+def rule_outcomes(
+    session: Session, *, prompt_set: SetRecord, model: str, rubric: str | None, rule: OrderRule = OrderRule.AGREE
+) -> dict[UnitKey, list[CombinedOutcome]]:
+    """Each unit's outcomes under order ``rule`` (one for agree and sum, one per usable order for separate); a run
+    with repeats: each sample's orders combined, then the majority over the samples. Sorted by unit."""
     prompts = _prompt_index(session, prompt_set)
-    samples: dict[tuple[str, str, str, int], Samples] = defaultdict(lambda: defaultdict(dict))
+    samples: dict[UnitKey, Samples] = defaultdict(lambda: defaultdict(dict))
     for v in judge_verdicts(session, prompt_set=prompt_set, model=model, rubric=rubric):
         item = v.item
         assert item.model_b is not None
         key = (prompts[item.prompt_id].external_id, item.model_a, item.model_b, item.turn)
         samples[key][item.sample][item.order] = v.winner if v.status is VerdictStatus.OK else None
-    return {key: combine_samples(by_sample)[0] for key, by_sample in samples.items()}
+    return {key: combine_samples(by_sample, rule) for key, by_sample in sorted(samples.items())}
 
 
-def judge_votes(session: Session, *, prompt_set: PromptSet, model: str, rubric: str | None) -> list[PairVote]:
-    """A judge's combined outcomes as votes (complete units only)."""
-    prompts = {p.external_id: p for p in _prompt_index(session, prompt_set).values()}
-    outcomes = judge_outcomes(session, prompt_set=prompt_set, model=model, rubric=rubric)
+def judge_outcomes(
+    session: Session, *, prompt_set: SetRecord, model: str, rubric: str | None
+) -> dict[UnitKey, CombinedOutcome]:
+    """Each unit's combined outcome (orders reconciled; several samples: their majority)."""
+    outcomes = rule_outcomes(session, prompt_set=prompt_set, model=model, rubric=rubric)
+    return {key: unit_outcomes[0] for key, unit_outcomes in outcomes.items()}
+
+
+def judge_votes(
+    session: Session, *, prompt_set: SetRecord, model: str, rubric: str | None, rule: OrderRule = OrderRule.AGREE
+) -> list[PairVote]:
+    """A judge's outcomes under order ``rule`` as votes; units without an outcome are left out."""
+    categories = {p.external_id: p.category for p in _prompt_index(session, prompt_set).values()}
     return [
         PairVote(
             prompt_id=pid,
@@ -128,15 +135,18 @@ def judge_votes(session: Session, *, prompt_set: PromptSet, model: str, rubric: 
             winner=outcome.winner,
             voter=f"judge:{model}",
             turn=turn,
-            category=prompts[pid].category,
+            category=categories.get(pid),
         )
-        for (pid, a, b, turn), outcome in sorted(outcomes.items())
+        for (pid, a, b, turn), unit_outcomes in rule_outcomes(
+            session, prompt_set=prompt_set, model=model, rubric=rubric, rule=rule
+        ).items()
+        for outcome in unit_outcomes
         if outcome.winner is not None
     ]
 
 
 def load_source_votes(
-    session: Session, *, source: Source, prompt_set: PromptSet | None, voters: str | None = None
+    session: Session, *, source: Source, prompt_set: SetRecord | None, voters: str | None = None
 ) -> list[PairVote]:
     """The votes of ``source``; ``voters`` (a glob) filters human and file votes."""
     if source.kind == "file":
@@ -152,17 +162,17 @@ def load_source_votes(
     return judge_votes(session, prompt_set=prompt_set, model=source.model, rubric=source.rubric)
 
 
-def response_texts(session: Session, *, prompt_set: PromptSet) -> dict[ResponseKey, str]:
+def response_texts(session: Session, *, prompt_set: SetRecord) -> dict[ResponseKey, str]:
     """Every response turn's text, keyed (external prompt id, model, turn)."""
-    prompts = _prompt_index(session, prompt_set)
-    texts: dict[ResponseKey, str] = {}
-    for r in session.exec(select(Response).where(col(Response.prompt_id).in_(list(prompts)))):
-        for turn, text in enumerate(r.turns, start=1):
-            texts[(prompts[r.prompt_id].external_id, r.model, turn)] = text
-    return texts
+    catalog = load_catalog(session, set_id=prompt_set.id)
+    return {
+        (catalog.prompts[prompt_id].external_id, model, turn): text
+        for (prompt_id, model), response in catalog.responses.items()
+        for turn, text in enumerate(response.turns, start=1)
+    }
 
 
-def prompt_texts(session: Session, *, prompt_set: PromptSet) -> dict[tuple[str, int], str]:
+def prompt_texts(session: Session, *, prompt_set: SetRecord) -> dict[tuple[str, int], str]:
     """Every prompt turn's text, keyed (external prompt id, turn)."""
     return {
         (p.external_id, turn): text
@@ -174,10 +184,9 @@ def prompt_texts(session: Session, *, prompt_set: PromptSet) -> dict[tuple[str, 
 LABELS_PREFIX = "labels:"
 
 
-def _graded_now(session: Session, prompt_set: PromptSet, grader: str) -> dict[ResponseKey, CorrectnessGrade]:
+def _graded_now(session: Session, prompt_set: SetRecord, grader: str) -> dict[ResponseKey, CorrectnessGrade]:
     """Every response turn with a gold answer graded now by a deterministic grader (pure, no model)."""
     spec = parse_grader(grader)
-    assert prompt_set.id is not None
     golds = load_gold(session, set_id=prompt_set.id)
     if not golds:
         raise InputError(
@@ -212,7 +221,7 @@ def correctness_source_kind(grader: str) -> str:
 
 
 def correctness_grades(
-    session: Session, *, prompt_set: PromptSet, grader: str, rubric: str | None = None
+    session: Session, *, prompt_set: SetRecord, grader: str, rubric: str | None = None
 ) -> dict[ResponseKey, CorrectnessGrade]:
     """Each response turn's correctness from one source, the one resolver for every ``--grader``:
 
@@ -231,17 +240,11 @@ def correctness_grades(
     if kind == "grader":
         spec = parse_grader(grader)
         prompts = _prompt_index(session, prompt_set)
-        rows = session.exec(
-            select(Verdict).where(
-                col(Verdict.judge_model) == spec.id,
-                col(Verdict.mode) == Mode.CORRECTNESS.value,
-                col(Verdict.prompt_id).in_(list(prompts)),
-            )
-        ).all()
+        rows = set_verdicts(session, set_id=prompt_set.id, mode=Mode.CORRECTNESS.value, judge_model=spec.id)
         if not rows:
             return _graded_now(session, prompt_set, grader)
-        newest: dict[ResponseKey, Verdict] = {}
-        for v in sorted(rows, key=lambda v: (v.created_at, v.id or 0)):
+        newest: dict[ResponseKey, VerdictRecord] = {}
+        for v in rows:  # oldest first: the newest per key stays
             if v.status == VerdictStatus.OK.value and v.label is not None:
                 newest[(prompts[v.prompt_id].external_id, v.model_a, v.turn)] = v
         return {

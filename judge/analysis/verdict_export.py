@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 
 from judge.core.types import Mode
 from judge.runs.combine import combine_run
 from judge.runs.service import run_config, stored_verdicts
-from judge.store.tables import Prompt, Run, Verdict
+from judge.store.queries import load_prompts
+from judge.store.tables import Run
 from judge.store.verdicts import load_run_items, load_verdicts
 
 VERDICT_FIELDS = (
@@ -53,9 +54,8 @@ def verdict_export_rows(session: Session, *, run: Run) -> list[dict[str, Any]]:
     """Per-order rows (``kind: verdict``) then per-unit rows (``kind: combined``) for one run."""
     assert run.id is not None
     items = load_run_items(session, run_id=run.id)
-    verdicts: list[Verdict] = load_verdicts(session, keys=[i.verdict_key for i in items])
-    prompt_ids = {v.prompt_id for v in verdicts} | {i.prompt_id for i in items}
-    external = dict(session.exec(select(Prompt.id, Prompt.external_id).where(col(Prompt.id).in_(prompt_ids))).all())
+    verdicts = load_verdicts(session, keys=[i.verdict_key for i in items])
+    external = {prompt_id: p.external_id for prompt_id, p in load_prompts(session, set_id=run.set_id).items()}
     rows: list[dict[str, Any]] = []
     for verdict in sorted(verdicts, key=lambda v: (v.prompt_id, v.model_a, v.model_b or "", v.turn, v.order)):
         row = {"kind": "verdict", "run_id": run.id, "prompt_id": external[verdict.prompt_id]}

@@ -5,17 +5,19 @@ Sources are ``human`` or ``judge:MODEL[@RUBRIC]``; the CLI's votes-file sources 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict
+from sqlmodel import Session
 
 from judge.analysis.category_boards import category_leaderboards
 from judge.analysis.leaderboards import LeaderboardRequest, build_leaderboard
 from judge.analysis.reports import agreement_report, audit_report, grader_agreement_report
 from judge.analysis.rule_votes import votes_by_rule
 from judge.analysis.sources import Source
-from judge.api.deps import MAX_ID, State, Tenant, tenant_set
+from judge.api.deps import MAX_ID, AppState, State, Tenant, tenant_set
 from judge.core.errors import InputError
 from judge.core.protocols.order_rules import DESCRIPTIONS as ORDER_RULES
 from judge.core.protocols.order_rules import OrderRule
@@ -110,6 +112,13 @@ def checked_source(text: str, field: str) -> str:
     if text == "human" or (text.startswith("judge:") and len(text) > len("judge:")):
         return text
     raise InputError(f"expected human or judge:MODEL[@RUBRIC], got {text!r}", field=field)
+
+
+def set_report(state: AppState, tenant: str, set_id: int, report: Callable[[Session, str], dict[str, Any]]) -> Any:
+    """``report(session, set_name)`` on the tenant's prompt set ``set_id``: any other id (another tenant's too) is
+    404 before the report's own arguments are checked."""
+    with session_scope(state.engine) as session:
+        return report(session, tenant_set(session, set_id, tenant).name)
 
 
 @router.get("/leaderboards")
@@ -219,19 +228,14 @@ def agreement(
     """Agreement of source ``a`` with ``b``: with and without ties, Cohen's kappa, the confusion matrix, each
     with n and CI; a judge's position consistency and length bias when one side is a judge; a judge's two orders
     combined by ``order_rule`` (named in the method card)."""
-    with session_scope(state.engine) as session:
-        prompt_set = tenant_set(session, prompt_set_id, tenant)
-        report = agreement_report(
-            session,
-            a=checked_source(a, "a"),
-            b=checked_source(b, "b"),
-            set_name=prompt_set.name,
-            voters=voters,
-            by=by,
-            tenant=tenant,
-            order_rule=order_rule,
+
+    def report(session: Session, set_name: str) -> dict[str, Any]:
+        a_, b_ = checked_source(a, "a"), checked_source(b, "b")
+        return agreement_report(
+            session, a=a_, b=b_, set_name=set_name, voters=voters, by=by, tenant=tenant, order_rule=order_rule
         )
-    return AgreementView.model_validate(report)
+
+    return AgreementView.model_validate(set_report(state, tenant, prompt_set_id, report))
 
 
 @router.get("/audit")
@@ -254,18 +258,20 @@ def audit(
     """How often preferred responses are graded not correct (``preferred_but_wrong``), how many decisive
     preferences fell between two not-correct ones (``both_incorrect_preferred``), ties by correctness, by model,
     category and voter, with examples: the same JSON as ``judge audit --format json``."""
-    with session_scope(state.engine) as session:
-        prompt_set = tenant_set(session, prompt_set_id, tenant)
-        report = audit_report(
+
+    def report(session: Session, set_name: str) -> dict[str, Any]:
+        preferences = checked_source(source, "source")
+        return audit_report(
             session,
-            set_name=prompt_set.name,
-            source=checked_source(source, "source"),
+            set_name=set_name,
+            source=preferences,
             grader=grader,
             voters=voters,
             n_examples=examples,
             tenant=tenant,
         )
-    return AuditView.model_validate(report)
+
+    return AuditView.model_validate(set_report(state, tenant, prompt_set_id, report))
 
 
 @router.get("/grader-agreement")
@@ -280,9 +286,10 @@ def grader_agreement(
     """How often two correctness sources give the same grade to the same responses: accuracy, kappa, confusion,
     by category, and each model's accuracy under both: the same JSON as ``judge agreement --grader-a A
     --grader-b B --format json``."""
-    with session_scope(state.engine) as session:
-        prompt_set = tenant_set(session, prompt_set_id, tenant)
-        report = grader_agreement_report(
-            session, a=grader_a, b=grader_b, set_name=prompt_set.name, n_examples=examples, tenant=tenant
+
+    def report(session: Session, set_name: str) -> dict[str, Any]:
+        return grader_agreement_report(
+            session, a=grader_a, b=grader_b, set_name=set_name, n_examples=examples, tenant=tenant
         )
-    return GraderAgreementView.model_validate(report)
+
+    return GraderAgreementView.model_validate(set_report(state, tenant, prompt_set_id, report))

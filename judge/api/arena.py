@@ -39,10 +39,10 @@ from judge.core.errors import (
     ProviderError,
     classify_failure,
 )
+from judge.core.types import Mode
 from judge.settings import ArenaSettings, Settings
 from judge.store.arena import retrying
 from judge.store.engine import session_scope
-from judge.store.tables import PromptSet
 
 COOKIE = "judge_arena"
 TEMPLATES = Path(__file__).resolve().parent.parent / "arena" / "templates"
@@ -82,6 +82,7 @@ def install(app: FastAPI, engine: Engine, settings: ArenaSettings | None = None)
     settings = settings or Settings().arena
     app.state.arena = ArenaState(engine, settings, Throttle(settings.rate_per_minute, settings.burst))
     app.state.arena.templates.filters["md"] = lambda text: Markup(render_markdown(str(text)))
+    app.add_exception_handler(PageProblem, _problem_page)
     app.include_router(router)
 
 
@@ -276,13 +277,13 @@ def live_board(arena: ArenaState, set_id: int) -> dict[str, Any]:
 
 def _judge_votes(session: Session, set_id: int) -> dict[str, Any]:
     from judge.analysis.sources import judge_votes
-    from judge.store.arena import pairwise_judges
+    from judge.store.queries import set_by_id
+    from judge.store.verdicts import judge_models
 
-    prompt_set = session.get(PromptSet, set_id)
-    assert prompt_set is not None
+    prompt_set = set_by_id(session, set_id=set_id)
     return {
         f"judge:{m}": judge_votes(session, prompt_set=prompt_set, model=m, rubric=None)
-        for m in pairwise_judges(session, set_id=set_id)
+        for m in judge_models(session, set_id=set_id, mode=Mode.PAIRWISE.value)
     }
 
 
@@ -303,18 +304,34 @@ def _base(set_name: str) -> str:
     return f"/arena/{quote(set_name, safe='')}"
 
 
-def _cookie_voter(request: Request, arena: ArenaState, set_name: str) -> tuple[service.Voter, str] | HTMLResponse:
+class PageProblem(Exception):
+    """A request the arena page cannot serve: its problem page is the answer."""
+
+    def __init__(self, response: HTMLResponse) -> None:
+        super().__init__(response.status_code)
+        self.response = response
+
+
+async def _problem_page(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, PageProblem)
+    return exc.response
+
+
+def _cookie_voter(request: Request, arena: ArenaState, set_name: str) -> tuple[service.Voter, str]:
+    """The voter of the request's cookie and their token; PageProblem (401, 403, 429) when there is none."""
     token = request.cookies.get(COOKIE)
     voter = _voter(arena, token)
     if voter is None or token is None:
-        return _problem(arena, 401, "This arena needs a valid invitation link (it may have expired or been revoked).")
+        raise PageProblem(
+            _problem(arena, 401, "This arena needs a valid invitation link (it may have expired or been revoked).")
+        )
     if voter.set_name != set_name:
-        return _problem(arena, 403, "Your invitation is for another arena.")
+        raise PageProblem(_problem(arena, 403, "Your invitation is for another arena."))
     wait = arena.throttle.retry_after(voter.id)
     if wait > 0:
         page = _problem(arena, 429, "Too many requests: wait a few seconds, then reload.")
         page.headers["Retry-After"] = str(max(1, int(wait + 0.999)))
-        return page
+        raise PageProblem(page)
     return voter, token
 
 
@@ -357,10 +374,7 @@ def join(set_name: str, request: Request, arena: Arena, token: str = "") -> Resp
 @router.get("/arena/{set_name}", include_in_schema=False)
 def page(set_name: str, request: Request, arena: Arena) -> Response:
     """The voting page: the prompt, answers A and B, and the buttons (or: nothing left to vote on)."""
-    found = _cookie_voter(request, arena, set_name)
-    if isinstance(found, HTMLResponse):
-        return found
-    voter, token = found
+    voter, token = _cookie_voter(request, arena, set_name)
     rng = _rng()
     unit = retrying(arena.engine, lambda session: service.next_unit(session, voter, rng, cache=arena.sets))
     return _page(
@@ -377,25 +391,19 @@ def page(set_name: str, request: Request, arena: Arena) -> Response:
 
 async def _posted_form(
     request: Request, arena: ArenaState, set_name: str, reload_hint: str
-) -> tuple[service.Voter, dict[str, str]] | HTMLResponse:
-    """The cookie's voter and the form the arena page posted (its CSRF token checked), or the problem page."""
-    found = _cookie_voter(request, arena, set_name)
-    if isinstance(found, HTMLResponse):
-        return found
-    voter, token = found
+) -> tuple[service.Voter, dict[str, str]]:
+    """The cookie's voter and the form the arena page posted (its CSRF token checked), or PageProblem."""
+    voter, token = _cookie_voter(request, arena, set_name)
     form = await _form(request)
     if not csrf_ok(token, form.get("csrf", "")):
-        return _problem(arena, 403, f"This form is stale or was not sent by the arena page: {reload_hint}")
+        raise PageProblem(_problem(arena, 403, f"This form is stale or was not sent by the arena page: {reload_hint}"))
     return voter, form
 
 
 @router.post("/arena/{set_name}/vote", include_in_schema=False)
 async def page_vote(set_name: str, request: Request, arena: Arena) -> Response:
     """A vote from the page's form: the reveal (the same one again on a repeated post)."""
-    posted = await _posted_form(request, arena, set_name, "reload and vote again.")
-    if isinstance(posted, HTMLResponse):
-        return posted
-    voter, form = posted
+    voter, form = await _posted_form(request, arena, set_name, "reload and vote again.")
     try:
 
         def vote(session: Session) -> tuple[service.Reveal, bool, service.ServedUnit]:
@@ -420,10 +428,7 @@ async def page_vote(set_name: str, request: Request, arena: Arena) -> Response:
 @router.post("/arena/{set_name}/skip", include_in_schema=False)
 async def page_skip(set_name: str, request: Request, arena: Arena) -> Response:
     """Skip the shown unit and go to the next one."""
-    posted = await _posted_form(request, arena, set_name, "reload.")
-    if isinstance(posted, HTMLResponse):
-        return posted
-    voter, form = posted
+    voter, form = await _posted_form(request, arena, set_name, "reload.")
     try:
         retrying(arena.engine, lambda session: service.skip(session, voter, form.get("unit_id", "")))
     except NotFoundError as exc:
@@ -436,10 +441,7 @@ async def page_prompt(set_name: str, request: Request, arena: Arena) -> Response
     """A voter's own prompt from the page: two models answer it, then the page shows them."""
     from judge.arena.live import ask
 
-    posted = await _posted_form(request, arena, set_name, "reload.")
-    if isinstance(posted, HTMLResponse):
-        return posted
-    voter, form = posted
+    voter, form = await _posted_form(request, arena, set_name, "reload.")
     text = form.get("prompt", "").strip()
     try:
         if not text or len(text) > 20_000:
@@ -453,10 +455,7 @@ async def page_prompt(set_name: str, request: Request, arena: Arena) -> Response
 @router.get("/arena/{set_name}/leaderboard", include_in_schema=False)
 def page_leaderboard(set_name: str, request: Request, arena: Arena) -> Response:
     """The live leaderboard page."""
-    found = _cookie_voter(request, arena, set_name)
-    if isinstance(found, HTMLResponse):
-        return found
-    voter, _ = found
+    voter, _ = _cookie_voter(request, arena, set_name)
     return _page(
         arena,
         "leaderboard.html.j2",
@@ -469,10 +468,8 @@ def page_leaderboard(set_name: str, request: Request, arena: Arena) -> Response:
 @router.get("/arena/{set_name}/leaderboard.json", include_in_schema=False)
 def page_leaderboard_json(set_name: str, request: Request, arena: Arena) -> Response:
     """The live leaderboard as JSON (voter cookie)."""
-    found = _cookie_voter(request, arena, set_name)
-    if isinstance(found, HTMLResponse):
-        return found
-    return _json(live_board(arena, found[0].set_id))
+    voter, _ = _cookie_voter(request, arena, set_name)
+    return _json(live_board(arena, voter.set_id))
 
 
 def reconfigure(app: FastAPI, settings: ArenaSettings) -> None:

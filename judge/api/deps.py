@@ -11,12 +11,12 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from judge.api.throttle import AuthThrottle
-from judge.core.errors import NotFoundError
 from judge.runs.launcher import InProcessLauncher
 from judge.settings import ApiSettings
 from judge.store.api_keys import authenticate
 from judge.store.engine import session_scope
-from judge.store.tables import PromptSet
+from judge.store.queries import set_by_id
+from judge.store.records import SetRecord
 
 MAX_ID = 2**31 - 1
 """Row ids are 32-bit integers in the store; larger ids in a request are invalid (422), not a database error."""
@@ -77,9 +77,6 @@ def current_tenant(
 Tenant = Annotated[str, Depends(current_tenant)]
 
 
-def tenant_set(session: Session, set_id: int, tenant: str) -> PromptSet:
+def tenant_set(session: Session, set_id: int, tenant: str) -> SetRecord:
     """Prompt set ``set_id`` if it belongs to ``tenant``; any other id (another tenant's too) is 404."""
-    found = session.get(PromptSet, set_id)
-    if found is None or found.tenant != tenant:
-        raise NotFoundError(f"no prompt set {set_id}")
-    return found
+    return set_by_id(session, set_id=set_id, tenant=tenant)

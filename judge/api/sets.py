@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from collections.abc import Callable
+from typing import Annotated, TypeVar
 
-from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi import APIRouter, Query, Request
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
 
 from judge.api.deps import AppState, RowId, State, Tenant, tenant_set
@@ -26,17 +27,18 @@ from judge.api.uploads import (
     text_param,
     upload_body,
 )
-from judge.core.errors import InputError
+from judge.core.errors import ConflictError, InputError
 from judge.importers.bundle import ImportBundle
 from judge.importers.gold import gold_from, gold_of_prompt, label_from
 from judge.importers.lines import Located
 from judge.store.correctness import CorrectnessImportCounts, write_gold, write_labels
 from judge.store.engine import session_scope
 from judge.store.ingest import ImportCounts, write_bundle
-from judge.store.queries import SetSummary, list_sets, summarize_set
-from judge.store.tables import PromptSet
+from judge.store.queries import SetSummary, create_set, list_sets, summarize_set
+from judge.store.records import SetRecord
 
 router = APIRouter(prefix="/v1/prompt-sets", tags=["prompt sets"])
+T = TypeVar("T")
 NameQuery = Annotated[str | None, Query(min_length=1, max_length=200, description="JSON Lines: the set's name")]
 SourceQuery = Annotated[str | None, Query(min_length=1, max_length=100, description="JSON Lines: the votes' source")]
 
@@ -60,16 +62,29 @@ class CorrectnessImportView(CorrectnessImportCounts):
     id: int
 
 
-def set_json(session: Session, prompt_set: PromptSet) -> SetView:
+def set_json(session: Session, prompt_set: SetRecord) -> SetView:
     """A set's id, name, description and row counts."""
     summary = summarize_set(session, prompt_set=prompt_set)
-    assert prompt_set.id is not None
     return SetView(id=prompt_set.id, description=prompt_set.description, **summary.model_dump())
 
 
 async def _upload(request: Request) -> tuple[bytes, bool]:
     """An upload's raw body and whether it is JSON Lines (else one JSON object)."""
     return await request.body(), is_ndjson(request.headers.get("content-type"))
+
+
+async def _into_set(
+    write: Callable[[AppState, int, str, bytes, bool, str, str | None], T],
+    request: Request,
+    state: AppState,
+    set_id: int,
+    tenant: str,
+    kind: str,
+    source: str | None,
+) -> T:
+    """Read an upload and write its ``kind`` records into the tenant's set ``set_id`` off the event loop."""
+    raw, ndjson = await _upload(request)
+    return await run_in_threadpool(write, state, set_id, tenant, raw, ndjson, kind, source)
 
 
 def _records(
@@ -116,21 +131,15 @@ def _create(state: AppState, tenant: str, raw: bytes, ndjson: bool, name: str | 
         records = json_records(body, "prompts")
     bundle = ImportBundle(prompts=parse_prompts(records))
     golds = [g for g in (gold_of_prompt(r) for r in records) if g is not None]
-    conflict = HTTPException(status_code=409, detail=f"a prompt set named {name!r} exists")
     try:
         with session_scope(state.engine) as session:
-            exists = select(PromptSet.id).where(col(PromptSet.tenant) == tenant, col(PromptSet.name) == name)
-            if session.exec(exists).first() is not None:
-                raise conflict
-            prompt_set = PromptSet(tenant=tenant, name=name, description=description)
-            session.add(prompt_set)
-            session.flush()
+            prompt_set = create_set(session, name=name, tenant=tenant, description=description)
             write_bundle(session, set_name=name, bundle=bundle, tenant=tenant)
             if golds:
                 write_gold(session, prompt_set=prompt_set, records=golds)
             return set_json(session, prompt_set)
     except IntegrityError as exc:  # a concurrent upload of the same name won the race
-        raise conflict from exc
+        raise ConflictError(f"a prompt set named {name!r} exists") from exc
 
 
 @router.post("", status_code=201, openapi_extra=upload_body(PromptSetUpload, "prompt"))
@@ -157,8 +166,7 @@ def get_prompt_set(set_id: RowId, state: State, tenant: Tenant) -> SetView:
 @router.post("/{set_id}/responses", openapi_extra=upload_body(ResponsesUpload, "response"))
 async def add_responses(set_id: RowId, request: Request, state: State, tenant: Tenant) -> ImportView:
     """Add model responses to the set's prompts (all or nothing); counts of what was new."""
-    raw, ndjson = await _upload(request)
-    return await run_in_threadpool(_add, state, set_id, tenant, raw, ndjson, "responses", None)
+    return await _into_set(_add, request, state, set_id, tenant, "responses", None)
 
 
 @router.post("/{set_id}/votes", openapi_extra=upload_body(VotesUpload, "vote"))
@@ -167,8 +175,7 @@ async def add_votes(
 ) -> ImportView:
     """Add pairwise votes on the set's prompts and models (all or nothing); the same vote twice counts once.
     JSON body (``source`` in it), or JSON Lines with ``?source=``."""
-    raw, ndjson = await _upload(request)
-    return await run_in_threadpool(_add, state, set_id, tenant, raw, ndjson, "votes", source)
+    return await _into_set(_add, request, state, set_id, tenant, "votes", source)
 
 
 def _add_correctness(
@@ -191,8 +198,7 @@ def _add_correctness(
 @router.post("/{set_id}/gold", openapi_extra=upload_body(GoldUpload, "gold answer"))
 async def add_gold(set_id: RowId, request: Request, state: State, tenant: Tenant) -> CorrectnessImportView:
     """Add gold answers to the set's prompts (all or nothing): {prompt_id, turn?, type, answer, ...} each."""
-    raw, ndjson = await _upload(request)
-    return await run_in_threadpool(_add_correctness, state, set_id, tenant, raw, ndjson, "gold", None)
+    return await _into_set(_add_correctness, request, state, set_id, tenant, "gold", None)
 
 
 @router.post("/{set_id}/labels", openapi_extra=upload_body(LabelsUpload, "correctness label"))
@@ -201,5 +207,4 @@ async def add_labels(
 ) -> CorrectnessImportView:
     """Add imported correctness labels {prompt_id, model, turn?, label, note?} under a source name (use it as
     ``grader=labels:NAME``); JSON body (``source`` in it), or JSON Lines with ``?source=``."""
-    raw, ndjson = await _upload(request)
-    return await run_in_threadpool(_add_correctness, state, set_id, tenant, raw, ndjson, "labels", source)
+    return await _into_set(_add_correctness, request, state, set_id, tenant, "labels", source)

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import secrets
-import time
 from collections.abc import Callable
 
 import numpy as np
@@ -16,14 +15,12 @@ from starlette.concurrency import run_in_threadpool
 
 from judge.arena import service
 from judge.arena.selection import check_strategy, choose_pair
-from judge.arena.tokens import new_unit_id
 from judge.core.errors import BudgetExceededError, InputError
 from judge.core.hashing import content_hash
 from judge.core.types import ChatMessage
 from judge.llm.client import Completion, CompletionRequest, JudgeClient, LiteLLMClient
 from judge.store import arena as store
 from judge.store.engine import session_scope
-from judge.store.tables import ArenaAnswer, ArenaUnit
 
 ClientFactory = Callable[[], JudgeClient]
 
@@ -83,48 +80,30 @@ def _store(
     rng: np.random.Generator,
 ) -> service.ServedUnit:
     with session_scope(engine) as session:
-        prompt = store.add_live_prompt(
+        prompt_id = store.add_live_prompt(
             session, set_id=voter.set_id, external_id=f"live-{secrets.token_hex(8)}", text=text
         )
-        assert prompt.id is not None
         spent = 0.0
         for spec, completion in zip(plan, completions, strict=True):
-            model = str(spec["model"])
-            response = store.add_response(
+            store.add_live_answer(
                 session,
-                prompt_id=prompt.id,
-                model=model,
+                prompt_id=prompt_id,
+                model=str(spec["model"]),
                 text=completion.text,
                 content_hash_=content_hash([completion.text]),
-            )
-            assert response.id is not None
-            session.add(
-                ArenaAnswer(
-                    response_id=response.id,
-                    model=completion.model,
-                    api_base=spec["api_base"],
-                    prompt_tokens=completion.prompt_tokens,
-                    completion_tokens=completion.completion_tokens,
-                    cost_usd=completion.cost_usd,
-                    latency_ms=completion.latency_ms,
-                    attempts=completion.attempts,
-                    finish_reason=completion.finish_reason,
-                )
+                answered_by=completion.model,
+                api_base=spec["api_base"],
+                prompt_tokens=completion.prompt_tokens,
+                completion_tokens=completion.completion_tokens,
+                cost_usd=completion.cost_usd,
+                latency_ms=completion.latency_ms,
+                attempts=completion.attempts,
+                finish_reason=completion.finish_reason,
             )
             spent += completion.cost_usd or 0.0
         if spent:
             store.add_spent(session, set_id=voter.set_id, cost_usd=spent)
         model_a, model_b = sorted(str(m["model"]) for m in plan)
-        unit = ArenaUnit(
-            id=new_unit_id(),
-            set_id=voter.set_id,
-            voter_id=voter.id,
-            prompt_id=prompt.id,
-            model_a=model_a,
-            model_b=model_b,
-            turn=1,
-            first="model_a" if rng.random() < 0.5 else "model_b",
-            shown_at=time.time(),
-        )
+        unit = service.unit_for(voter, prompt_id, (model_a, model_b), 1, rng)
         store.add_unit(session, unit)
         return service.show_unit(session, voter, unit.id)

@@ -20,9 +20,10 @@ from judge.arena.board import LiveVote
 from judge.arena.selection import Pair, RatingState, Strategy, check_strategy, choose_unit, fit_counts
 from judge.arena.tokens import SHOWN_CHARS, hash_token, new_token, new_unit_id
 from judge.core.errors import InputError, NotFoundError
-from judge.core.types import Frozen, Order, PairVote, Winner
+from judge.core.types import Frozen, JsonFields, Order, Winner
 from judge.store import arena as store
-from judge.store.tables import ArenaUnit, PromptSet, utcnow
+from judge.store import utcnow
+from judge.store.records import ArenaUnitRecord, SetRecord
 
 Choice = Literal["A", "B", "tie", "bothbad"]
 CHOICES: tuple[str, ...] = ("A", "B", "tie", "bothbad")
@@ -91,7 +92,7 @@ class ServedUnit(Frozen):
         }
 
 
-class Reveal(Frozen):
+class Reveal(JsonFields):
     """After the vote: which model was A (shown first) and which was B."""
 
     unit_id: str
@@ -101,9 +102,6 @@ class Reveal(Frozen):
     shown_first: str
     winner: str
 
-    def to_json(self) -> dict[str, Any]:
-        return self.model_dump()
-
 
 def _aware(moment: datetime) -> datetime:
     """SQLite returns naive datetimes for timezone-aware columns; they are UTC."""
@@ -111,7 +109,7 @@ def _aware(moment: datetime) -> datetime:
 
 
 def invite(
-    session: Session, *, prompt_set: PromptSet, voter: str, expires: timedelta | None, base_url: str
+    session: Session, *, prompt_set: SetRecord, voter: str, expires: timedelta | None, base_url: str
 ) -> Invitation:
     """A voter token for ``voter`` on ``prompt_set`` and its invitation URL."""
     from urllib.parse import quote
@@ -129,18 +127,16 @@ def invite(
         prefix=token[:SHOWN_CHARS],
         expires_at=expires_at,
     )
-    assert row.id is not None
     url = f"{base_url.rstrip('/')}/arena/{quote(prompt_set.name, safe='')}/join?token={token}"
     return Invitation(id=row.id, voter=name, set_name=prompt_set.name, token=token, url=url, expires_at=expires_at)
 
 
-def voters(session: Session, *, prompt_set: PromptSet) -> list[VoterInfo]:
+def voters(session: Session, *, prompt_set: SetRecord) -> list[VoterInfo]:
     """Every invitation of the set with its status and number of votes."""
-    assert prompt_set.id is not None
     counts = store.voter_vote_counts(session, set_id=prompt_set.id)
     return [
         VoterInfo(
-            id=r.id or 0,
+            id=r.id,
             voter=r.voter,
             prefix=r.prefix,
             created_at=r.created_at,
@@ -160,7 +156,6 @@ def authenticate_voter(session: Session, token: str) -> Voter | None:
     row, prompt_set = found
     if row.revoked_at is not None or (row.expires_at is not None and _aware(row.expires_at) <= utcnow()):
         return None
-    assert row.id is not None
     return Voter(id=row.id, name=row.voter, tenant=row.tenant, set_id=row.set_id, set_name=prompt_set.name)
 
 
@@ -230,7 +225,7 @@ def available_units(session: Session, voter: Voter, cache: SetCache | None = Non
     return dict(units)
 
 
-def _serve(session: Session, unit: ArenaUnit) -> ServedUnit:
+def _serve(session: Session, unit: ArenaUnitRecord) -> ServedUnit:
     prompt, turns_a, turns_b = store.unit_texts(session, unit)
     first, second = (turns_a, turns_b) if unit.first == "model_a" else (turns_b, turns_a)
     return ServedUnit(
@@ -243,6 +238,21 @@ def _serve(session: Session, unit: ArenaUnit) -> ServedUnit:
     )
 
 
+def unit_for(voter: Voter, prompt_id: int, pair: Pair, turn: int, rng: np.random.Generator) -> ArenaUnitRecord:
+    """A unit to serve ``voter`` now, under a new opaque id; which model is shown first is drawn from ``rng``."""
+    return ArenaUnitRecord(
+        id=new_unit_id(),
+        set_id=voter.set_id,
+        voter_id=voter.id,
+        prompt_id=prompt_id,
+        model_a=pair[0],
+        model_b=pair[1],
+        turn=turn,
+        first="model_a" if rng.random() < 0.5 else "model_b",
+        shown_at=time.time(),
+    )
+
+
 def new_unit(
     session: Session,
     voter: Voter,
@@ -251,7 +261,7 @@ def new_unit(
     *,
     pair: Pair | None = None,
     cache: SetCache | None = None,
-) -> ArenaUnit | None:
+) -> ArenaUnitRecord | None:
     """Choose and record a unit for the voter (random presentation order); None when none is left."""
     units = available_units(session, voter, cache)
     if pair is not None:
@@ -264,18 +274,7 @@ def new_unit(
     if chosen is None:
         return None
     (model_a, model_b), (prompt_id, turn) = chosen
-    unit = ArenaUnit(
-        id=new_unit_id(),
-        set_id=voter.set_id,
-        voter_id=voter.id,
-        prompt_id=prompt_id,
-        model_a=model_a,
-        model_b=model_b,
-        turn=turn,
-        first="model_a" if rng.random() < 0.5 else "model_b",
-        shown_at=time.time(),
-    )
-    return store.add_unit(session, unit)
+    return store.add_unit(session, unit_for(voter, prompt_id, (model_a, model_b), turn, rng))
 
 
 def next_unit(
@@ -300,7 +299,7 @@ def next_unit(
     return None
 
 
-def served_unit(session: Session, voter: Voter, unit_id: str) -> ArenaUnit:
+def served_unit(session: Session, voter: Voter, unit_id: str) -> ArenaUnitRecord:
     """A unit served to this voter (any other id, another voter's too, is NotFoundError)."""
     unit = store.get_unit(session, unit_id=unit_id)
     if unit is None or unit.voter_id != voter.id:
@@ -312,7 +311,7 @@ def show_unit(session: Session, voter: Voter, unit_id: str) -> ServedUnit:
     return _serve(session, served_unit(session, voter, unit_id))
 
 
-def reveal(unit: ArenaUnit) -> Reveal:
+def reveal(unit: ArenaUnitRecord) -> Reveal:
     """Which model was A and which B, and the voter's choice as a winner."""
     assert unit.choice is not None
     shown_a, shown_b = (unit.model_a, unit.model_b) if unit.first == "model_a" else (unit.model_b, unit.model_a)
@@ -335,7 +334,7 @@ def check_choice(text: str) -> Choice:
     raise InputError(f"choice must be one of {', '.join(CHOICES)}, got {text!r}", field="choice")
 
 
-def winner_of(unit: ArenaUnit, choice: Choice) -> Winner:
+def winner_of(unit: ArenaUnitRecord, choice: Choice) -> Winner:
     """The choice as a Winner in the stored pair's (model_a, model_b) orientation."""
     if choice == "tie":
         return Winner.TIE
@@ -374,8 +373,7 @@ def cast_vote(session: Session, voter: Voter, unit_id: str, choice: str) -> tupl
             },
         )
     session.flush()
-    session.refresh(unit)
-    return reveal(unit), created
+    return reveal(served_unit(session, voter, unit_id)), created
 
 
 def skip(session: Session, voter: Voter, unit_id: str) -> None:
@@ -386,22 +384,7 @@ def skip(session: Session, voter: Voter, unit_id: str) -> None:
 
 def live_votes_since(session: Session, set_id: int, after_id: int) -> list[LiveVote]:
     """The set's votes after ``after_id`` as LiveVotes (for :class:`judge.arena.board.LiveRatings`)."""
-    out = []
-    for vote, external_id, category in store.live_votes(session, set_id=set_id, after_id=after_id):
-        assert vote.id is not None
-        out.append(
-            LiveVote(
-                id=vote.id,
-                vote=PairVote(
-                    prompt_id=external_id,
-                    model_a=vote.model_a,
-                    model_b=vote.model_b,
-                    winner=Winner(vote.winner),
-                    voter=vote.voter,
-                    turn=vote.turn,
-                    category=category,
-                ),
-                presented_order=Order(vote.presented_order) if vote.presented_order else None,
-            )
-        )
-    return out
+    return [
+        LiveVote(id=vote_id, vote=vote, presented_order=order)
+        for vote_id, vote, order in store.live_votes(session, set_id=set_id, after_id=after_id)
+    ]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.table import Table
@@ -110,17 +110,17 @@ def configure(
     with session_scope(open_store()) as session:
         prompt_set = get_set(session, name=set_name, tenant=tenant)
         assert prompt_set.id is not None
-        config = get_config(session, set_id=prompt_set.id)
+        changes: dict[str, Any] = {}
         if selection is not None:
-            config.selection = check_strategy(selection)
+            changes["selection"] = check_strategy(selection)
         if live_model:
             if len(set(live_model)) < 2:
                 raise InputError("live prompts need at least two different models", field="--live-model")
-            config.live_models = [{"model": m, "api_base": api_base} for m in dict.fromkeys(live_model)]
+            changes["live_models"] = [{"model": m, "api_base": api_base} for m in dict.fromkeys(live_model)]
         if no_live:
-            config.live_models = None
+            changes["live_models"] = None
         if max_cost is not None:
-            config.max_cost_usd = max_cost
-        config = save_config(session, config)
+            changes["max_cost_usd"] = max_cost
+        config = save_config(session, get_config(session, set_id=prompt_set.id).model_copy(update=changes))
     live = ", ".join(m["model"] for m in config.live_models or []) or "off"
     console.print(f"arena {set_name!r}: selection {config.selection}, live prompts: {live}", highlight=False)

@@ -93,6 +93,13 @@ class Frozen(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
 
+class JsonFields(Frozen):
+    """A frozen value whose JSON form is its fields as they are (reports' rows and figures)."""
+
+    def to_json(self) -> dict[str, Any]:
+        return self.model_dump()
+
+
 class PairVote(Frozen):
     """One pairwise preference on one unit (prompt, pair, turn), by a human voter or a judge."""
 

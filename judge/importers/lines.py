@@ -54,9 +54,14 @@ def read_jsonl(path: Path) -> Iterator[Located]:
                 value = json.loads(text)
             except json.JSONDecodeError as exc:
                 raise InputError(f"invalid JSON: {exc.msg} (column {exc.colno})", location=location) from exc
-            if not isinstance(value, dict):
-                raise InputError(f"expected a JSON object, got {type(value).__name__}", location=location)
-            yield Located.at(value, location)
+            yield _object_at(value, location)
+
+
+def _object_at(value: Any, location: str) -> Located:
+    """A parsed JSON value as the record at ``location``: an object, else InputError."""
+    if not isinstance(value, dict):
+        raise InputError(f"expected a JSON object, got {type(value).__name__}", location=location)
+    return Located.at(value, location)
 
 
 def read_json_array(path: Path) -> Iterator[Located]:
@@ -70,10 +75,7 @@ def read_json_array(path: Path) -> Iterator[Located]:
     if not isinstance(value, list):
         raise InputError("expected a JSON array of objects", location=location)
     for index, item in enumerate(value):
-        item_location = f"{location}[{index}]"
-        if not isinstance(item, dict):
-            raise InputError(f"expected a JSON object, got {type(item).__name__}", location=item_location)
-        yield Located.at(item, item_location)
+        yield _object_at(item, f"{location}[{index}]")
 
 
 def read_csv(path: Path) -> Iterator[Located]:

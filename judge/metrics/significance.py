@@ -18,15 +18,14 @@ from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
-from scipy.stats import binomtest
 
 from judge.core.errors import StatisticsError
-from judge.core.types import Frozen
+from judge.core.types import Frozen, JsonFields
 
 FloatArray = NDArray[np.float64]
 
 
-class Difference(Frozen):
+class Difference(JsonFields):
     """A - B with its bootstrap percentile CI, P(A better) and a two-sided bootstrap p-value."""
 
     estimate: float
@@ -39,9 +38,6 @@ class Difference(Frozen):
     rounds: int
     seed: int
     method: str = "paired bootstrap over items"
-
-    def to_json(self) -> dict[str, Any]:
-        return self.model_dump()
 
 
 def _summarise(
@@ -112,7 +108,7 @@ def cluster_bootstrap(
     )
 
 
-class McNemar(Frozen):
+class McNemar(JsonFields):
     """Exact McNemar test of two accuracies on the same ``n`` items."""
 
     n: int
@@ -123,9 +119,6 @@ class McNemar(Frozen):
     p_value: float
     method: str = "exact McNemar (two-sided binomial test on the discordant items)"
 
-    def to_json(self) -> dict[str, Any]:
-        return self.model_dump()
-
 
 def mcnemar(a_correct: Sequence[bool], b_correct: Sequence[bool]) -> McNemar:
     """The test on paired correctness flags (a_correct[i], b_correct[i] on the same item)."""
@@ -135,6 +128,8 @@ def mcnemar(a_correct: Sequence[bool], b_correct: Sequence[bool]) -> McNemar:
     only_a = sum(1 for x, y in pairs if x and not y)
     only_b = sum(1 for x, y in pairs if y and not x)
     discordant = only_a + only_b
+    from scipy.stats import binomtest  # SciPy on first use: slow to import
+
     p_value = 1.0 if discordant == 0 else float(binomtest(only_a, discordant, 0.5).pvalue)
     return McNemar(
         n=len(pairs),

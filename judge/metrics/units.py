@@ -26,7 +26,7 @@ from collections.abc import Iterable, Sequence
 from itertools import combinations, product
 
 from judge.core.errors import InputError
-from judge.core.types import Frozen, PairVote, Winner
+from judge.core.types import Frozen, JsonFields, PairVote, Winner
 
 OUTCOMES: tuple[Winner, Winner, Winner] = (Winner.MODEL_A, Winner.MODEL_B, Winner.TIE)
 UNCATEGORIZED = "uncategorized"
@@ -139,7 +139,7 @@ def pair_across(a: Sequence[PairVote], b: Sequence[PairVote]) -> list[Comparison
     return comparisons
 
 
-class VoterConflicts(Frozen):
+class VoterConflicts(JsonFields):
     """How often one voter voted more than once on a unit, and how often those votes disagree.
 
     ``voter_units``: distinct (named voter, unit); ``repeated``: those with two or more votes; ``conflicting``:
@@ -149,10 +149,6 @@ class VoterConflicts(Frozen):
     repeated: int
     conflicting: int
     conflicting_votes: int
-
-    def to_json(self) -> dict[str, int]:
-        """``{voter_units, repeated, conflicting, conflicting_votes}``."""
-        return self.model_dump()
 
 
 def voter_conflicts(votes: Iterable[PairVote]) -> VoterConflicts:

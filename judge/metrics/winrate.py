@@ -13,14 +13,14 @@ from collections.abc import Sequence
 from typing import Any
 
 from judge.core.errors import InputError
-from judge.core.types import Frozen, PairVote, Winner
+from judge.core.types import Frozen, JsonFields, PairVote, Winner
 from judge.metrics.categories import in_category
 from judge.metrics.intervals import z_for
 
 METHOD = "alpacaeval-winrate"
 
 
-class WinRate(Frozen):
+class WinRate(JsonFields):
     """One model's win rate (percent) against ``baseline`` over ``n`` items."""
 
     model: str
@@ -34,9 +34,6 @@ class WinRate(Frozen):
     ci_low: float
     ci_high: float
     ci_level: float
-
-    def to_json(self) -> dict[str, Any]:
-        return self.model_dump()
 
 
 def item_score(vote: PairVote, model: str) -> float:

@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from judge.core.errors import InputError
-from judge.core.types import Frozen
+from judge.core.types import JsonFields
 from judge.importers.arenahard import ArenaHardGame
 
 STRONG_WEIGHT = 3
@@ -54,7 +54,7 @@ def battle_scores(game: ArenaHardGame, weight: int = STRONG_WEIGHT) -> list[floa
     return _weighted(game.game2, weight) + [1.0 - s for s in _weighted(game.game1, weight)]
 
 
-class ArenaHardScore(Frozen):
+class ArenaHardScore(JsonFields):
     """A model's Arena-Hard score (percent) vs the baseline, with its bootstrap interval."""
 
     model: str
@@ -65,9 +65,6 @@ class ArenaHardScore(Frozen):
     n_questions: int
     n_battles: int
     n_dropped: int
-
-    def to_json(self) -> dict[str, Any]:
-        return self.model_dump()
 
 
 def arenahard_scores(

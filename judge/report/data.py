@@ -6,11 +6,12 @@ left out with the reason, so the report still renders and says what is missing.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
-from typing import Any
+from typing import Any, TypedDict
 
 from pydantic import BaseModel, Field
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 
 from judge.analysis.category_boards import categories_of, category_leaderboards
 from judge.analysis.leaderboards import LeaderboardRequest, LeaderboardResult, build_leaderboard
@@ -22,9 +23,11 @@ from judge.core.rubrics import load_rubric
 from judge.core.types import Mode
 from judge.ratings import BootstrapSpec, WinRateMatrix, battles_from_votes, fit_bradley_terry, predicted_win_rates
 from judge.runs.service import RunSummary, get_run, run_config, summarize_run
+from judge.store import DEFAULT_TENANT
 from judge.store import utcnow as now
-from judge.store.queries import summarize_set
-from judge.store.tables import DEFAULT_TENANT, Prompt, PromptSet, Verdict
+from judge.store.queries import set_by_id, summarize_set
+from judge.store.records import SetRecord
+from judge.store.verdicts import judge_models
 
 
 class LeaderboardSection(BaseModel):
@@ -53,19 +56,12 @@ class ReportData(BaseModel):
     notes: list[str] = []
 
 
-def find_grader(session: Session, prompt_set: PromptSet) -> str | None:
+def find_grader(session: Session, prompt_set: SetRecord) -> str | None:
     """A judge model with correctness verdicts on the set's prompts (the first by name), if any."""
-    prompt_ids = select(Prompt.id).where(col(Prompt.set_id) == prompt_set.id)
-    stmt = (
-        select(Verdict.judge_model)
-        .where(col(Verdict.mode) == Mode.CORRECTNESS.value, col(Verdict.prompt_id).in_(prompt_ids))
-        .distinct()
-        .order_by(col(Verdict.judge_model))
-    )
-    return session.exec(stmt).first()
+    return next(iter(judge_models(session, set_id=prompt_set.id, mode=Mode.CORRECTNESS.value)), None)
 
 
-def win_rate_heatmap(session: Session, source: str, prompt_set: PromptSet) -> WinRateMatrix:
+def win_rate_heatmap(session: Session, source: str, prompt_set: SetRecord) -> WinRateMatrix:
     """Predicted win rates from a Bradley-Terry fit (point estimates) on the source's votes."""
     votes = load_source_votes(session, source=Source.parse(source), prompt_set=prompt_set)
     fit = fit_bradley_terry(battles_from_votes(votes), bootstrap=BootstrapSpec(rounds=0))
@@ -75,7 +71,7 @@ def win_rate_heatmap(session: Session, source: str, prompt_set: PromptSet) -> Wi
 def leaderboard_section(
     session: Session,
     source: str,
-    prompt_set: PromptSet,
+    prompt_set: SetRecord,
     tenant: str,
     grader: str | None,
     bootstrap: int,
@@ -117,6 +113,26 @@ def leaderboard_section(
     return section
 
 
+class ReportOptions(TypedDict, total=False):
+    """The options of :func:`collect_report` (and of :func:`judge.report.page.write_report`, which passes them on)."""
+
+    tenant: str
+    grader: str | None
+    bootstrap: int
+    seed: int
+    n_examples: int
+    order_rule: OrderRule
+
+
+def _or_note(notes: list[str], what: str, build: Callable[[], dict[str, Any]]) -> dict[str, Any] | None:
+    """A section built by ``build``, or None with the reason in ``notes`` when it cannot be computed."""
+    try:
+        return build()
+    except JudgeError as exc:
+        notes.append(f"{what}: {exc}")
+        return None
+
+
 def collect_report(
     session: Session,
     run_id: int,
@@ -131,8 +147,7 @@ def collect_report(
     """Gather the report of run ``run_id`` (of ``tenant``); a judge's two orders are combined by ``order_rule`` in
     the run summary, the judge's leaderboards and its agreement with the humans."""
     run = get_run(session, run_id=run_id, tenant=tenant)
-    prompt_set = session.get(PromptSet, run.set_id)
-    assert prompt_set is not None
+    prompt_set = set_by_id(session, set_id=run.set_id)
     summary = summarize_run(session, run=run, prompt_set=prompt_set, order_rule=order_rule)
     mode = Mode.PAIRWISE.value
     config = run_config(run)
@@ -161,30 +176,34 @@ def collect_report(
         leaderboard_section(session, s, prompt_set, tenant, grader, bootstrap, seed, order_rule) for s in sources
     ]
     if judge_source is not None and has_votes:
-        try:
-            data.agreement = agreement_report(
+        judged = judge_source
+        data.agreement = _or_note(
+            notes,
+            "agreement",
+            lambda: agreement_report(
                 session,
-                a=judge_source,
+                a=judged,
                 b="human",
                 set_name=prompt_set.name,
                 voters=None,
                 by=None,
                 tenant=tenant,
                 order_rule=order_rule,
-            )
-        except JudgeError as exc:
-            notes.append(f"agreement: {exc}")
+            ),
+        )
     if grader is not None and sources:
-        try:
-            data.audit = audit_report(
+        audited, graded_by = sources[0], grader
+        data.audit = _or_note(
+            notes,
+            "audit",
+            lambda: audit_report(
                 session,
                 set_name=prompt_set.name,
-                source=sources[0],
-                grader=grader,
+                source=audited,
+                grader=graded_by,
                 voters=None,
                 n_examples=n_examples,
                 tenant=tenant,
-            )
-        except JudgeError as exc:
-            notes.append(f"audit: {exc}")
+            ),
+        )
     return data

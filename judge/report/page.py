@@ -4,17 +4,15 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, Unpack
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 from sqlmodel import Session
 
 from judge.analysis.leaderboards import LeaderboardResult
-from judge.core.protocols.order_rules import OrderRule
 from judge.ratings import Leaderboard
 from judge.report.charts import ci_chart, heatmap, shade, shared_domain
-from judge.report.data import ReportData, collect_report
-from judge.store import DEFAULT_TENANT
+from judge.report.data import ReportData, ReportOptions, collect_report
 
 TEMPLATES = Path(__file__).parent / "templates"
 BOARD_TITLES = {
@@ -143,29 +141,9 @@ def render_report(data: ReportData) -> str:
     return template.render(data=data, sections=_boards(data), confusion=_confusion(data.agreement))
 
 
-def write_report(
-    session: Session,
-    run_id: int,
-    path: Path,
-    *,
-    tenant: str = DEFAULT_TENANT,
-    grader: str | None = None,
-    bootstrap: int = 200,
-    seed: int = 0,
-    n_examples: int = 5,
-    order_rule: OrderRule = OrderRule.AGREE,
-) -> Path:
+def write_report(session: Session, run_id: int, path: Path, **options: Unpack[ReportOptions]) -> Path:
     """Write the HTML report of run ``run_id`` to ``path`` (parents created); returns the resolved path."""
-    data = collect_report(
-        session,
-        run_id,
-        tenant=tenant,
-        grader=grader,
-        bootstrap=bootstrap,
-        seed=seed,
-        n_examples=n_examples,
-        order_rule=order_rule,
-    )
+    data = collect_report(session, run_id, **options)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(render_report(data), encoding="utf-8")

@@ -11,22 +11,22 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
-from typing import Any
 
 from sqlalchemy.engine import Engine
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 
 from judge.core.errors import InputError, ProviderError
 from judge.core.hashing import canonical_json, content_hash
 from judge.core.tagging import MODE, TagRubric, parse_criteria, tag_key, tag_messages, tags_of
-from judge.core.types import Frozen, VerdictStatus
+from judge.core.types import Frozen, Order, VerdictRecord, VerdictStatus
 from judge.llm.client import CompletionRequest, JudgeClient, SamplingParams
 from judge.metrics.categories import category_tags
 from judge.runs.request import JudgeSpec
+from judge.store import DEFAULT_TENANT
 from judge.store.engine import session_scope
-from judge.store.queries import get_set
-from judge.store.tables import DEFAULT_TENANT, Prompt, PromptSet, Verdict
-from judge.store.upsert import insert_ignoring_conflicts
+from judge.store.queries import get_set, load_prompts
+from judge.store.records import SetRecord
+from judge.store.verdicts import final_keys, set_verdicts, upsert_verdicts
 
 PROMPT_SUBJECT = "(prompt)"
 """``model_a`` of a tag verdict: the prompt itself is what is judged."""
@@ -65,14 +65,12 @@ async def tag_prompts(
     recorded = params.recorded()
     with session_scope(engine) as session:
         prompt_set = get_set(session, name=set_name, tenant=tenant)
-        prompts = [
-            (p.id or 0, list(p.turns)) for p in session.exec(select(Prompt).where(col(Prompt.set_id) == prompt_set.id))
-        ]
+        prompts = [(p.id, list(p.turns)) for p in load_prompts(session, set_id=prompt_set.id).values()]
         keys = {pid: tag_key(rubric, judge.model, turns, recorded) for pid, turns in prompts if turns}
-        stored = set(session.exec(select(Verdict.verdict_key).where(col(Verdict.verdict_key).in_(list(keys.values())))))
+        stored = final_keys(session, keys=keys.values())  # only ok and unparseable tags are stored
     todo = [(pid, turns) for pid, turns in prompts if turns and keys[pid] not in stored]
     gate = asyncio.Semaphore(max(1, concurrency))
-    rows: list[dict[str, Any]] = []
+    rows: list[VerdictRecord] = []
     errors = 0
 
     async def one(pid: int, turns: list[str]) -> None:
@@ -95,68 +93,61 @@ async def tag_prompts(
                 return
         criteria = parse_criteria(rubric, completion.text)
         rows.append(
-            {
-                "verdict_key": keys[pid],
-                "run_id": None,
-                "judge_model": judge.model,
-                "rubric_id": rubric_label(rubric),
-                "rubric_version": str(rubric.version),
-                "rubric_hash": rubric.content_hash,
-                "mode": MODE,
-                "prompt_id": pid,
-                "turn": 1,
-                "model_a": PROMPT_SUBJECT,
-                "model_b": None,
-                "order": "single",
-                "request_hash": content_hash([m.model_dump() for m in messages]),
-                "sampling": recorded,
-                "raw_output": completion.text,
-                "label": None if criteria is None else ",".join(tags_of(rubric, criteria)),
-                "reason": None if criteria is None else canonical_json(criteria),
-                "status": (VerdictStatus.UNPARSEABLE if criteria is None else VerdictStatus.OK).value,
-                "structured_output": completion.structured_output_used,
-                "attempts": completion.attempts,
-                "prompt_tokens": completion.prompt_tokens,
-                "completion_tokens": completion.completion_tokens,
-                "cost_usd": completion.cost_usd,
-                "latency_ms": completion.latency_ms,
-            }
+            VerdictRecord(
+                verdict_key=keys[pid],
+                judge_model=judge.model,
+                rubric_id=rubric_label(rubric),
+                rubric_version=str(rubric.version),
+                rubric_hash=rubric.content_hash,
+                mode=MODE,
+                prompt_id=pid,
+                model_a=PROMPT_SUBJECT,
+                order=Order.SINGLE,
+                request_hash=content_hash([m.model_dump() for m in messages]),
+                sampling=recorded,
+                raw_output=completion.text,
+                label=None if criteria is None else ",".join(tags_of(rubric, criteria)),
+                reason=None if criteria is None else canonical_json(criteria),
+                status=VerdictStatus.UNPARSEABLE if criteria is None else VerdictStatus.OK,
+                structured_output=completion.structured_output_used,
+                attempts=completion.attempts,
+                prompt_tokens=completion.prompt_tokens,
+                completion_tokens=completion.completion_tokens,
+                cost_usd=completion.cost_usd,
+                latency_ms=completion.latency_ms,
+            )
         )
 
     await asyncio.gather(*(one(pid, turns) for pid, turns in todo))
     if rows:
         with session_scope(engine) as session:
-            insert_ignoring_conflicts(session, Verdict.__table__, rows, ["verdict_key"])  # type: ignore[attr-defined]
-    found = Counter(t for r in rows if r["label"] for t in r["label"].split(","))
+            upsert_verdicts(session, rows)
+    found = Counter(t for r in rows if r.label for t in r.label.split(","))
     return TagCounts(
         prompts=len(prompts),
         cached=len(prompts) - len(todo),
-        ok=sum(r["status"] == VerdictStatus.OK.value for r in rows),
-        unparseable=sum(r["status"] == VerdictStatus.UNPARSEABLE.value for r in rows),
+        ok=sum(r.status is VerdictStatus.OK for r in rows),
+        unparseable=sum(r.status is VerdictStatus.UNPARSEABLE for r in rows),
         errors=errors,
-        cost_usd=sum(r["cost_usd"] or 0.0 for r in rows),
+        cost_usd=sum(r.cost_usd or 0.0 for r in rows),
         tags=dict(sorted(found.items())),
     )
 
 
-def prompt_tags(session: Session, *, prompt_set: PromptSet, tagger: str | None = None) -> dict[str, set[str]]:
+def prompt_tags(session: Session, *, prompt_set: SetRecord, tagger: str | None = None) -> dict[str, set[str]]:
     """Each tagged prompt's tags (external id -> tags): per (judge, rubric) the newest ok result, all united."""
-    rows = session.exec(
-        select(Verdict, Prompt.external_id)
-        .join(Prompt, col(Verdict.prompt_id) == col(Prompt.id))
-        .where(col(Prompt.set_id) == prompt_set.id, col(Verdict.mode) == MODE, col(Verdict.status) == "ok")
-    ).all()
-    newest: dict[tuple[str, str, str], Verdict] = {}
-    for verdict, external_id in sorted(rows, key=lambda r: (r[0].created_at, r[0].id or 0)):
-        if tagger is None or verdict.judge_model == tagger:
-            newest[(external_id, verdict.judge_model, verdict.rubric_id)] = verdict
+    prompts = load_prompts(session, set_id=prompt_set.id)
+    newest: dict[tuple[str, str, str], VerdictRecord] = {}
+    for verdict in set_verdicts(session, set_id=prompt_set.id, mode=MODE, judge_model=tagger):  # oldest first
+        if verdict.status is VerdictStatus.OK:
+            newest[(prompts[verdict.prompt_id].external_id, verdict.judge_model, verdict.rubric_id)] = verdict
     tags: dict[str, set[str]] = {}
     for (external_id, _, _), verdict in newest.items():
         tags.setdefault(external_id, set()).update(category_tags(verdict.label))
     return tags
 
 
-def tag_filter(session: Session, prompt_set: PromptSet | None, spec: str) -> set[str]:
+def tag_filter(session: Session, prompt_set: SetRecord | None, spec: str) -> set[str]:
     """The external prompt ids a ``tag:NAME`` (tagged NAME) or ``tag:!NAME`` (tagged, but not NAME) spec selects."""
     if prompt_set is None:
         raise InputError("tag categories need --set", field="--category")

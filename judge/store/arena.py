@@ -16,9 +16,21 @@ from sqlmodel import Session, col, select
 
 from judge.core.errors import NotFoundError
 from judge.core.hashing import content_hash
-from judge.core.types import Mode
+from judge.core.types import Order, PairVote, Winner
 from judge.store.engine import session_scope
-from judge.store.tables import ArenaConfig, ArenaUnit, ArenaVoter, Prompt, PromptSet, Response, Verdict, Vote, utcnow
+from judge.store.queries import set_record
+from judge.store.records import ArenaConfigRecord, ArenaUnitRecord, SetRecord, VoterRecord
+from judge.store.tables import (
+    ArenaAnswer,
+    ArenaConfig,
+    ArenaUnit,
+    ArenaVoter,
+    Prompt,
+    PromptSet,
+    Response,
+    Vote,
+    utcnow,
+)
 from judge.store.upsert import insert_ignoring_conflicts
 
 ARENA_SOURCE = "arena"
@@ -42,11 +54,18 @@ def retrying(engine: Engine, work: Callable[[Session], T], attempts: int = 30) -
     raise AssertionError("unreachable")
 
 
+def _voter(row: ArenaVoter) -> VoterRecord:
+    return VoterRecord.model_validate(row, from_attributes=True)
+
+
+def _unit(row: ArenaUnit) -> ArenaUnitRecord:
+    return ArenaUnitRecord.model_validate(row, from_attributes=True)
+
+
 def add_voter(
-    session: Session, *, prompt_set: PromptSet, voter: str, token_hash: str, prefix: str, expires_at: datetime | None
-) -> ArenaVoter:
+    session: Session, *, prompt_set: SetRecord, voter: str, token_hash: str, prefix: str, expires_at: datetime | None
+) -> VoterRecord:
     """Store a new invitation (the token only as its hash)."""
-    assert prompt_set.id is not None
     row = ArenaVoter(
         tenant=prompt_set.tenant,
         set_id=prompt_set.id,
@@ -57,10 +76,10 @@ def add_voter(
     )
     session.add(row)
     session.flush()
-    return row
+    return _voter(row)
 
 
-def voter_by_token_hash(session: Session, token_hash: str) -> tuple[ArenaVoter, PromptSet] | None:
+def voter_by_token_hash(session: Session, token_hash: str) -> tuple[VoterRecord, SetRecord] | None:
     """The invitation with this token hash and its set (revoked and expired ones included; the caller checks)."""
     stmt = (
         select(ArenaVoter, PromptSet)
@@ -68,12 +87,16 @@ def voter_by_token_hash(session: Session, token_hash: str) -> tuple[ArenaVoter, 
         .where(col(ArenaVoter.token_hash) == token_hash)
     )
     found = session.exec(stmt).first()
-    return None if found is None else (found[0], found[1])
+    return None if found is None else (_voter(found[0]), set_record(found[1]))
 
 
-def list_voters(session: Session, *, set_id: int) -> list[ArenaVoter]:
-    """A set's invitations, oldest first."""
+def _voter_rows(session: Session, *, set_id: int) -> list[ArenaVoter]:
     return list(session.exec(select(ArenaVoter).where(col(ArenaVoter.set_id) == set_id).order_by(col(ArenaVoter.id))))
+
+
+def list_voters(session: Session, *, set_id: int) -> list[VoterRecord]:
+    """A set's invitations, oldest first."""
+    return [_voter(r) for r in _voter_rows(session, set_id=set_id)]
 
 
 def voter_vote_counts(session: Session, *, set_id: int) -> dict[str, int]:
@@ -86,38 +109,41 @@ def voter_vote_counts(session: Session, *, set_id: int) -> dict[str, int]:
     return {voter: int(n) for voter, n in session.exec(stmt)}
 
 
-def revoke_voter(session: Session, *, set_id: int, voter: str) -> list[ArenaVoter]:
+def revoke_voter(session: Session, *, set_id: int, voter: str) -> list[VoterRecord]:
     """Revoke every live invitation of ``voter`` in the set; NotFoundError when the voter has none."""
-    rows = [r for r in list_voters(session, set_id=set_id) if r.voter == voter]
+    rows = [r for r in _voter_rows(session, set_id=set_id) if r.voter == voter]
     if not rows:
         raise NotFoundError(f"no voter {voter!r} invited to this arena")
     now = utcnow()
     for row in rows:
         row.revoked_at = row.revoked_at or now
         session.add(row)
-    return rows
+    return [_voter(r) for r in rows]
 
 
-def revoke_voter_id(session: Session, *, voter_id: int, tenant: str) -> ArenaVoter:
+def revoke_voter_id(session: Session, *, voter_id: int, tenant: str) -> VoterRecord:
     """Revoke one invitation of ``tenant`` by id (another tenant's id is NotFoundError)."""
     row = session.get(ArenaVoter, voter_id)
     if row is None or row.tenant != tenant:
         raise NotFoundError(f"no arena voter {voter_id}")
     row.revoked_at = row.revoked_at or utcnow()
     session.add(row)
-    return row
+    return _voter(row)
 
 
-def get_config(session: Session, *, set_id: int) -> ArenaConfig:
+def get_config(session: Session, *, set_id: int) -> ArenaConfigRecord:
     """The set's arena settings (defaults when none were saved)."""
-    return session.get(ArenaConfig, set_id) or ArenaConfig(set_id=set_id)
+    row = session.get(ArenaConfig, set_id)
+    return (
+        ArenaConfigRecord(set_id=set_id) if row is None else ArenaConfigRecord.model_validate(row, from_attributes=True)
+    )
 
 
-def save_config(session: Session, config: ArenaConfig) -> ArenaConfig:
+def save_config(session: Session, config: ArenaConfigRecord) -> ArenaConfigRecord:
     """Insert or update a set's arena settings."""
-    merged = session.merge(config)
+    merged = session.merge(ArenaConfig(**config.model_dump()))
     session.flush()
-    return merged
+    return ArenaConfigRecord.model_validate(merged, from_attributes=True)
 
 
 def add_spent(session: Session, *, set_id: int, cost_usd: float) -> None:
@@ -130,14 +156,15 @@ def add_spent(session: Session, *, set_id: int, cost_usd: float) -> None:
     session.execute(stmt)
 
 
-def pending_unit(session: Session, *, voter_id: int) -> ArenaUnit | None:
+def pending_unit(session: Session, *, voter_id: int) -> ArenaUnitRecord | None:
     """The unit this invitation was served and has neither voted on nor skipped, if any (the newest)."""
     stmt = (
         select(ArenaUnit)
         .where(col(ArenaUnit.voter_id) == voter_id, col(ArenaUnit.status) == "served")
         .order_by(col(ArenaUnit.shown_at).desc())
     )
-    return session.exec(stmt).first()
+    found = session.exec(stmt).first()
+    return None if found is None else _unit(found)
 
 
 def seen_units(session: Session, *, set_id: int, voter: str) -> set[UnitSpec]:
@@ -176,17 +203,20 @@ def pair_outcomes(session: Session, *, set_id: int) -> list[tuple[str, str, str,
     return [(a, b, w, int(n)) for a, b, w, n in session.exec(stmt)]
 
 
-def add_unit(session: Session, unit: ArenaUnit) -> ArenaUnit:
-    session.add(unit)
+def add_unit(session: Session, unit: ArenaUnitRecord) -> ArenaUnitRecord:
+    """Record a unit served to a voter (IntegrityError when that voter was already served it)."""
+    session.add(ArenaUnit(**unit.model_dump()))
     session.flush()
     return unit
 
 
-def get_unit(session: Session, *, unit_id: str) -> ArenaUnit | None:
-    return session.get(ArenaUnit, unit_id)
+def get_unit(session: Session, *, unit_id: str) -> ArenaUnitRecord | None:
+    """The unit as stored now (a vote or skip written by an UPDATE in this transaction included)."""
+    found = session.get(ArenaUnit, unit_id, populate_existing=True)
+    return None if found is None else _unit(found)
 
 
-def unit_texts(session: Session, unit: ArenaUnit) -> tuple[list[str], list[str], list[str]]:
+def unit_texts(session: Session, unit: ArenaUnitRecord) -> tuple[list[str], list[str], list[str]]:
     """The prompt's user turns and both answers' turns (model_a's, model_b's), up to the unit's turn."""
     prompt = session.get(Prompt, unit.prompt_id)
     stmt = select(Response.model, Response.turns).where(
@@ -239,38 +269,74 @@ def insert_vote(session: Session, row: dict[str, Any]) -> None:
     insert_ignoring_conflicts(session, Vote.__table__, [row], ["vote_key"])  # type: ignore[attr-defined]
 
 
-def live_votes(session: Session, *, set_id: int, after_id: int = 0) -> list[tuple[Vote, str, str | None]]:
-    """The set's votes with id above ``after_id``, in id order, with their prompt's external id and category."""
+def live_votes(session: Session, *, set_id: int, after_id: int = 0) -> list[tuple[int, PairVote, Order | None]]:
+    """The set's votes with id above ``after_id``, in id order: (vote id, the vote, the order it was shown in)."""
     stmt = (
         select(Vote, Prompt.external_id, Prompt.category)
         .join(Prompt, col(Prompt.id) == col(Vote.prompt_id))
         .where(col(Vote.set_id) == set_id, col(Vote.id) > after_id)
         .order_by(col(Vote.id))
     )
-    return [(v, e, c) for v, e, c in session.exec(stmt)]
+    return [
+        (
+            vote.id or 0,
+            PairVote(
+                prompt_id=external_id,
+                model_a=vote.model_a,
+                model_b=vote.model_b,
+                winner=Winner(vote.winner),
+                voter=vote.voter,
+                turn=vote.turn,
+                category=category,
+            ),
+            Order(vote.presented_order) if vote.presented_order else None,
+        )
+        for vote, external_id, category in session.exec(stmt)
+    ]
 
 
-def pairwise_judges(session: Session, *, set_id: int) -> list[str]:
-    """Judge models with pairwise verdicts on the set's prompts."""
-    stmt = (
-        select(Verdict.judge_model)
-        .join(Prompt, col(Prompt.id) == col(Verdict.prompt_id))
-        .where(col(Prompt.set_id) == set_id, col(Verdict.mode) == Mode.PAIRWISE.value)
-        .distinct()
-    )
-    return sorted(session.exec(stmt).all())
-
-
-def add_live_prompt(session: Session, *, set_id: int, external_id: str, text: str) -> Prompt:
-    """A voter's own prompt, stored as a prompt of the set."""
+def add_live_prompt(session: Session, *, set_id: int, external_id: str, text: str) -> int:
+    """A voter's own prompt, stored as a prompt of the set; its row id."""
     prompt = Prompt(set_id=set_id, external_id=external_id, category="live", turns=[text])
     session.add(prompt)
     session.flush()
-    return prompt
+    assert prompt.id is not None
+    return prompt.id
 
 
-def add_response(session: Session, *, prompt_id: int, model: str, text: str, content_hash_: str) -> Response:
+def add_live_answer(
+    session: Session,
+    *,
+    prompt_id: int,
+    model: str,
+    text: str,
+    content_hash_: str,
+    answered_by: str,
+    api_base: str | None,
+    prompt_tokens: int | None,
+    completion_tokens: int | None,
+    cost_usd: float | None,
+    latency_ms: float,
+    attempts: int,
+    finish_reason: str | None,
+) -> int:
+    """A live model's answer to a voter's prompt, stored as a response of ``model`` with its provenance
+    (``answered_by``: the model name the provider reported); the response's row id."""
     response = Response(prompt_id=prompt_id, model=model, turns=[text], content_hash=content_hash_)
     session.add(response)
     session.flush()
-    return response
+    assert response.id is not None
+    session.add(
+        ArenaAnswer(
+            response_id=response.id,
+            model=answered_by,
+            api_base=api_base,
+            prompt_tokens=prompt_tokens,
+            completion_tokens=completion_tokens,
+            cost_usd=cost_usd,
+            latency_ms=latency_ms,
+            attempts=attempts,
+            finish_reason=finish_reason,
+        )
+    )
+    return response.id

@@ -12,7 +12,8 @@ from judge.core.graders import GoldAnswer
 from judge.core.hashing import content_hash
 from judge.core.types import Correctness, Frozen
 from judge.importers.gold import GoldRecord, LabelRecord
-from judge.store.tables import CorrectnessLabel, Prompt, PromptSet, Response
+from judge.store.records import SetRecord
+from judge.store.tables import CorrectnessLabel, Prompt, Response
 from judge.store.tables import GoldAnswer as GoldAnswerRow
 
 GoldKey = tuple[int, int]
@@ -46,11 +47,11 @@ def gold_spec(gold: GoldAnswer) -> dict[str, object]:
     return gold.model_dump(mode="json")
 
 
-def _prompts_by_external(session: Session, prompt_set: PromptSet) -> dict[str, Prompt]:
+def _prompts_by_external(session: Session, prompt_set: SetRecord) -> dict[str, Prompt]:
     return {p.external_id: p for p in session.exec(select(Prompt).where(col(Prompt.set_id) == prompt_set.id))}
 
 
-def _prompt_for(prompts: dict[str, Prompt], prompt_set: PromptSet, external_id: str, location: str) -> Prompt:
+def _prompt_for(prompts: dict[str, Prompt], prompt_set: SetRecord, external_id: str, location: str) -> Prompt:
     prompt = prompts.get(external_id)
     if prompt is None:
         raise InputError(
@@ -62,7 +63,7 @@ def _prompt_for(prompts: dict[str, Prompt], prompt_set: PromptSet, external_id: 
 
 
 def write_gold(
-    session: Session, *, prompt_set: PromptSet, records: Sequence[GoldRecord], replace: bool = False
+    session: Session, *, prompt_set: SetRecord, records: Sequence[GoldRecord], replace: bool = False
 ) -> CorrectnessImportCounts:
     """Store gold answers; a different gold answer already stored for a prompt turn is an error unless
     ``replace``. Raises InputError (the caller rolls back) before anything is flushed."""
@@ -124,13 +125,12 @@ def load_gold(session: Session, *, set_id: int) -> dict[GoldKey, StoredGold]:
 
 
 def write_labels(
-    session: Session, *, prompt_set: PromptSet, source: str, records: Sequence[LabelRecord]
+    session: Session, *, prompt_set: SetRecord, source: str, records: Sequence[LabelRecord]
 ) -> CorrectnessImportCounts:
     """Store imported labels under ``source``; importing the same label again changes nothing, a different
     label for the same response turn and source replaces it (a re-graded response)."""
     if not source or ":" in source:
         raise InputError(f"a label source is a plain name (no ':'), got {source!r}", field="--source")
-    assert prompt_set.id is not None
     prompts = _prompts_by_external(session, prompt_set)
     responses = {
         (r.prompt_id, r.model): r
@@ -191,7 +191,7 @@ def write_labels(
     return counts
 
 
-def load_labels(session: Session, *, prompt_set: PromptSet, source: str) -> dict[tuple[str, str, int], StoredLabel]:
+def load_labels(session: Session, *, prompt_set: SetRecord, source: str) -> dict[tuple[str, str, int], StoredLabel]:
     """The labels of ``source`` in a set, keyed (external prompt id, model, turn); NotFound-style InputError
     listing the sources there are when it has none."""
     rows = session.exec(
@@ -200,7 +200,7 @@ def load_labels(session: Session, *, prompt_set: PromptSet, source: str) -> dict
         .where(col(CorrectnessLabel.set_id) == prompt_set.id, col(CorrectnessLabel.source) == source)
     ).all()
     if not rows:
-        known = label_sources(session, set_id=prompt_set.id or 0)
+        known = label_sources(session, set_id=prompt_set.id)
         raise InputError(
             f"no labels from source {source!r} in set {prompt_set.name!r} "
             f"(label sources: {', '.join(known) or 'none; import with `judge import labels`'})",

@@ -9,9 +9,11 @@ from pydantic import BaseModel
 from sqlalchemy import and_, case, func, or_
 from sqlmodel import Session, col, select
 
-from judge.core.errors import NotFoundError
+from judge.core.errors import ConflictError, NotFoundError
 from judge.core.types import PairVote, Winner
 from judge.metrics.units import ANONYMOUS
+from judge.runs.plan import PromptRow
+from judge.store.records import SetRecord
 from judge.store.tables import DEFAULT_TENANT, Prompt, PromptSet, Response, Run, Verdict, Vote
 
 
@@ -30,14 +32,55 @@ class SetSummary(BaseModel):
     verdicts: int
 
 
-def get_set(session: Session, *, name: str, tenant: str = DEFAULT_TENANT) -> PromptSet:
+def set_record(row: PromptSet) -> SetRecord:
+    """A prompt set row as its typed record."""
+    return SetRecord.model_validate(row, from_attributes=True)
+
+
+def get_set(session: Session, *, name: str, tenant: str = DEFAULT_TENANT) -> SetRecord:
     """The prompt set ``name``, or NotFoundError listing the sets that exist."""
     found = session.exec(select(PromptSet).where(PromptSet.tenant == tenant, PromptSet.name == name)).first()
     if found is None:
         names = session.exec(select(PromptSet.name).where(PromptSet.tenant == tenant)).all()
         known = ", ".join(sorted(names)) or "none; import one with `judge import`"
         raise NotFoundError(f"no prompt set named {name!r} (sets: {known})")
-    return found
+    return set_record(found)
+
+
+def set_by_id(session: Session, *, set_id: int, tenant: str | None = None) -> SetRecord:
+    """Prompt set ``set_id`` (of ``tenant`` when one is given: another tenant's id is NotFoundError too)."""
+    found = session.get(PromptSet, set_id)
+    if found is None or (tenant is not None and found.tenant != tenant):
+        raise NotFoundError(f"no prompt set {set_id}")
+    return set_record(found)
+
+
+def create_set(
+    session: Session, *, name: str, tenant: str = DEFAULT_TENANT, description: str | None = None
+) -> SetRecord:
+    """A new, empty prompt set; ConflictError when ``tenant`` has one named ``name`` (a concurrent creation of the
+    same name fails on the unique constraint at flush: IntegrityError)."""
+    exists = select(PromptSet.id).where(col(PromptSet.tenant) == tenant, col(PromptSet.name) == name)
+    if session.exec(exists).first() is not None:
+        raise ConflictError(f"a prompt set named {name!r} exists")
+    row = PromptSet(tenant=tenant, name=name, description=description)
+    session.add(row)
+    session.flush()
+    return set_record(row)
+
+
+def load_prompts(session: Session, *, set_id: int) -> dict[int, PromptRow]:
+    """Every prompt of a set by its row id (turns, category, reference), without the responses."""
+    return {
+        p.id or 0: PromptRow(
+            id=p.id or 0,
+            external_id=p.external_id,
+            category=p.category,
+            turns=tuple(p.turns),
+            reference_turns=tuple(p.reference_turns) if p.reference_turns is not None else None,
+        )
+        for p in session.exec(select(Prompt).where(col(Prompt.set_id) == set_id))
+    }
 
 
 def _count(session: Session, stmt: Any) -> int:
@@ -65,7 +108,7 @@ def count_conflicts(session: Session, *, set_id: int | None) -> int:
     return _count(session, select(func.count()).select_from(units))
 
 
-def summarize_set(session: Session, *, prompt_set: PromptSet) -> SetSummary:
+def summarize_set(session: Session, *, prompt_set: SetRecord) -> SetSummary:
     """Row counts of one prompt set, with its conflicting voter-units (:func:`count_conflicts`)."""
     set_id = prompt_set.id
     in_set = col(Prompt.set_id) == set_id
@@ -87,12 +130,15 @@ def summarize_set(session: Session, *, prompt_set: PromptSet) -> SetSummary:
     )
 
 
-def list_sets(session: Session, *, tenant: str = DEFAULT_TENANT) -> list[PromptSet]:
+def list_sets(session: Session, *, tenant: str = DEFAULT_TENANT) -> list[SetRecord]:
     """Every prompt set of ``tenant``, by name."""
-    return list(session.exec(select(PromptSet).where(PromptSet.tenant == tenant).order_by(PromptSet.name)))
+    return [
+        set_record(s)
+        for s in session.exec(select(PromptSet).where(PromptSet.tenant == tenant).order_by(PromptSet.name))
+    ]
 
 
-def vote_rows(session: Session, *, prompt_set: PromptSet, voters: str | None = None) -> list[dict[str, Any]]:
+def vote_rows(session: Session, *, prompt_set: SetRecord, voters: str | None = None) -> list[dict[str, Any]]:
     """The set's votes in the import schema (``judge import votes`` reads them back unchanged)."""
     stmt = (
         select(Vote, Prompt.external_id, Prompt.category)
@@ -119,7 +165,7 @@ def vote_rows(session: Session, *, prompt_set: PromptSet, voters: str | None = N
     return rows
 
 
-def load_pair_votes(session: Session, *, prompt_set: PromptSet, voters: str | None = None) -> list[PairVote]:
+def load_pair_votes(session: Session, *, prompt_set: SetRecord, voters: str | None = None) -> list[PairVote]:
     """The set's votes as PairVotes, optionally only voters matching the glob ``voters``."""
     return [
         PairVote(

@@ -9,9 +9,10 @@ from sqlalchemy import Table, func
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import Session, col, select
 
-from judge.core.types import Order, VerdictRecord, VerdictStatus
-from judge.runs.plan import Catalog, PromptRow, ResponseRow, VotedUnit, WorkItem
+from judge.core.types import VerdictRecord, VerdictStatus
+from judge.runs.plan import Catalog, ResponseRow, VotedUnit, WorkItem
 from judge.runs.request import JudgeSpec
+from judge.store.queries import load_prompts
 from judge.store.tables import Prompt, Response, RunItem, Verdict, Vote, utcnow
 from judge.store.upsert import insert_ignoring_conflicts, insert_or_replace_where
 
@@ -24,16 +25,7 @@ RUN_ITEM_TABLE: Table = RunItem.__table__  # type: ignore[attr-defined]
 
 def load_catalog(session: Session, *, set_id: int) -> Catalog:
     """Every prompt and response of a set."""
-    prompts = [
-        PromptRow(
-            id=p.id or 0,
-            external_id=p.external_id,
-            category=p.category,
-            turns=tuple(p.turns),
-            reference_turns=tuple(p.reference_turns) if p.reference_turns is not None else None,
-        )
-        for p in session.exec(select(Prompt).where(col(Prompt.set_id) == set_id))
-    ]
+    prompts = list(load_prompts(session, set_id=set_id).values())
     responses = [
         ResponseRow(prompt_id=r.prompt_id, model=r.model, turns=tuple(r.turns), content_hash=r.content_hash)
         for r in session.exec(select(Response).join(Prompt).where(col(Prompt.set_id) == set_id))
@@ -103,16 +95,49 @@ def verdict_status_counts(session: Session, *, run_id: int) -> tuple[dict[str, i
     return counts, int(items)
 
 
-def load_verdicts(session: Session, *, keys: Iterable[str]) -> list[Verdict]:
+def verdict_record(row: Verdict) -> VerdictRecord:
+    """A stored verdict row as its typed record."""
+    return VerdictRecord.model_validate(row, from_attributes=True)
+
+
+def load_verdicts(session: Session, *, keys: Iterable[str]) -> list[VerdictRecord]:
     """The stored verdicts with these keys."""
     key_list = list(keys)
-    found: list[Verdict] = []
+    found: list[VerdictRecord] = []
     for start in range(0, len(key_list), 500):
-        found.extend(session.exec(select(Verdict).where(col(Verdict.verdict_key).in_(key_list[start : start + 500]))))
+        chunk = key_list[start : start + 500]
+        found.extend(
+            verdict_record(v) for v in session.exec(select(Verdict).where(col(Verdict.verdict_key).in_(chunk)))
+        )
     return found
 
 
-def item_of(verdict: Verdict) -> WorkItem:
+def set_verdicts(session: Session, *, set_id: int, mode: str, judge_model: str | None = None) -> list[VerdictRecord]:
+    """The verdicts of ``mode`` (by ``judge_model`` when given) on a set's prompts, oldest first (creation time,
+    then row id): later ones are the newer when the caller keeps one per unit."""
+    stmt = (
+        select(Verdict)
+        .join(Prompt, col(Prompt.id) == col(Verdict.prompt_id))
+        .where(col(Prompt.set_id) == set_id, col(Verdict.mode) == mode)
+        .order_by(col(Verdict.created_at), col(Verdict.id))
+    )
+    if judge_model is not None:
+        stmt = stmt.where(col(Verdict.judge_model) == judge_model)
+    return [verdict_record(v) for v in session.exec(stmt)]
+
+
+def judge_models(session: Session, *, set_id: int, mode: str) -> list[str]:
+    """The judge models with verdicts of ``mode`` on a set's prompts, by name."""
+    stmt = (
+        select(Verdict.judge_model)
+        .join(Prompt, col(Prompt.id) == col(Verdict.prompt_id))
+        .where(col(Prompt.set_id) == set_id, col(Verdict.mode) == mode)
+        .distinct()
+    )
+    return sorted(session.exec(stmt).all())
+
+
+def item_of(verdict: VerdictRecord) -> WorkItem:
     """The work item a stored verdict answers (for grouping verdicts by unit)."""
     return WorkItem(
         verdict_key=verdict.verdict_key,
@@ -121,6 +146,6 @@ def item_of(verdict: Verdict) -> WorkItem:
         turn=verdict.turn,
         model_a=verdict.model_a,
         model_b=verdict.model_b,
-        order=Order(verdict.order),
-        sample=int(verdict.sampling.get("sample", 0)) if isinstance(verdict.sampling, dict) else 0,
+        order=verdict.order,
+        sample=int(verdict.sampling.get("sample", 0)),
     )

@@ -16,13 +16,14 @@ from sqlmodel import Session, col, select
 from judge.core.types import Winner
 from judge.metrics.categories import in_category
 from judge.ratings.battles import Battles
-from judge.store.tables import Prompt, PromptSet, Vote
+from judge.store.records import SetRecord
+from judge.store.tables import Prompt, Vote
 
 _OUTCOME = {Winner.MODEL_A.value: 1.0, Winner.MODEL_B.value: 0.0, Winner.TIE.value: 0.5, Winner.TIE_BOTHBAD.value: 0.5}
 
 
 def vote_count_battles(
-    session: Session, *, prompt_set: PromptSet, voters: str | None = None, category: str | None = None
+    session: Session, *, prompt_set: SetRecord, voters: str | None = None, category: str | None = None
 ) -> Battles:
     """The set's votes (voters matching the glob ``voters``, prompts of ``category``) as battles, counted in SQL.
 
