@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from judge.runs.backends.celery_config import TASK_NAME
-from judge.runs.backends.unit import judge_unit_sync
+from typing import Any
+
+from judge.runs.backends.celery_config import BATCH_TASK_NAME, TASK_NAME
+from judge.runs.backends.unit import batch_step_sync, judge_unit_sync
 from workers.celery_app import app
 
 
@@ -11,3 +13,13 @@ from workers.celery_app import app
 def judge_unit(run_id: int, keys: list[str]) -> dict[str, object]:
     """Judge and store the verdicts ``keys`` of run ``run_id`` that are still missing (idempotent)."""
     return judge_unit_sync(run_id, keys).model_dump()
+
+
+@app.task(name=BATCH_TASK_NAME, bind=True)  # type: ignore[untyped-decorator]
+def batch_step(self: Any, run_id: int) -> dict[str, object]:
+    """One round of ``--batch`` run ``run_id``: follow, collect and submit its batches; again after a poll
+    interval while batches run at the provider."""
+    step = batch_step_sync(run_id)
+    if step.again:
+        self.apply_async(args=[run_id], countdown=step.poll_s)
+    return step.model_dump()

@@ -79,6 +79,70 @@ def _parsed_fields(rubric: Rubric, item: WorkItem, parsed: ParsedOutput, offset:
     }
 
 
+def prepare_call(
+    rubric: Rubric,
+    task: JudgeTask,
+    item: WorkItem,
+    config: RunConfig,
+    run_id: int | None = None,
+    rubric_hash: str | None = None,
+) -> tuple[CompletionRequest, dict[str, Any]]:
+    """The request to send for ``item`` (rendered, with the sampling the model accepts) and its verdict row so far
+    (provenance and request hash), completed by :func:`finish_row`. A live call and a batch line are the same."""
+    structured = wants_structured_output(item.judge.model, item.judge.api_base)
+    messages = render_messages(rubric, task, item.order, structured=structured)
+    row = _row_base(item, rubric, rubric_hash or rubric.content_hash, config, run_id)
+    sampling = supported_sampling(item.judge.model, config.sampling)  # params the model rejects are not sent
+    row["sampling"] = sampling.recorded()  # what was sent, and what was asked for but dropped
+    if item.sample:
+        row["sampling"]["sample"] = item.sample  # which of the run's --repeats samples (0 is not written)
+    row["request_hash"] = render_request_hash(messages, item.judge.model, sampling.sent.recorded())
+    request = CompletionRequest(
+        model=item.judge.model,
+        messages=tuple(messages),
+        sampling=sampling.sent,
+        json_schema=rubric.json_schema if structured else None,
+        schema_name=schema_name(rubric),
+        api_base=item.judge.api_base,
+        tenant_base=config.tenant_api_bases and item.judge.api_base is not None,
+        response_format_style=item.judge.response_format_style,
+        timeout_s=config.timeout_s,
+    )
+    return request, row
+
+
+def finish_row(
+    rubric: Rubric,
+    item: WorkItem,
+    row: dict[str, Any],
+    completions: list[Completion],
+    outcome: ParsedOutput | ProviderError,
+    latency_ms: float | None,
+) -> VerdictRecord:
+    """The verdict of ``row``'s call(s): the last completion's parsed reply (``outcome``; a re-asked one's raw
+    outputs joined), or the classified failure; tokens and cost summed over ``completions``."""
+    if isinstance(outcome, ProviderError):
+        row.update(
+            status=VerdictStatus.ERROR.value,
+            error=classify_failure(outcome),  # the short reason a tenant sees; the detail is in the server log
+            raw_output=completions[-1].text if completions else None,
+        )
+    else:
+        parsed = outcome
+        row["raw_output"] = "\n\n--- re-ask ---\n\n".join(c.text for c in completions)
+        # the spans index the stored raw output, where the parsed (last) reply comes after any re-asked one
+        row.update(_parsed_fields(rubric, item, parsed, len(row["raw_output"]) - len(completions[-1].text)))
+    row.update(
+        structured_output=bool(completions) and completions[-1].structured_output_used,
+        attempts=sum(c.attempts for c in completions) or 1,
+        prompt_tokens=_sum_optional([c.prompt_tokens for c in completions]) if completions else None,
+        completion_tokens=_sum_optional([c.completion_tokens for c in completions]) if completions else None,
+        cost_usd=_total_cost(completions) if completions else None,
+        latency_ms=latency_ms,
+    )
+    return VerdictRecord.model_validate(row)
+
+
 async def judge_item(
     client: JudgeClient,
     rubric: Rubric,
@@ -92,58 +156,25 @@ async def judge_item(
 
     ``rubric_hash`` is ``rubric.content_hash``, passed by callers that judge many items to hash the rubric once.
     """
-    structured = wants_structured_output(item.judge.model, item.judge.api_base)
-    messages = render_messages(rubric, task, item.order, structured=structured)
-    row = _row_base(item, rubric, rubric_hash or rubric.content_hash, config, run_id)
-    sampling = supported_sampling(item.judge.model, config.sampling)  # params the model rejects are not sent
-    row["sampling"] = sampling.recorded()  # what was sent, and what was asked for but dropped
-    if item.sample:
-        row["sampling"]["sample"] = item.sample  # which of the run's --repeats samples (0 is not written)
-    row["request_hash"] = render_request_hash(messages, item.judge.model, sampling.sent.recorded())
+    first, row = prepare_call(rubric, task, item, config, run_id, rubric_hash)
     completions: list[Completion] = []
+    outcome: ParsedOutput | ProviderError
     started = time.perf_counter()
-
-    def request(msgs: list[Any]) -> CompletionRequest:
-        return CompletionRequest(
-            model=item.judge.model,
-            messages=tuple(msgs),
-            sampling=sampling.sent,
-            json_schema=rubric.json_schema if structured else None,
-            schema_name=schema_name(rubric),
-            api_base=item.judge.api_base,
-            tenant_base=config.tenant_api_bases and item.judge.api_base is not None,
-            response_format_style=item.judge.response_format_style,
-            timeout_s=config.timeout_s,
-        )
-
     try:
-        completions.append(await client.complete(request(messages)))
-        parsed = parse_output(rubric, completions[-1].text, completions[-1].structured_output_used)
-        if parsed.status is VerdictStatus.UNPARSEABLE and config.reask:
+        completions.append(await client.complete(first))
+        outcome = parse_output(rubric, completions[-1].text, completions[-1].structured_output_used)
+        if outcome.status is VerdictStatus.UNPARSEABLE and config.reask:
             reask = render_reask(
-                rubric, messages, completions[-1].text, structured=completions[-1].structured_output_used
+                rubric, first.messages, completions[-1].text, structured=completions[-1].structured_output_used
             )
-            completions.append(await client.complete(request(reask)))
-            parsed = parse_output(rubric, completions[-1].text, completions[-1].structured_output_used)
+            completions.append(await client.complete(first.model_copy(update={"messages": tuple(reask)})))
+            outcome = parse_output(rubric, completions[-1].text, completions[-1].structured_output_used)
     except ProviderError as exc:
         log.info("verdict %s of %s failed: %s: %s", item.verdict_key[:12], item.judge.model, type(exc).__name__, exc)
-        row.update(
-            status=VerdictStatus.ERROR.value,
-            error=classify_failure(exc),  # the short reason a tenant sees; the detail is in the server log
-            raw_output=completions[-1].text if completions else None,
-        )
-    else:
-        row["raw_output"] = "\n\n--- re-ask ---\n\n".join(c.text for c in completions)
-        # the spans index the stored raw output, where the parsed (last) reply comes after any re-asked one
-        row.update(_parsed_fields(rubric, item, parsed, len(row["raw_output"]) - len(completions[-1].text)))
-    row.update(
-        structured_output=bool(completions) and completions[-1].structured_output_used,
-        attempts=sum(c.attempts for c in completions) or 1,
-        prompt_tokens=_sum_optional([c.prompt_tokens for c in completions]) if completions else None,
-        completion_tokens=_sum_optional([c.completion_tokens for c in completions]) if completions else None,
-        cost_usd=_total_cost(completions) if completions else None,
-        latency_ms=round(sum(c.latency_ms for c in completions), 3)
+        outcome = exc
+    latency = (
+        round(sum(c.latency_ms for c in completions), 3)
         if completions
-        else round((time.perf_counter() - started) * 1000, 3),
+        else round((time.perf_counter() - started) * 1000, 3)
     )
-    return VerdictRecord.model_validate(row)
+    return finish_row(rubric, item, row, completions, outcome, latency)

@@ -292,3 +292,35 @@ class ArenaAnswer(SQLModel, table=True):
     attempts: int
     finish_reason: str | None = None
     created_at: datetime = Field(default_factory=utcnow)
+
+
+class RunBatch(SQLModel, table=True):
+    """One provider batch of a run judged with ``--batch``: the verdict keys it asks for (each request line's
+    ``custom_id``), the provider's batch and file ids, its status and request counts.
+
+    ``state``: ``submitting`` (written before the upload; the keys are leased to ``batch:<id>``), ``submitted``
+    (the provider holds it: ``batch_id``), ``collected`` (ended at the provider and its results stored, in the
+    transaction that set this state) or ``abandoned`` (never created, or cancelled before any result)."""
+
+    __tablename__ = "run_batch"
+
+    id: int | None = Field(default=None, primary_key=True)
+    run_id: int = Field(foreign_key="run.id", index=True)
+    judge_model: str
+    api_base: str | None = None
+    keys: list[str] = Field(sa_column=Column(JSON, nullable=False))
+    state: str = "submitting"
+    owner: str
+    provider_status: str | None = None
+    batch_id: str | None = None
+    input_file_id: str | None = None
+    output_file_id: str | None = None
+    error_file_id: str | None = None
+    n_total: int = 0
+    n_completed: int = 0
+    n_failed: int = 0
+    cost_usd: float = 0.0
+    note: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    created_at: datetime = Field(default_factory=utcnow)
+    submitted_at: datetime | None = None
+    collected_at: datetime | None = None

@@ -13,7 +13,7 @@ from celery import Celery
 from kombu.exceptions import OperationalError
 
 from judge.core.errors import BrokerError
-from judge.runs.backends.celery_config import QUEUE, TASK_NAME, broker_url, make_celery_app
+from judge.runs.backends.celery_config import BATCH_TASK_NAME, QUEUE, TASK_NAME, broker_url, make_celery_app
 from judge.runs.backends.tracking import track
 from judge.settings import Settings, get_settings
 
@@ -59,6 +59,13 @@ class CeleryBroker:
         except (OperationalError, redis.RedisError, OSError) as exc:
             raise BrokerError(f"cannot enqueue run {run_id} ({sent} of its messages sent): {exc}") from exc
         return sent
+
+    def enqueue_batch_step(self, run_id: int, countdown_s: float = 0.0) -> None:
+        """Send one round of ``--batch`` run ``run_id`` (:func:`judge.runs.backends.unit.batch_step_sync`)."""
+        try:
+            self.app.send_task(BATCH_TASK_NAME, args=[run_id], queue=QUEUE, countdown=countdown_s or None)
+        except (OperationalError, redis.RedisError, OSError) as exc:
+            raise BrokerError(f"cannot enqueue run {run_id}'s batch round: {exc}") from exc
 
     def pending(self, run_id: int) -> int | None:
         """Messages of run ``run_id`` queued or in flight; None when the broker cannot be read right now."""

@@ -12,6 +12,8 @@ if TYPE_CHECKING:
     from celery import Celery
 
 TASK_NAME = "judge.judge_unit"
+BATCH_TASK_NAME = "judge.batch_step"
+"""One round of a ``--batch`` run (follow, collect, submit); it sends itself again while batches run."""
 QUEUE = "judge"
 
 

@@ -25,11 +25,13 @@ from sqlmodel import col
 
 from judge.core.errors import NotFoundError
 from judge.core.types import Frozen, RunStatus
+from judge.llm.batch import LiteLLMBatchApi
 from judge.llm.client import JudgeClient, LiteLLMClient
 from judge.llm.ratelimit import MemoryRateLimiter, RateLimitedClient, RateLimiter, RedisRateLimiter
 from judge.runs.backends.tracking import untrack
+from judge.runs.batching import execute_batches
 from judge.runs.execution import KeyExecutor, PayOnce
-from judge.runs.service import RunContext, finish_run
+from judge.runs.service import RunContext, RunProgress, finish_run
 from judge.settings import Settings, get_settings
 from judge.store.engine import get_engine, session_scope
 from judge.store.tables import Run
@@ -172,3 +174,33 @@ def judge_unit_sync(run_id: int, keys: Sequence[str], *, database_url: str | Non
     result = loop.run_until_complete(judge_keys(engine, run_context(engine, run_id), client, keys))
     finish_if_last(engine, run_id, keys)
     return result
+
+
+class BatchStep(Frozen):
+    """One round of a ``--batch`` run on a worker: whether to send the next round (``again``, after
+    ``poll_s``), and the verdicts this round stored."""
+
+    again: bool
+    poll_s: float
+    done: int
+    stopped: str | None = None
+
+
+def batch_step_sync(run_id: int, *, database_url: str | None = None) -> BatchStep:
+    """The batch task's body: one round of run ``run_id``'s batches (follow, collect, submit: see
+    :mod:`judge.runs.batching`) on this thread's event loop; once no batch is active (or the run was cancelled
+    or spent its budget), finish the run. Idempotent: a redelivered round follows the same batches."""
+    engine = get_engine(database_url)
+    loop, _client = _thread_state()
+    with session_scope(engine) as session:
+        run = session.get(Run, run_id)
+        if run is None:
+            raise NotFoundError(f"no run {run_id}")
+        context = RunContext(session, run)  # fresh: a resume may have changed the run's budget
+    progress = RunProgress(total=len(context.items))
+    active = loop.run_until_complete(execute_batches(engine, context, progress, LiteLLMBatchApi(), follow=False))
+    poll_s = get_settings().batch_poll_s
+    if active and progress.stopped is None:
+        return BatchStep(again=True, poll_s=poll_s, done=progress.done)
+    finish_run(engine, run_id, stopped=progress.stopped)
+    return BatchStep(again=False, poll_s=poll_s, done=progress.done, stopped=progress.stopped)
