@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from judge.core.types import Frozen, RunStatus
+from judge.core.types import Frozen, RunStatus, VerdictRecord
 
 
 class SetRecord(Frozen):
@@ -34,6 +34,21 @@ class RunRecord(Frozen):
     note: str | None = None
     created_at: datetime
     finished_at: datetime | None = None
+
+
+class RunState(Frozen):
+    """What an executor checks before each batch: the run's status and what it has spent."""
+
+    status: RunStatus
+    cost_usd: float
+
+
+class PagedVerdict(Frozen):
+    """A stored verdict with its row id (the cursor of a verdict page) and its prompt's id in the set."""
+
+    id: int
+    prompt_id: str
+    verdict: VerdictRecord
 
 
 class VoterRecord(Frozen):
