@@ -12,7 +12,7 @@ from rich.table import Table
 
 from judge.analysis.reports import agreement_report, audit_report, grader_agreement_report
 from judge.analysis.rule_votes import gold_report_by_rule
-from judge.cli.app import app, console, fmt_rate, reports_errors
+from judge.cli.app import app, console, fmt_rate, print_json, reports_errors
 from judge.cli.store_commands import ExportFormat, emit_rows
 from judge.core.errors import InputError
 from judge.core.protocols.order_rules import OrderRule
@@ -29,7 +29,7 @@ class OutputFormat(StrEnum):
 
 
 def _print_json(data: dict[str, Any]) -> None:
-    console.print_json(json.dumps(data, default=str))
+    print_json(json.dumps(data, default=str))
 
 
 def _emit_report(

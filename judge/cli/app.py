@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import json
 import logging
 import sys
 from collections.abc import Callable
@@ -63,6 +64,15 @@ def reports_errors(func: Callable[P, R]) -> Callable[P, R]:
             raise typer.Exit(code=2) from None
 
     return wrapper
+
+
+def print_json(text: str) -> None:
+    """JSON on stdout, indented by 2: highlighted by rich on a terminal; to a pipe or a file the same text written
+    directly (rich takes seconds to lay out a large document that nobody sees highlighted)."""
+    if sys.stdout.isatty():
+        console.print_json(text)
+    else:
+        sys.stdout.write(json.dumps(json.loads(text), indent=2, ensure_ascii=False) + "\n")
 
 
 def fmt_rate(block: dict[str, Any]) -> str:

@@ -15,7 +15,7 @@ from judge.analysis.compare import compare_judges_on_gold, compare_models
 from judge.analysis.rule_votes import votes_by_rule
 from judge.analysis.sources import Source, response_texts
 from judge.cli.analysis_commands import OutputFormat
-from judge.cli.app import app, console, reports_errors
+from judge.cli.app import app, console, print_json, reports_errors
 from judge.cli.store_commands import ExportFormat, _write, emit_rows, import_app
 from judge.core.errors import InputError
 from judge.core.protocols.order_rules import DESCRIPTIONS, OrderRule
@@ -66,7 +66,7 @@ def _emit_with_method(
 ) -> None:
     """Rows as JSON (each with the method card), CSV, or ``print_table`` followed by the method card."""
     if fmt is OutputFormat.JSON:
-        console.print_json(json.dumps([{**r, "method": card} for r in rows], default=str))
+        print_json(json.dumps([{**r, "method": card} for r in rows], default=str))
     elif fmt is OutputFormat.CSV:
         emit_rows(rows, ExportFormat.CSV, None)
     else:
@@ -100,7 +100,7 @@ def _print_winrates(rows: list[dict[str, Any]], title: str) -> None:
 def _print_category_winrates(result: CategoryWinRates, card: dict[str, Any], fmt: OutputFormat) -> None:
     card = {**card, "aggregation": result.to_json()["aggregation"]}
     if fmt is OutputFormat.JSON:
-        console.print_json(json.dumps({**result.to_json(), "method": card}, default=str))
+        print_json(json.dumps({**result.to_json(), "method": card}, default=str))
         return
     rows = [{"category": name, **r.to_json()} for name, group in result.categories.items() for r in group]
     if fmt is OutputFormat.CSV:
@@ -290,7 +290,7 @@ def compare(
                 ci=ci,
             )
     if fmt is not OutputFormat.TABLE:
-        console.print_json(json.dumps(data, default=str))
+        print_json(json.dumps(data, default=str))
         return
     console.print(f"A = {a}, B = {b}", highlight=False)
     if gold is not None:

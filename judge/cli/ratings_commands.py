@@ -12,7 +12,7 @@ from rich.table import Table
 from judge.analysis.category_boards import category_leaderboards, category_rows
 from judge.analysis.leaderboards import LeaderboardRequest, LeaderboardResult, Method, build_leaderboard
 from judge.cli.analysis_commands import OutputFormat
-from judge.cli.app import app, console, reports_errors
+from judge.cli.app import app, console, print_json, reports_errors
 from judge.cli.store_commands import ExportFormat, emit_rows
 from judge.core.protocols.order_rules import OrderRule
 from judge.ratings import Leaderboard, plot_leaderboard
@@ -169,7 +169,7 @@ def leaderboard(
         plot_leaderboard(result.raw, plot)
         console.print(f"plot written to {plot}", highlight=False)
     if fmt is OutputFormat.JSON:
-        console.print_json(json.dumps(result.to_json(), default=str))
+        print_json(json.dumps(result.to_json(), default=str))
     elif fmt is OutputFormat.CSV:
         emit_rows(result.rows, ExportFormat.CSV, None)
     else:
@@ -201,7 +201,7 @@ def print_category_boards(
     """Each category's board with rank shifts against the overall one."""
     if fmt is OutputFormat.JSON:
         data = {"overall": overall.to_json(), "categories": {k: b.to_json() for k, b in boards.items()}}
-        console.print_json(json.dumps({**data, "skipped": skipped}, default=str))
+        print_json(json.dumps({**data, "skipped": skipped}, default=str))
         return
     if fmt is OutputFormat.CSV:
         emit_rows(category_rows(boards), ExportFormat.CSV, None)
