@@ -71,6 +71,21 @@ def final_keys(session: Session, *, keys: Iterable[str]) -> set[str]:
     return found
 
 
+def verdict_fingerprints(session: Session, *, keys: Iterable[str]) -> dict[str, tuple[str, str]]:
+    """Each stored key's status and a fingerprint of its write (creation time, latency, attempts): an ``error``
+    verdict written again has a different fingerprint. Keys without a verdict are left out."""
+    found: dict[str, tuple[str, str]] = {}
+    key_list = list(keys)
+    columns = [
+        col(c) for c in (Verdict.verdict_key, Verdict.status, Verdict.created_at, Verdict.latency_ms, Verdict.attempts)
+    ]
+    for start in range(0, len(key_list), 500):
+        rows = session.execute(select(*columns).where(col(Verdict.verdict_key).in_(key_list[start : start + 500])))
+        for key, status, created, latency, attempts in rows:
+            found[key] = (status, f"{created.isoformat()}|{latency}|{attempts}")
+    return found
+
+
 def _replaces_only_errors(table: Table) -> ColumnElement[bool]:
     return table.c.status == VerdictStatus.ERROR.value
 
