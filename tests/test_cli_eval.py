@@ -128,6 +128,19 @@ def test_arena_battles_import_is_idempotent_and_categories_filter(empty_db: Path
     assert hard[0]["method"]["category"] == "hard"
 
 
+def test_real_arena_battles_import_once_and_give_hand_win_rates(empty_db: Path) -> None:
+    battles = str(FORMATS / "arena" / "clean_battle_real_excerpt.json")
+    first = judge("import", "arena", battles, "--set", "tw")
+    # 2 battles, each with both sides' multi-turn answers stored as responses
+    assert "+2 prompts" in first and "+4 responses" in first and "+2 votes" in first
+    assert "+0 prompts, +0 references, +0 responses, +0 votes" in judge("import", "arena", battles, "--set", "tw")
+    # claude-2.1 beat gemini-pro; gpt-3.5-turbo vs Llama-3-Taiwan-70B-Instruct was a tie (bothbad), scored 0.5
+    lost = json.loads(judge("winrate", "--set", "tw", "--baseline", "claude-2.1", "--format", "json"))
+    tied = json.loads(judge("winrate", "--set", "tw", "--baseline", "Llama-3-Taiwan-70B-Instruct", "--format", "json"))
+    assert [(r["model"], r["win_rate"]) for r in lost] == [("gemini-pro", 0.0)]
+    assert [(r["model"], r["win_rate"]) for r in tied] == [("gpt-3.5-turbo", 50.0)]
+
+
 def test_judgebench_import_is_idempotent_and_refuses_a_bad_file_whole(empty_db: Path, tmp_path: Path) -> None:
     pairs = FORMATS / "judgebench" / "judgebench_internlm2-7b-reward_excerpt.jsonl"
     first = judge("import", "judgebench", str(pairs), "--set", "jb")

@@ -46,3 +46,29 @@ def test_missing_question_id_gets_a_stable_id_and_bad_winner_is_located(tmp_path
     path.write_text(json.dumps(battles, indent=1))
     with pytest.raises(InputError, match=r"clean_battle_x.json:\d+: winner: expected one of"):
         read_arena_battles(path)
+
+
+REAL = REPO / "tests" / "fixtures" / "formats" / "arena" / "clean_battle_real_excerpt.json"
+
+
+def test_real_tw_arena_battles_keep_multi_turn_conversations_and_drop_reveal_labels() -> None:
+    raw = json.loads(REAL.read_text(encoding="utf-8"))
+    # the second battle is logged as FastChat logs a vote cast after the reveal: labelled names, anony false
+    assert raw[1]["model_a"] == "### Model A: gpt-3.5-turbo" and raw[1]["anony"] is False
+    votes = read_arena_battles(REAL).votes
+    assert [(v.model_a, v.model_b, v.winner) for v in votes] == [
+        ("gemini-pro", "claude-2.1", Winner.MODEL_B),
+        ("gpt-3.5-turbo", "Llama-3-Taiwan-70B-Instruct", Winner.TIE_BOTHBAD),
+    ]
+    assert [v.prompt_id for v in votes] == ["abbdc95e296d4a4b85a3d1f030768719", "7d9cfd9e501b4428a054daaa40571dd3"]
+    assert [v.turn for v in votes] == [2, 6] and [v.category for v in votes] == [None, None]
+    assert [v.voter for v in votes] == ["arena_user_ip-redacted-1", "arena_user_ip-redacted-2"]
+    assert [v.tstamp for v in votes] == [1705197743.088, 1720677863.9913]
+    first, second = votes
+    assert first.prompt_turns == ["如果原本應該加95的車，加油加了92，會怎麼樣？", "那如果加錯，可以利用加98來稀釋嗎？"]
+    assert first.answer_a is not None and first.answer_b is not None
+    assert len(first.answer_a) == 2 and first.answer_b[1].startswith("可以,如果加錯汽油等級")
+    assert second.prompt_turns is not None and len(second.prompt_turns) == 6
+    assert second.prompt_turns[-1] == "賴清德的現職是？"
+    assert second.answer_a is not None and second.answer_a[-1] == "賴清德是台灣的前行政院長，目前則擔任民進黨主席。"
+    assert [v.location for v in votes] == ["clean_battle_real_excerpt.json:2", "clean_battle_real_excerpt.json:49"]

@@ -7,6 +7,7 @@ side's assistant turns a response. Categories become comma-separated tags on the
 Arena's ``category_tag``: ``hard`` (at least 6 of the 7 ``criteria_v0.1`` hard-prompt criteria), ``math``,
 ``if`` (instruction following, ``if_v0.1`` score >= 4), ``creative_writing``, plus ``code`` from ``is_code``.
 A battle without ``question_id`` gets the id ``arena-`` + a hash of its user turns (or of its tstamp and models).
+A model name logged as FastChat's reveal label (``### Model A: gpt-3.5-turbo``) is read as the name after it.
 """
 
 from __future__ import annotations
@@ -35,6 +36,9 @@ HARD_CRITERIA = (
 )
 HARD_THRESHOLD = 6
 IF_THRESHOLD = 4
+# After a vote FastChat's arena shows each side as "### Model A: <name>"; a later vote in the same battle logs those
+# labels as the model names, and clean_battle_data.py keeps them (and marks the battle anony=false).
+REVEAL_LABELS = {"model_a": "### Model A: ", "model_b": "### Model B: "}
 
 
 def arena_tags(record: Located) -> list[str]:
@@ -70,6 +74,10 @@ def _user_turns(value: Any) -> list[str] | None:
 def battle_vote(record: Located) -> VoteRecord:
     """One battle as a validated vote (with its conversations and category tags when present)."""
     data = Located.at(dict(record), record.location)
+    for field, label in REVEAL_LABELS.items():
+        name = data.get(field)
+        if isinstance(name, str):
+            data[field] = name.removeprefix(label)
     if "question_id" not in data and "prompt_id" not in data:
         users = _user_turns(record.get("conversation_a"))
         basis: Any = users if users else [record.get("tstamp"), record.get("model_a"), record.get("model_b")]
