@@ -17,7 +17,7 @@ from judge.importers.bundle import ImportBundle
 from judge.importers.records import PromptRecord, ResponseRecord, VoteRecord
 from judge.llm.client import LiteLLMClient
 from judge.llm.retry import RetryPolicy
-from judge.report import write_report
+from judge.report import collect_report, write_report
 from judge.runs.request import JudgeSpec, RunConfig
 from judge.runs.service import create_run, execute_run
 from judge.store.engine import make_engine, session_scope, upgrade_database
@@ -175,3 +175,14 @@ def test_report_names_the_order_rule(reported_run: tuple[Engine, int], tmp_path:
     assert agreed is not None
     total = sum(int(part.split()[-1]) for part in combined.group(1).split(", "))
     assert total == 2 * sum(int(part.split()[-1]) for part in agreed.group(1).split(", "))
+
+
+def test_a_section_left_out_says_why(reported_run: tuple[Engine, int]) -> None:
+    engine, run_id = reported_run
+    with session_scope(engine) as session:
+        data = collect_report(session, run_id, grader="labels:nobody", bootstrap=10)
+    assert data.audit is None and data.agreement is not None
+    assert [n for n in data.notes if n.startswith("audit: ")] == [
+        "audit: grader: no labels from source 'nobody' in set 'toy' (label sources: none; "
+        "import with `judge import labels`)"
+    ]

@@ -178,7 +178,7 @@ def collect_report(
     if judge_source is not None and has_votes:
         judged = judge_source
         data.agreement = _or_note(
-            notes,
+            data.notes,
             "agreement",
             lambda: agreement_report(
                 session,
@@ -194,7 +194,7 @@ def collect_report(
     if grader is not None and sources:
         audited, graded_by = sources[0], grader
         data.audit = _or_note(
-            notes,
+            data.notes,
             "audit",
             lambda: audit_report(
                 session,
