@@ -143,6 +143,8 @@ class Settings(BaseSettings):
     unacked_restore_interval_s: int = Field(default=10, ge=1)
     follow_poll_s: float = Field(default=0.5, gt=0)
     stall_s: float = Field(default=30.0, gt=0)
+    batch_poll_s: float = Field(default=30.0, gt=0)
+    """``JUDGE_BATCH_POLL_S``: seconds between polls of a run's provider batches (``judge run --batch``)."""
     # sections
     api: ApiSettings = Field(default_factory=ApiSettings)
     arena: ArenaSettings = Field(default_factory=ArenaSettings)

@@ -18,6 +18,7 @@ from judge.core.redaction import install_redaction
 from judge.core.rubrics import list_rubrics, load_rubric
 from judge.llm.client import SamplingParams
 from judge.runs.backends import BackendName, Submission, execute_on, resolve_backend
+from judge.runs.batching import BatchSummary
 from judge.runs.execution import Interrupt
 from judge.runs.grading import is_grader
 from judge.runs.request import LOCAL_JUDGE, JudgeSpec, RunConfig
@@ -70,7 +71,7 @@ class ProgressView:
         detail = (
             f"ok {p.ok} · unparseable {p.unparseable} · errors {p.error} · cached {p.cached} · "
             f"${p.cost_usd:.4f}{'+?' if p.unknown_cost else ''} · {p.rate:.1f}/s"
-        )
+        ) + (f" · batch {p.batch}" if p.batch else "")
         self.progress.update(self.task, completed=p.cached + p.done, detail=detail)
 
 
@@ -165,7 +166,29 @@ def print_summary(summary: RunSummary, progress: RunProgress | None = None) -> N
     if summary.note:
         table.add_row("note", summary.note)
     console.print(table)
+    if summary.batches:
+        console.print(batch_table(summary.batches))
     console.print("method: " + json.dumps(summary.method, ensure_ascii=False), highlight=False)
+
+
+def batch_table(batches: list[BatchSummary]) -> Table:
+    """A ``--batch`` run's provider batches: status, lines, cost, wall time."""
+    table = Table(title="provider batches")
+    for column in ("batch", "judge", "status", "lines", "answered", "failed", "cost $", "wall time", "note"):
+        table.add_column(column, justify="right" if column in ("lines", "answered", "failed", "cost $") else "left")
+    for b in batches:
+        table.add_row(
+            b.batch_id or "-",
+            b.judge,
+            b.status if b.status == b.state or b.state in ("submitted", "submitting") else f"{b.status} ({b.state})",
+            str(b.lines),
+            str(b.completed),
+            str(b.failed),
+            f"{b.cost_usd:.4f}",
+            "-" if b.wall_s is None else f"{b.wall_s:.0f} s",
+            b.note or "",
+        )
+    return table
 
 
 def add_repeat_rows(table: Table, repeats: dict[str, Any]) -> None:
@@ -209,6 +232,14 @@ def run(
     repeats: Annotated[
         int, typer.Option(help="Samples per verdict (majority decides; self-consistency and spread shown).")
     ] = 1,
+    batch: Annotated[
+        bool,
+        typer.Option(
+            "--batch",
+            help="Judge through the provider's batch API (about half the price, results within 24 h); "
+            "`judge runs resume` picks a submitted batch up again.",
+        ),
+    ] = False,
     order_rule: OrderRuleOption = OrderRule.AGREE,
     backend: BackendOption = None,
     detach: DetachOption = False,
@@ -233,6 +264,7 @@ def run(
         sampling=SamplingParams(temperature=temperature, max_tokens=max_tokens),
         voters=voters,
         repeats=repeats,
+        batch=batch,
     )
     with session_scope(open_store()) as session:
         created, plan = create_run(session, config=config)
@@ -314,11 +346,15 @@ def runs_resume(
     max_cost: Annotated[
         float | None, typer.Option("--max-cost", help="New budget in USD for the whole run (spent so far included).")
     ] = None,
+    live: Annotated[
+        bool, typer.Option("--live", help="A --batch run: judge what is missing with live calls from now on.")
+    ] = False,
 ) -> None:
-    """Judge what a run is still missing (errors and never-judged items); final verdicts are reused."""
+    """Judge what a run is still missing (errors and never-judged items); final verdicts are reused. A --batch run
+    follows its submitted batches again (never submitting them twice) and submits only the keys still missing."""
     install_redaction()
     with session_scope(open_store()) as session:
-        total = prepare_resume(session, run_id=run_id, max_cost_usd=max_cost).n_planned
+        total = prepare_resume(session, run_id=run_id, max_cost_usd=max_cost, live=live).n_planned
     run_and_show(run_id, total, backend, detach)
 
 

@@ -82,6 +82,9 @@ class RunOptions(Frozen):
         default=1, ge=1, le=MAX_REPEATS, description="Samples per verdict (majority decides; self-consistency shown)"
     )
     voters: str | None = Field(default=None, description="With pairs human-voted: only these voters' pairs")
+    batch: bool = Field(
+        default=False, description="Judge through the provider's batch API (about half the price, within 24 h)"
+    )
 
     @field_validator("pairs")
     @classmethod
@@ -100,6 +103,8 @@ class RunOptions(Frozen):
     def _seeded(self) -> Self:
         if self.order is OrderMode.RANDOM and self.seed is None:
             raise InputError("order random needs a seed", field="seed")
+        if self.batch and self.reask:
+            raise InputError("a batch run cannot re-ask (the re-ask would wait for a second batch)", field="reask")
         return self
 
 

@@ -24,15 +24,18 @@ from judge.core.protocols.order_rules import DESCRIPTIONS as ORDER_RULES
 from judge.core.protocols.order_rules import OrderRule
 from judge.core.rubrics import Rubric, load_rubric
 from judge.core.types import RunStatus, VerdictRecord, VerdictStatus, Winner
-from judge.llm.client import JudgeClient
+from judge.llm.batch import BatchApi, LiteLLMBatchApi
+from judge.llm.client import JudgeClient, LiteLLMClient
 from judge.llm.params import sampling_notes
 from judge.runs import grading as grader_runs
+from judge.runs.batching import BatchSummary, batch_card, batch_summaries, execute_batches
 from judge.runs.combine import StoredVerdict, combine_run, diagnostics_by_judge, repeat_report
 from judge.runs.execution import Interrupt, KeyExecutor, retry_transient, store_recovered
 from judge.runs.judging import judge_item
 from judge.runs.plan import Catalog, Plan, WorkItem, plan_run
 from judge.runs.request import RunConfig
 from judge.settings import get_settings
+from judge.store.batches import load_batches
 from judge.store.correctness import load_gold
 from judge.store.engine import session_scope
 from judge.store.queries import get_set
@@ -61,6 +64,8 @@ class RunProgress(BaseModel):
     unknown_cost: int = 0
     elapsed_s: float = 0.0
     stopped: str | None = None
+    batch: str | None = None
+    """``--batch``: each active provider batch's id, status and lines done out of its lines."""
 
     @property
     def rate(self) -> float:
@@ -89,6 +94,7 @@ def method_card(config: RunConfig, rubric: Rubric) -> dict[str, Any]:
         "pairs": config.pairs,
         "ci": "Wilson 95%",
         **repeats_card(config.repeats),
+        **(batch_card(config.judges) if config.batch else {}),
     }
 
 
@@ -137,6 +143,8 @@ def create_run(
             field="--pairs",
         )
     graders = grader_runs.grader_specs(config)
+    if config.batch and (graders is not None or any(grader_runs.is_grader(j.model) for j in config.judges)):
+        raise InputError("--batch needs judge models: a deterministic grader calls none", field="batch")
     if graders is not None:
         golds = load_gold(session, set_id=prompt_set.id)
         typed = {key: (stored.content_hash, stored.gold.type) for key, stored in golds.items()}
@@ -174,12 +182,21 @@ def run_config(run: Run) -> RunConfig:
     return RunConfig.from_stored(run.config)
 
 
-def prepare_resume(session: Session, *, run_id: int, tenant: str = DEFAULT_TENANT, max_cost_usd: float | None) -> Run:
-    """Mark run ``run_id`` running again (a cancelled or ended run too), with a new budget when one is given."""
+def prepare_resume(
+    session: Session, *, run_id: int, tenant: str = DEFAULT_TENANT, max_cost_usd: float | None, live: bool = False
+) -> Run:
+    """Mark run ``run_id`` running again (a cancelled or ended run too), with a new budget when one is given;
+    ``live``: a ``--batch`` run judges what it misses with live calls from now on."""
     run = get_run(session, run_id=run_id, tenant=tenant)
     run.status = RunStatus.RUNNING
     if max_cost_usd is not None:
         set_budget(run, max_cost_usd)
+    if live and run.config.get("batch"):
+        if any(b.active for b in load_batches(session, run_id=run_id)):
+            raise ConflictError(
+                f"run {run_id} has batches still at the provider: `judge runs resume {run_id}` collects them first"
+            )
+        run.config = {**run.config, "batch": False}
     return run
 
 
@@ -303,13 +320,15 @@ class _Executor:
 async def execute_run(
     engine: Engine,
     run_id: int,
-    client: JudgeClient,
+    client: JudgeClient | None = None,
     *,
     on_progress: ProgressCallback | None = None,
     tenant: str = DEFAULT_TENANT,
     interrupt: Interrupt | None = None,
+    batch_api: BatchApi | None = None,
 ) -> RunProgress:
-    """Judge every item of run ``run_id`` that has no final verdict yet, in-process; each verdict key is leased
+    """Judge every item of run ``run_id`` that has no final verdict yet, in-process (a ``--batch`` run through
+    ``batch_api``, default LiteLLM's, see :mod:`judge.runs.batching`); each verdict key is leased
     before its call, so concurrent and resumed runs never pay twice for one key. Verdicts an earlier execution
     saved to a recovery file are stored first. ``interrupt`` (the CLI's Ctrl-C) stops it: the run ends
     ``stopped``."""
@@ -320,9 +339,19 @@ async def execute_run(
     )
     todo = [item for item in context.items if item.verdict_key not in done]
     progress = RunProgress(total=len(context.items), cached=len(context.items) - len(todo))
+    if context.config.batch:  # through the provider's batch API (judge.runs.batching), never live calls
+        await execute_batches(
+            engine, context, progress, batch_api or LiteLLMBatchApi(), on_progress=on_progress, interrupt=interrupt
+        )
+        await retry_transient(
+            functools.partial(finish_run, engine, run_id, stopped=progress.stopped),
+            f"record the end of run {run_id}",
+            max_s=bound,
+        )
+        return progress
     budget = context.config.max_cost_usd
     remaining = None if budget is None else budget - spent_before  # the budget is the run's, across resumes
-    executor = _Executor(engine, context, client, progress, on_progress, remaining, interrupt)
+    executor = _Executor(engine, context, client or LiteLLMClient(), progress, on_progress, remaining, interrupt)
     if interrupt is None:
         await executor.execute(todo, context.config.concurrency)
     else:
@@ -422,6 +451,8 @@ class RunSummary(BaseModel):
     method: dict[str, Any]
     order_rule: OrderRule = OrderRule.AGREE
     repeats: dict[str, Any] | None = None
+    batches: list[BatchSummary] | None = None
+    """A ``--batch`` run's provider batches: id, status, lines answered and failed, cost, wall time."""
 
 
 def _with_order_rule(card: dict[str, Any], rule: OrderRule) -> dict[str, Any]:
@@ -462,4 +493,5 @@ def summarize_run(
         method=_with_order_rule(run.config.get("method", {}), order_rule),
         order_rule=order_rule,
         repeats=repeat_report(verdicts, order_rule, repeats) if repeats > 1 else None,
+        batches=batch_summaries(session, run_id=run.id) if run_config(run).batch else None,
     )

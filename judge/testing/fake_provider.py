@@ -13,6 +13,15 @@ Behaviours (``kind``): ``reply`` (fixed content), ``verdict`` (a fixed label in 
 ``garbage`` (200, non-JSON body), ``chaos`` (seeded mix of failures at ``failure_rate``, else ``content``),
 ``sequence`` (the k-th time one same request (model and messages) gets this behaviour, ``steps[k % len]``
 answers it: a judge whose repeated samples vary).
+
+The OpenAI batch API too: ``POST /v1/files`` (multipart upload), ``GET /v1/files/{id}`` and ``.../content``,
+``POST /v1/batches``, ``GET /v1/batches`` and ``/v1/batches/{id}``, ``POST /v1/batches/{id}/cancel``. Each
+``GET`` of a batch moves it one step along validating -> in_progress -> completed (``Script.batch``: how many
+polls it stays in progress, ``hold`` to keep it there, ``fail`` to fail it whole); when it completes, every JSONL
+request line is answered by the same rules and behaviours as a live call, a 200 into the output file and any other
+answer (or a hang: ``batch_expired``) into the error file (or the output file, with ``errors_in_output``).
+``GET /_batches``: every batch created, with its lines' ``custom_id`` s (the chat-call counters of ``/_count``
+do not include batch lines).
 """
 
 from __future__ import annotations
@@ -97,13 +106,27 @@ class Rule(BaseModel):
     behaviour: Behaviour = Field(default_factory=Behaviour)
 
 
+class BatchScript(BaseModel):
+    """How batches progress: ``in_progress_polls`` polls in progress before completing (never while ``hold``);
+    ``fail``: the batch fails whole at validation (no output); ``errors_in_output``: failed lines go to the
+    output file with their non-200 status instead of the error file."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    in_progress_polls: int = Field(default=1, ge=0)
+    hold: bool = False
+    fail: bool = False
+    errors_in_output: bool = False
+
+
 class Script(BaseModel):
-    """The rules tried in order, and the behaviour when none matches."""
+    """The rules tried in order, the behaviour when none matches, and how batches progress."""
 
     model_config = ConfigDict(extra="forbid")
 
     rules: list[Rule] = Field(default_factory=list)
     default: Behaviour = Field(default_factory=Behaviour)
+    batch: BatchScript = Field(default_factory=BatchScript)
 
 
 class Reply(BaseModel):
@@ -174,6 +197,8 @@ class FakeProviderState:
         self.log: list[dict[str, Any]] = []
         self.answered = 0
         self.aborted = 0
+        self.files: dict[str, dict[str, Any]] = {}
+        self.batches: dict[str, dict[str, Any]] = {}
 
     def counts(self) -> dict[str, int]:
         """Chat calls received, answered, aborted, and the distinct requests among them."""
@@ -250,7 +275,13 @@ class FakeProviderState:
             self.set_script(Script())
             self.log.clear()
             self.answered = self.aborted = 0
+            self.files.clear()
+            self.batches.clear()
             return _json_reply(200, {"ok": True})
+        if method == "GET" and path == "/_batches":
+            return _json_reply(200, {"batches": [self.batch_summary(b) for b in self.batches.values()]})
+        if path.startswith(("/v1/files", "/v1/batches")):
+            return self.handle_batch_api(method, path, raw, headers or {})
         if method == "POST" and path == "/_script":
             try:
                 self.set_script(Script.model_validate_json(raw))
@@ -275,6 +306,179 @@ class FakeProviderState:
         if delay > 0:
             await asyncio.sleep(delay)
         return reply.model_copy(update={"call": True})
+
+
+    # --- the batch API -------------------------------------------------------------------------------------
+
+    def handle_batch_api(self, method: str, path: str, raw: bytes, headers: dict[str, str]) -> Reply:
+        """``/v1/files`` and ``/v1/batches`` (see the module docstring)."""
+        parts = path.strip("/").split("/")[1:]  # files[/id[/content]] or batches[/id[/cancel]]
+        if parts == ["files"] and method == "POST":
+            return self.upload(raw, headers.get("content-type", ""))
+        if parts[0] == "files" and len(parts) >= 2 and method == "GET":
+            found = self.files.get(parts[1])
+            if found is None:
+                return _error(404, f"no file {parts[1]}")
+            if parts[2:] == ["content"]:
+                return Reply(status=200, body=found["content"], headers={"Content-Type": "application/octet-stream"})
+            return _json_reply(200, _file_object(found))
+        if parts == ["batches"] and method == "POST":
+            return self.create_batch(raw)
+        if parts == ["batches"] and method == "GET":
+            data = [self.batch_object(b) for b in reversed(self.batches.values())]
+            return _json_reply(200, {"object": "list", "data": data, "has_more": False})
+        if parts[0] == "batches" and len(parts) >= 2:
+            batch = self.batches.get(parts[1])
+            if batch is None:
+                return _error(404, f"no batch {parts[1]}")
+            if parts[2:] == ["cancel"] and method == "POST":
+                if batch["status"] in ("validating", "in_progress"):
+                    batch["status"] = "cancelling"
+                return _json_reply(200, self.batch_object(batch))
+            if len(parts) == 2 and method == "GET":
+                self.advance(batch)
+                return _json_reply(200, self.batch_object(batch))
+        return _error(404, f"no route {method} {path}")
+
+    def upload(self, raw: bytes, content_type: str) -> Reply:
+        """Store a multipart upload's ``file`` part (its ``purpose`` too)."""
+        match = re.search(r'boundary="?([^";]+)"?', content_type)
+        if match is None:
+            return _error(400, "expected multipart/form-data with a boundary")
+        fields: dict[str, tuple[str | None, bytes]] = {}
+        for part in raw.split(b"--" + match.group(1).encode("latin-1"))[1:]:
+            if part.startswith(b"--"):
+                break
+            head, _, body = part.partition(b"\r\n\r\n")
+            disposition = head.decode("latin-1")
+            name = re.search(r'name="([^"]*)"', disposition)
+            named = re.search(r'filename="([^"]*)"', disposition)
+            if name is not None:
+                fields[name.group(1)] = (named.group(1) if named else None, body.removesuffix(b"\r\n"))
+        if "file" not in fields:
+            return _error(400, "no file part in the upload")
+        file_id = f"file-fake{len(self.files) + 1}"
+        filename, content = fields["file"]
+        purpose = fields.get("purpose", (None, b"batch"))[1].decode("utf-8")
+        self.files[file_id] = {"id": file_id, "filename": filename or "upload.jsonl", "purpose": purpose}
+        self.files[file_id].update(content=content)
+        return _json_reply(200, _file_object(self.files[file_id]))
+
+    def create_batch(self, raw: bytes) -> Reply:
+        """A batch over an uploaded JSONL file of request lines, status ``validating``."""
+        try:
+            body = json.loads(raw)
+            source = self.files[body["input_file_id"]]
+            lines = [json.loads(line) for line in source["content"].decode("utf-8").splitlines() if line.strip()]
+            custom_ids = [str(line["custom_id"]) for line in lines]
+        except (ValueError, KeyError, TypeError) as exc:
+            return _error(400, f"bad batch request: {exc!r}")
+        if len(set(custom_ids)) != len(custom_ids):
+            return _error(400, "custom_id values must be unique within a batch")
+        batch_id = f"batch_fake{len(self.batches) + 1}"
+        self.batches[batch_id] = {
+            "id": batch_id,
+            "input_file_id": body["input_file_id"],
+            "endpoint": body.get("endpoint", "/v1/chat/completions"),
+            "completion_window": body.get("completion_window", "24h"),
+            "metadata": body.get("metadata"),
+            "status": "validating",
+            "created_at": int(time.time()),
+            "polls": 0,
+            "lines": lines,
+            "output_file_id": None,
+            "error_file_id": None,
+            "counts": {"total": len(lines), "completed": 0, "failed": 0},
+            "errors": None,
+        }
+        return _json_reply(200, self.batch_object(self.batches[batch_id]))
+
+    def advance(self, batch: dict[str, Any]) -> None:
+        """One poll: validating -> in_progress (or failed) -> ... -> completed; cancelling -> cancelled."""
+        settings = self.script.batch
+        status = batch["status"]
+        if status == "validating":
+            if settings.fail:
+                batch["status"] = "failed"
+                batch["errors"] = {"object": "list", "data": [{"code": "invalid_request", "message": "fake failure"}]}
+            else:
+                batch["status"] = "in_progress"
+        elif status == "in_progress" and not settings.hold:
+            batch["polls"] += 1
+            if batch["polls"] > settings.in_progress_polls:
+                self.complete(batch)
+        elif status == "cancelling":
+            batch["status"] = "cancelled"
+
+    def complete(self, batch: dict[str, Any]) -> None:
+        """Answer every request line by the script: the output and error files, the counts."""
+        output: list[dict[str, Any]] = []
+        failed: list[dict[str, Any]] = []
+        for n, line in enumerate(batch["lines"]):
+            body = line.get("body") if isinstance(line.get("body"), dict) else {}
+            key, behaviour = self.choose(body)
+            reply = self.answer(body, key, behaviour)
+            entry: dict[str, Any] = {"id": f"batch_req_{n}", "custom_id": line["custom_id"], "error": None}
+            if reply.status is None:
+                entry["response"] = None
+                entry["error"] = {"code": "batch_expired", "message": "this request could not be executed in time"}
+            else:
+                try:
+                    answer: Any = json.loads(reply.body)
+                except ValueError:
+                    answer = reply.body.decode("utf-8", "replace")
+                entry["response"] = {"status_code": reply.status, "request_id": f"req_{n}", "body": answer}
+            ok = reply.status == 200
+            (output if ok or (self.script.batch.errors_in_output and reply.status is not None) else failed).append(
+                entry
+            )
+            batch["counts"]["completed" if ok else "failed"] += 1
+        for name, entries in (("output_file_id", output), ("error_file_id", failed)):
+            if entries:
+                file_id = f"file-fake{len(self.files) + 1}"
+                content = "".join(json.dumps(e) + "\n" for e in entries).encode("utf-8")
+                self.files[file_id] = {"id": file_id, "filename": f"{batch['id']}_{name}.jsonl"}
+                self.files[file_id].update(purpose="batch_output", content=content)
+                batch[name] = file_id
+        batch["status"] = "completed"
+        batch["completed_at"] = int(time.time())
+
+    def batch_object(self, batch: dict[str, Any]) -> dict[str, Any]:
+        """The OpenAI Batch object of ``batch``."""
+        fields = ("id", "endpoint", "input_file_id", "completion_window", "status", "output_file_id", "error_file_id")
+        return {
+            **{f: batch[f] for f in fields},
+            "object": "batch",
+            "errors": batch["errors"],
+            "created_at": batch["created_at"],
+            "completed_at": batch.get("completed_at"),
+            "expires_at": batch["created_at"] + 86400,
+            "request_counts": dict(batch["counts"]),
+            "metadata": batch["metadata"],
+        }
+
+    def batch_summary(self, batch: dict[str, Any]) -> dict[str, Any]:
+        """``GET /_batches``: a batch's status, counts, polls and its lines' custom ids."""
+        return {
+            "id": batch["id"],
+            "status": batch["status"],
+            "counts": dict(batch["counts"]),
+            "polls": batch["polls"],
+            "metadata": batch["metadata"],
+            "custom_ids": [str(line["custom_id"]) for line in batch["lines"]],
+        }
+
+
+def _file_object(found: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "id": found["id"],
+        "object": "file",
+        "bytes": len(found["content"]),
+        "created_at": int(time.time()),
+        "filename": found["filename"],
+        "purpose": found["purpose"],
+        "status": "processed",
+    }
 
 
 async def _read_request(reader: asyncio.StreamReader) -> tuple[str, str, dict[str, str], bytes] | None:
@@ -388,9 +592,19 @@ class FakeProvider:
             raise RuntimeError("fake provider is not started")
         return self._http
 
-    def script(self, rules: Sequence[Rule | dict[str, Any]] = (), default: Behaviour | None = None) -> None:
-        """Replace the rules (tried in order) and the default behaviour; resets rule counters."""
-        script = Script(rules=[Rule.model_validate(r) for r in rules], default=default or Behaviour())
+    def script(
+        self,
+        rules: Sequence[Rule | dict[str, Any]] = (),
+        default: Behaviour | None = None,
+        batch: BatchScript | dict[str, Any] | None = None,
+    ) -> None:
+        """Replace the rules (tried in order), the default behaviour and how batches progress; resets rule
+        counters (uploaded files and batches stay)."""
+        script = Script(
+            rules=[Rule.model_validate(r) for r in rules],
+            default=default or Behaviour(),
+            batch=BatchScript.model_validate(batch or {}),
+        )
         self._client().post("/_script", content=script.model_dump_json()).raise_for_status()
 
     def requests(self) -> list[dict[str, Any]]:
@@ -407,8 +621,15 @@ class FakeProvider:
         response.raise_for_status()
         return {k: int(v) for k, v in response.json().items()}
 
+    def batches(self) -> list[dict[str, Any]]:
+        """Every batch created: ``id``, ``status``, ``counts``, ``polls``, ``metadata`` and ``custom_ids``."""
+        response = self._client().get("/_batches")
+        response.raise_for_status()
+        found: list[dict[str, Any]] = response.json()["batches"]
+        return found
+
     def reset(self) -> None:
-        """Forget the script and the request log."""
+        """Forget the script, the request log, the uploaded files and the batches."""
         self._client().post("/_reset").raise_for_status()
 
     def stop(self) -> None:

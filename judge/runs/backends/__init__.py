@@ -82,6 +82,15 @@ def broker_status(timeout_s: float = 2.0) -> str:
     return "ok"
 
 
+def _is_batch_run(engine: Engine, run_id: int, tenant: str) -> bool:
+    """Whether run ``run_id`` judges through the provider's batch API (``--batch``)."""
+    from judge.runs.service import get_run, run_config
+    from judge.store.engine import session_scope
+
+    with session_scope(engine) as session:
+        return run_config(get_run(session, run_id=run_id, tenant=tenant)).batch
+
+
 def execute_on(
     backend: BackendName,
     engine: Engine,
@@ -110,6 +119,13 @@ def execute_on(
 
     broker = CeleryBroker(scale)
     try:
+        if _is_batch_run(engine, run_id, tenant):  # rounds on the workers (judge.runs.backends.batch_follow)
+            from judge.runs.backends.batch_follow import follow_batch_run, submit_batch_run
+
+            submission = submit_batch_run(engine, run_id, broker, tenant=tenant, unless_cancelled=unless_cancelled)
+            if detach:
+                return submission
+            return follow_batch_run(engine, submission, on_progress=on_progress, scale=scale)
         submission = submit_run(engine, run_id, broker, scale, tenant=tenant, unless_cancelled=unless_cancelled)
         if detach:
             if not submission.keys:  # nothing to judge: no worker will finish the run
