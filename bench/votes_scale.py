@@ -12,7 +12,10 @@ as JSONL and Parquet. Then times, in one run and alternating, each measured ``--
 - sandwich: the same command on the Parquet file with ``--ci sandwich`` (closed-form intervals, no bootstrap),
   when the CLI has that option.
 
-Run: ``.venv/bin/python bench/votes_scale.py [--votes 2000000] [--repeat 2]``.
+Then, on the first ``--import-votes`` of the same votes (all by default; 0 skips it), ``bench/votes_import.py``:
+``judge import votes`` into SQLite and PostgreSQL (and again: +0) against ``psql \\copy`` of the same rows.
+
+Run: ``.venv/bin/python bench/votes_scale.py [--votes 2000000] [--repeat 2] [--import-votes N]``.
 Writes the "## Votes at scale" section of BENCHMARKS.md.
 """
 
@@ -170,7 +173,11 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=2)
     parser.add_argument("--seed", type=int, default=20240814)
     parser.add_argument("--no-write", action="store_true")
+    parser.add_argument("--import-votes", type=int, default=None, help="votes imported (default all; 0: none)")
     args = parser.parse_args()
+    load_before = os.getloadavg()
+    imported: dict[str, tuple[float, float, str]] = {}
+    n_import = args.votes if args.import_votes is None else min(args.import_votes, args.votes)
     with tempfile.TemporaryDirectory() as tmp:
         directory = Path(tmp)
         t0 = time.perf_counter()
@@ -204,6 +211,18 @@ def main() -> None:
         closed = sandwich_vs_bootstrap(parquet)
         print(closed, flush=True)
         size_jsonl, size_parquet = jsonl.stat().st_size, parquet.stat().st_size
+        if n_import:
+            from bench.votes_import import measure
+
+            source = jsonl
+            if n_import < args.votes:
+                source = directory / "import.jsonl"
+                with jsonl.open("rb") as whole, source.open("wb") as part:
+                    for _, line in zip(range(n_import), whole, strict=False):
+                        part.write(line)
+            imported = measure(source, n_import, directory)
+            print({k: (round(v[0], 1), round(v[1], 1)) for k, v in imported.items()}, flush=True)
+    load_after = os.getloadavg()
     best = {k: min(v) for k, v in times.items() if v}
     cpu_best = {k: min(v) for k, v in CPU.items()}
     cpu_of = {
@@ -256,7 +275,8 @@ def main() -> None:
         f"({best['inproc'] / best['bare']:.2f}× the bare loop: "
         f"{'met' if best['inproc'] <= best['bare'] else 'missed'}); the whole CLI command takes "
         f"{best['jsonl'] / best['bare']:.2f}× ({'met' if best['jsonl'] <= best['bare'] else 'missed'}): starting "
-        f"`judge` alone takes {best['startup']:.2f} s (every command imports LiteLLM, SciPy and FastAPI at start-up), "
+        f"`judge` alone takes {best['startup']:.2f} s (interpreter, Typer, SQLAlchemy and the command modules; "
+        f"LiteLLM, SciPy, Alembic, pyarrow and FastAPI are imported only by the commands that use them), "
         f"and the CLI run less that start-up took {reading:.2f} s here. Parquet in process: "
         f"{best['inproc_parquet']:.2f} s ({best['inproc_parquet'] / best['bare']:.2f}× the bare loop)."
     )
@@ -267,9 +287,38 @@ def main() -> None:
         f"difference of any bound between the two is {closed['max_bound_gap']:.2f} rating points (median 95% "
         f"width {closed['median_width_sandwich']:.1f} vs {closed['median_width_bootstrap']:.1f} points)."
     )
+    if imported:
+        from bench.votes_import import table
+
+        ours = n_import / imported["postgres"][0]
+        bare = n_import / imported["psql_vote_bare"][0]
+        indexed = n_import / imported["psql_vote_indexed"][0]
+        body += (
+            f"\n\n### Import\n\n`judge import votes` of the first {n_import:,} of these votes (JSONL, one prompt per "
+            "battle, so `--create-missing` makes as many prompts), each a whole process, against `psql \\copy` of the "
+            "rows it stored (exported to CSV first, not timed), in the same run:\n\n"
+            + table(imported, n_import)
+            + f"\n\nPostgreSQL import: {ours:,.0f} rows/s, {ours / bare:.2f}× `psql \\copy` into a bare table "
+            f"(goal ≥ 0.5: {'met' if ours / bare >= 0.5 else 'missed'}) and {ours / indexed:.2f}× `\\copy` into a "
+            "table with the vote table's indexes and unique key. How: the file is read and validated column-wise (the "
+            "columnar reader; a bad row gives the per-row reader's `file:line: field` error, nothing written), each "
+            "vote keyed (SHA-256 of the same canonical JSON as the per-row path, each distinct text's JSON written "
+            "once), the missing prompts created in one statement, then on SQLite `executemany` in batches of "
+            "50,000 in one transaction, on PostgreSQL `COPY` into a temporary table and one `INSERT .. SELECT .. ON "
+            "CONFLICT (vote_key) DO NOTHING`; importing again adds nothing. Both imports also write the prompts "
+            "and keep two foreign keys and four indexes on the vote table, which `\\copy` into a bare table does not."
+        )
+    body += (
+        f"\n\nLoad average (1, 5, 15 min) at the start {tuple(round(x, 1) for x in load_before)}, at the end "
+        f"{tuple(round(x, 1) for x in load_after)}: the 2-core machine is shared with other engineers' work, so wall "
+        "times carry noise; each ratio is measured in the same run."
+    )
     print(body)
     if not args.no_write:
-        write_section("Votes at scale", body, command=f"python bench/votes_scale.py --votes {args.votes}")
+        command = f"python bench/votes_scale.py --votes {args.votes}" + (
+            f" --import-votes {args.import_votes}" if args.import_votes is not None else ""
+        )
+        write_section("Votes at scale", body, command=command)
 
 
 if __name__ == "__main__":

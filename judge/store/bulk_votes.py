@@ -18,6 +18,7 @@ NOTHING``), so importing a file again adds nothing.
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Iterator, Sequence
 from typing import Any
 
@@ -38,6 +39,9 @@ BATCH = 50_000
 
 SQLITE_CACHE_KIB = 262_144
 """SQLite page cache during a bulk import (256 MiB: the vote indexes of millions of rows stay in memory)."""
+
+_PLAIN = re.compile(r'[^"\\\x00-\x1f]*')
+"""Text that JSON (``ensure_ascii=False``) writes as it is, between quotes: no quote, backslash or control."""
 
 VoteRow = tuple[str, int, int, str, str, str, str, int, str, float | None]
 _VOTE_COLUMNS = "vote_key, set_id, prompt_id, model_a, model_b, winner, voter, turn, source, tstamp"
@@ -147,9 +151,9 @@ def _vote_rows(
     assert votes.tstamps is not None
     voters, voter_codes = votes.codes("voters")
     head = f"[{canonical_json(tenant)},{canonical_json(set_name)},"
-    prompt_json = [canonical_json(p) for p in prompts]
-    model_json = [canonical_json(m) for m in votes.models]
-    voter_json = [canonical_json(v) for v in voters]
+    prompt_json = _json_strings(prompts)
+    model_json = _json_strings(votes.models)
+    voter_json = _json_strings(voters)
     winner_json = [canonical_json(w.value) for w in WINNERS]
     winners = [w.value for w in WINNERS]
     source_json = canonical_json(source)
@@ -177,6 +181,12 @@ def _vote_rows(
             key = sha256(text.encode("utf-8")).hexdigest()
             batch.append((key, set_id, prompt_id, models[a], models[b], winners[w], voters[v], turn, source, tstamp))
         yield batch
+
+
+def _json_strings(values: Sequence[Any]) -> list[str]:
+    """Each text as :func:`judge.core.hashing.canonical_json` writes it (quoted as is when nothing needs escaping)."""
+    plain = _PLAIN.fullmatch
+    return [f'"{v}"' if plain(v) else canonical_json(v) for v in values]
 
 
 def _prompt_ids(session: Session, set_id: int) -> dict[str, int]:
