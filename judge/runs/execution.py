@@ -46,20 +46,19 @@ try:
 except ImportError:  # pragma: no cover - not POSIX: journals are then stored only by in-process resumes
     fcntl = None  # type: ignore[assignment]
 
-from sqlalchemy import select, update
 from sqlalchemy.engine import Engine
-from sqlmodel import col
 
 from judge.core.errors import StoreError
 from judge.core.types import Frozen, VerdictRecord
 from judge.llm.client import JudgeClient
 from judge.runs.plan import WorkItem
 from judge.settings import get_settings
+from judge.store import utcnow
 from judge.store.engine import session_scope
-from judge.store.leases import FINAL, Claim, claim_keys, new_owner, release_leases, renew_leases
-from judge.store.tables import Run, Verdict, utcnow
+from judge.store.leases import Claim, claim_keys, new_owner, release_leases, renew_leases
+from judge.store.runs import add_run_cost, run_state
 from judge.store.transient import db_reason, is_transient
-from judge.store.verdicts import upsert_verdicts
+from judge.store.verdicts import final_keys, upsert_verdicts
 
 if TYPE_CHECKING:
     from judge.runs.service import RunContext
@@ -170,13 +169,7 @@ def write_rows(
     with session_scope(engine) as session:
         keys = [row.verdict_key for row in rows]
         if only_new and rows:
-            done = set(
-                session.execute(
-                    select(col(Verdict.verdict_key)).where(
-                        col(Verdict.verdict_key).in_(keys), col(Verdict.status).in_(FINAL)
-                    )
-                ).scalars()
-            )
+            done = final_keys(session, keys=keys)
             rows = [row for row in rows if row.verdict_key not in done]
         if rows:
             upsert_verdicts(session, rows)
@@ -185,9 +178,9 @@ def write_rows(
             return None
         cost = sum(row.cost_usd or 0.0 for row in rows)  # money spent, whether or not a rival wrote first
         if cost:
-            session.execute(update(Run).where(col(Run.id) == run_id).values(cost_usd=col(Run.cost_usd) + cost))
-        status = session.execute(select(col(Run.status)).where(col(Run.id) == run_id)).scalar_one_or_none()
-        return None if status is None else str(status)
+            add_run_cost(session, run_id=run_id, cost_usd=cost)
+        state = run_state(session, run_id=run_id)
+        return None if state is None else state.status.value
 
 
 def _lock(fd: int, *, wait: bool) -> bool:
