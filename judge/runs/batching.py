@@ -40,9 +40,8 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, TypeVar
 
 from pydantic import BaseModel
-from sqlalchemy import select
 from sqlalchemy.engine import Engine
-from sqlmodel import Session, col
+from sqlmodel import Session
 
 from judge.core.errors import FatalProviderError, ProviderError, RetryableProviderError
 from judge.core.parse import parse_output
@@ -63,6 +62,7 @@ from judge.runs.judging import finish_row, prepare_call
 from judge.runs.plan import WorkItem
 from judge.runs.request import JudgeSpec
 from judge.settings import get_settings
+from judge.store import utcnow
 from judge.store.batches import (
     SUBMITTING,
     BatchRecord,
@@ -71,10 +71,10 @@ from judge.store.batches import (
     load_batches,
     open_batch,
     record_status,
+    run_state,
 )
 from judge.store.engine import session_scope
 from judge.store.leases import new_owner, owner_is_dead
-from judge.store.tables import Run, utcnow
 from judge.store.verdicts import final_keys
 
 if TYPE_CHECKING:
@@ -254,10 +254,8 @@ class BatchDriver:
         """The run's batches, its status and its spending."""
         with session_scope(self.engine) as session:
             batches = load_batches(session, run_id=self.context.run_id)
-            status, cost = session.execute(
-                select(col(Run.status), col(Run.cost_usd)).where(col(Run.id) == self.context.run_id)
-            ).one()
-        return batches, str(status), float(cost)
+            state = run_state(session, run_id=self.context.run_id)
+        return batches, state.status, state.cost_usd
 
     def _interrupted(self) -> bool:
         return self.interrupt is not None and self.interrupt.level >= 1

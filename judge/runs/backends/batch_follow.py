@@ -9,19 +9,18 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import Any, Protocol, cast
+from typing import Protocol
 
-from sqlalchemy import update
-from sqlalchemy.engine import CursorResult, Engine
-from sqlmodel import col
+from sqlalchemy.engine import Engine
 
 from judge.core.types import RunStatus, VerdictStatus
 from judge.runs.backends.follow import Submission
 from judge.runs.batching import batch_summaries
 from judge.runs.service import ProgressCallback, RunProgress, get_run
 from judge.settings import Settings
+from judge.store import DEFAULT_TENANT
+from judge.store.batches import run_state, start_run
 from judge.store.engine import session_scope
-from judge.store.tables import DEFAULT_TENANT, Run
 from judge.store.verdicts import FINAL_STATUSES, final_keys, load_run_items, verdict_status_counts
 
 FOLLOW_POLL_S = 1.0
@@ -50,10 +49,7 @@ def submit_batch_run(
         keys = [item.verdict_key for item in load_run_items(session, run_id=run_id)]
         counts, _items = verdict_status_counts(session, run_id=run_id)
         cost = run.cost_usd
-        start = update(Run).where(col(Run.id) == run_id).values(status=RunStatus.RUNNING, finished_at=None, note=None)
-        if unless_cancelled:
-            start = start.where(col(Run.status) != RunStatus.CANCELLED)
-        started = cast(CursorResult[Any], session.execute(start)).rowcount == 1
+        started = start_run(session, run_id=run_id, unless_cancelled=unless_cancelled)
         done = final_keys(session, keys=keys)
     final = {s: n for s, n in counts.items() if s in FINAL_STATUSES}
     if not started:
@@ -88,11 +84,10 @@ def follow_batch_run(
     started = time.monotonic()
     while True:
         with session_scope(engine) as session:
-            run = session.get(Run, submission.run_id)
-            assert run is not None
+            state = run_state(session, run_id=submission.run_id)
             counts, _items = verdict_status_counts(session, run_id=submission.run_id)
             batches = batch_summaries(session, run_id=submission.run_id)
-            status, note, cost = RunStatus(run.status), run.note, run.cost_usd
+        status, note, cost = RunStatus(state.status), state.note, state.cost_usd
         progress.ok = counts.get(VerdictStatus.OK.value, 0) - cached.get(VerdictStatus.OK.value, 0)
         progress.unparseable = counts.get(VerdictStatus.UNPARSEABLE.value, 0) - cached.get(
             VerdictStatus.UNPARSEABLE.value, 0
