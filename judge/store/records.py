@@ -37,9 +37,10 @@ class RunRecord(Frozen):
 
 
 class RunState(Frozen):
-    """What an executor checks before each batch: the run's status and what it has spent."""
+    """What an executor or a follower reads of its run before each batch or round: status, note, spending."""
 
     status: RunStatus
+    note: str | None = None
     cost_usd: float
 
 

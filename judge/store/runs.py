@@ -67,9 +67,10 @@ def list_runs(session: Session, *, tenant: str | None = None) -> list[RunRecord]
 
 
 def run_state(session: Session, *, run_id: int) -> RunState | None:
-    """The run's status and cost (one narrow read), or None when there is no such run."""
-    found = session.execute(select(col(Run.status), col(Run.cost_usd)).where(col(Run.id) == run_id)).first()
-    return None if found is None else RunState(status=RunStatus(found[0]), cost_usd=found[1])
+    """The run's status, note and spending (one narrow read), or None when there is no such run."""
+    stmt = select(col(Run.status), col(Run.note), col(Run.cost_usd)).where(col(Run.id) == run_id)
+    found = session.execute(stmt).first()
+    return None if found is None else RunState(status=RunStatus(found[0]), note=found[1], cost_usd=float(found[2]))
 
 
 def update_run(session: Session, *, run_id: int, **changes: Unpack[RunChanges]) -> RunRecord:
