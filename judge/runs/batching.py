@@ -43,7 +43,7 @@ from pydantic import BaseModel
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from judge.core.errors import FatalProviderError, ProviderError, RetryableProviderError
+from judge.core.errors import FatalProviderError, NotFoundError, ProviderError, RetryableProviderError
 from judge.core.parse import parse_output
 from judge.core.types import RunStatus, VerdictRecord, VerdictStatus
 from judge.llm.batch import (
@@ -71,10 +71,10 @@ from judge.store.batches import (
     load_batches,
     open_batch,
     record_status,
-    run_state,
 )
 from judge.store.engine import session_scope
 from judge.store.leases import new_owner, owner_is_dead
+from judge.store.runs import run_state
 from judge.store.verdicts import final_keys
 
 if TYPE_CHECKING:
@@ -255,7 +255,9 @@ class BatchDriver:
         with session_scope(self.engine) as session:
             batches = load_batches(session, run_id=self.context.run_id)
             state = run_state(session, run_id=self.context.run_id)
-        return batches, state.status, state.cost_usd
+        if state is None:
+            raise NotFoundError(f"no run {self.context.run_id}")
+        return batches, state.status.value, state.cost_usd
 
     def _interrupted(self) -> bool:
         return self.interrupt is not None and self.interrupt.level >= 1

@@ -16,9 +16,10 @@ from sqlalchemy import select, update
 from sqlalchemy.engine import CursorResult
 from sqlmodel import Session, col
 
-from judge.core.types import Frozen, RunStatus, VerdictRecord
+from judge.core.types import Frozen, VerdictRecord
 from judge.store.leases import Claim, claim_keys, release_leases
-from judge.store.tables import Run, RunBatch, utcnow
+from judge.store.runs import add_run_cost
+from judge.store.tables import RunBatch, utcnow
 from judge.store.verdicts import final_keys, upsert_verdicts
 
 SUBMITTING, SUBMITTED, COLLECTED, ABANDONED = "submitting", "submitted", "collected", "abandoned"
@@ -66,9 +67,7 @@ def _record(row: RunBatch) -> BatchRecord:
 
 def load_batches(session: Session, *, run_id: int) -> list[BatchRecord]:
     """A run's batches, oldest first."""
-    rows = session.exec(
-        select(RunBatch).where(col(RunBatch.run_id) == run_id).order_by(col(RunBatch.id))  # type: ignore[call-overload]
-    )
+    rows = session.execute(select(RunBatch).where(col(RunBatch.run_id) == run_id).order_by(col(RunBatch.id)))
     return [_record(r) for r in rows.scalars()]
 
 
@@ -165,30 +164,5 @@ def collect_batch(
         upsert_verdicts(session, fresh)
     release_leases(session, owner=batch_owner(batch_row), keys=None)
     if cost:
-        session.execute(update(Run).where(col(Run.id) == run_id).values(cost_usd=col(Run.cost_usd) + cost))
+        add_run_cost(session, run_id=run_id, cost_usd=cost)
     return True
-
-
-class RunState(Frozen):
-    """What a batch driver or follower reads of its run each round."""
-
-    status: str
-    note: str | None
-    cost_usd: float
-
-
-def run_state(session: Session, *, run_id: int) -> RunState:
-    """Run ``run_id``'s status, note and spending."""
-    status, note, cost = session.execute(
-        select(col(Run.status), col(Run.note), col(Run.cost_usd)).where(col(Run.id) == run_id)
-    ).one()
-    return RunState(status=str(status), note=note, cost_usd=float(cost))
-
-
-def start_run(session: Session, *, run_id: int, unless_cancelled: bool) -> bool:
-    """Mark run ``run_id`` running (its end cleared); with ``unless_cancelled``, in one conditional UPDATE that
-    leaves a cancelled run cancelled. Whether it was marked."""
-    start = update(Run).where(col(Run.id) == run_id).values(status=RunStatus.RUNNING, finished_at=None, note=None)
-    if unless_cancelled:
-        start = start.where(col(Run.status) != RunStatus.CANCELLED)
-    return cast(CursorResult[Any], session.execute(start)).rowcount == 1

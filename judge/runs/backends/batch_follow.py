@@ -19,8 +19,8 @@ from judge.runs.batching import batch_summaries
 from judge.runs.service import ProgressCallback, RunProgress, get_run
 from judge.settings import Settings
 from judge.store import DEFAULT_TENANT
-from judge.store.batches import run_state, start_run
 from judge.store.engine import session_scope
+from judge.store.runs import get_run_record, mark_running
 from judge.store.verdicts import FINAL_STATUSES, final_keys, load_run_items, verdict_status_counts
 
 FOLLOW_POLL_S = 1.0
@@ -49,7 +49,7 @@ def submit_batch_run(
         keys = [item.verdict_key for item in load_run_items(session, run_id=run_id)]
         counts, _items = verdict_status_counts(session, run_id=run_id)
         cost = run.cost_usd
-        started = start_run(session, run_id=run_id, unless_cancelled=unless_cancelled)
+        started = mark_running(session, run_id=run_id, unless_cancelled=unless_cancelled, finished_at=None, note=None)
         done = final_keys(session, keys=keys)
     final = {s: n for s, n in counts.items() if s in FINAL_STATUSES}
     if not started:
@@ -84,7 +84,7 @@ def follow_batch_run(
     started = time.monotonic()
     while True:
         with session_scope(engine) as session:
-            state = run_state(session, run_id=submission.run_id)
+            state = get_run_record(session, run_id=submission.run_id)
             counts, _items = verdict_status_counts(session, run_id=submission.run_id)
             batches = batch_summaries(session, run_id=submission.run_id)
         status, note, cost = RunStatus(state.status), state.note, state.cost_usd
