@@ -27,7 +27,11 @@ from judge.settings import get_settings
 from judge.store.engine import get_engine, session_scope
 from judge.store.tables import Run
 from judge.testing.fake_provider import FakeProvider
+from tests.test_api_fixtures import PROMPTS as API_PROMPTS
+from tests.test_api_fixtures import Api, api, run_body, upload_set
 from tests.toy import FAST_RETRIES, PREFER_GOOD, PROMPTS, config, summary, verdicts
+
+__all__ = ["api"]
 
 KEYS = 2 * PROMPTS
 
@@ -353,3 +357,20 @@ def test_the_celery_round_submits_follows_and_finishes_a_batch_run(
     assert run_status(sqlite_store, run_id) == ("completed", None)
     followed = follow_batch_run(sqlite_store, submission, sleep=lambda _s: None)
     assert (followed.ok, followed.stopped) == (KEYS, None)
+
+
+def test_an_api_batch_run_reaches_only_an_allowed_api_base(api: Api, fake_provider: FakeProvider) -> None:
+    fake_provider.script(default=PREFER_GOOD)  # type: ignore[arg-type]
+    set_id = upload_set(api)
+    started = api.post("/v1/runs", json=run_body(set_id, fake_provider, batch=True))
+    assert started.status_code == 202, started.text
+    run = api.wait_for_run(started.json()["id"])
+    assert (run["status"], run["ok"], run["request"]["batch"]) == ("completed", 2 * API_PROMPTS, True)
+    [shown] = run["batches"]
+    assert (shown["status"], shown["completed"], shown["failed"]) == ("completed", 2 * API_PROMPTS, 0)
+    assert fake_provider.counts()["received"] == 0 and [b["id"] for b in fake_provider.batches()] == [shown["batch_id"]]
+
+    elsewhere = [{"model": "openai/fake-judge", "api_base": "http://127.0.0.1:9/v1"}]
+    refused = api.post("/v1/runs", json=run_body(set_id, fake_provider, batch=True, judges=elsewhere))
+    assert refused.status_code == 422 and "api_base" in refused.text
+    assert len(fake_provider.batches()) == 1

@@ -4,10 +4,10 @@ A batch is one uploaded JSONL file of chat-completion requests to one model, eac
 key it answers; the provider answers within its completion window (24 h) at about half the live price. The line
 bodies are what a live call sends (:func:`line_body`: messages, sampling, ``response_format``). Results come back
 as an output file (answered lines) and an error file (failed lines); a line that answered with a non-200 status is
-a failure wherever it is. Every API call goes through the retry policy; the endpoint rules of live calls apply:
-a run created through the API (``tenant``) reaches only an allowed api_base (``JUDGE_API_ALLOWED_API_BASES``,
-checked again here) or an allowed provider (``JUDGE_API_ALLOWED_PROVIDERS``), and its calls to a tenant-chosen
-api_base follow no redirect and carry no operator key.
+a failure wherever it is. Every API call goes through the retry policy. The endpoint rules of live calls apply:
+batch calls go to the judge's api_base (its ``/files`` and ``/batches``) or provider, which the API checked
+against its allowlist (``JUDGE_API_ALLOWED_API_BASES``, ``JUDGE_API_ALLOWED_PROVIDERS``) when it created the run,
+and the calls to a tenant-chosen api_base follow no redirect and carry no operator key.
 
 Price: LiteLLM's batch price of the model (``input_cost_per_token_batches``, ``output_cost_per_token_batches``)
 where its cost map has one, else half the live price; unknown (None, never 0) when it knows no price at all.
@@ -31,7 +31,6 @@ from judge.llm.client import NO_KEY, Completion, CompletionRequest, classify_err
 from judge.llm.endpoints import OPENAI_COMPATIBLE
 from judge.llm.lite import litellm  # imported at first use: seconds to import, most commands call no model
 from judge.llm.retry import RetryPolicy, call_with_retries
-from judge.settings import get_settings
 
 if TYPE_CHECKING:
     import openai
@@ -263,12 +262,15 @@ class LiteLLMBatchApi:
 
     def _route(self, target: BatchTarget) -> tuple[openai.AsyncOpenAI | None, dict[str, Any]]:
         """Judge's own client for a tenant-chosen api_base (else None), and LiteLLM's provider and endpoint
-        arguments; a tenant's endpoint is checked against the allowlist first."""
+        arguments."""
         provider, _name = provider_model(target.model)
-        if target.tenant:
-            _check_tenant_endpoint(target, provider)
-            if target.api_base is not None:
-                return self._tenant_client(target.api_base), {}
+        if target.tenant and target.api_base is not None:
+            if provider != OPENAI_COMPATIBLE:
+                raise FatalProviderError(
+                    f"a tenant-chosen api_base needs an OpenAI-compatible judge (openai/NAME), got {target.model!r}",
+                    reason="judge not allowed",
+                )
+            return self._tenant_client(target.api_base), {}
         kwargs: dict[str, Any] = {"custom_llm_provider": provider, "timeout": self.timeout_s, "max_retries": 0}
         if target.api_base is not None:
             kwargs["api_base"] = target.api_base
@@ -400,31 +402,6 @@ def _text(content: Any) -> str:
     """A downloaded file's text (LiteLLM returns the SDK's binary response)."""
     raw = getattr(content, "content", content)
     return raw.decode("utf-8") if isinstance(raw, bytes) else str(getattr(content, "text", raw))
-
-
-def _check_tenant_endpoint(target: BatchTarget, provider: str) -> None:
-    """A tenant's batch goes only where its live calls may: an allowed api_base (an ``openai/`` judge) or an
-    allowed provider."""
-    api = get_settings().api
-    if target.api_base is None:
-        if provider not in api.allowed_providers:
-            raise FatalProviderError(
-                f"this server does not call provider {provider!r} without an allowed api_base",
-                reason="judge not allowed",
-            )
-        return
-    if provider != OPENAI_COMPATIBLE:
-        raise FatalProviderError(
-            "an api_base needs an OpenAI-compatible judge: openai/NAME", reason="judge not allowed"
-        )
-    try:
-        allowed = api.api_base_allowed(target.api_base)
-    except ValueError:
-        allowed = None
-    if allowed is None:
-        raise FatalProviderError(
-            "that api_base is not allowed (JUDGE_API_ALLOWED_API_BASES)", reason="judge not allowed"
-        )
 
 
 def deadline_after(submitted: float) -> float:
