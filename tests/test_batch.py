@@ -17,6 +17,7 @@ from judge.cli import app
 from judge.core.errors import RetryableProviderError
 from judge.core.types import RunStatus
 from judge.llm.batch import BatchLine, BatchState, BatchTarget, LineResult, LiteLLMBatchApi, batch_price
+from judge.llm.lite import litellm
 from judge.runs.backends.batch_follow import follow_batch_run, submit_batch_run
 from judge.runs.backends.unit import batch_step_sync
 from judge.runs.batching import BatchDriver
@@ -27,11 +28,13 @@ from judge.settings import get_settings
 from judge.store.engine import get_engine, session_scope
 from judge.store.tables import Run
 from judge.testing.fake_provider import FakeProvider
+from judge.testing.local_cluster import RedisServer
+from tests.test_api_celery import celery_api, wait_until_finished
 from tests.test_api_fixtures import PROMPTS as API_PROMPTS
 from tests.test_api_fixtures import Api, api, run_body, upload_set
 from tests.toy import FAST_RETRIES, PREFER_GOOD, PROMPTS, config, summary, verdicts
 
-__all__ = ["api"]
+__all__ = ["api", "celery_api"]
 
 KEYS = 2 * PROMPTS
 
@@ -246,48 +249,53 @@ def test_the_budget_is_checked_and_charged_at_the_batch_price(
 ) -> None:
     fake_provider.script(default=PREFER_GOOD)  # type: ignore[arg-type]
     priced = (JudgeSpec(model="openai/gpt-4o-mini", api_base=fake_provider.url),)
-    price = batch_price("openai/gpt-4o-mini")
-    assert price.input_per_token is not None and price.output_per_token is not None
+    price = batch_price("openai/gpt-4o-mini")  # LiteLLM's cost map has its batch price: half the live one
+    live = litellm().get_model_info("openai/gpt-4o-mini")
+    assert price.source == "batch" and price.input_per_token is not None and price.output_per_token is not None
+    assert price.input_per_token * 2 == pytest.approx(live["input_cost_per_token"])
+    assert price.output_per_token * 2 == pytest.approx(live["output_cost_per_token"])
 
-    probe = new_batch_run(sqlite_store, fake_provider, judges=priced)
+    def priced_run(budget: float | None, seed: int | None = None) -> int:  # max_tokens: the answer's estimate
+        sampling = {"max_tokens": 16} if seed is None else {"max_tokens": 16, "seed": seed}
+        return new_batch_run(sqlite_store, fake_provider, judges=priced, max_cost_usd=budget, sampling=sampling)
+
     with session_scope(sqlite_store) as session:
-        context = RunContext(session, get_run(session, run_id=probe))
+        context = RunContext(session, get_run(session, run_id=priced_run(None)))
     driver = BatchDriver(sqlite_store, context, LiteLLMBatchApi(FAST_RETRIES), RunProgress(total=KEYS))
     estimates = [driver.estimate(k) for k in sorted(context.by_key)]
-    at_batch_price = sum(estimates)
+    at_batch_price = sum(estimates)  # at the live price: twice that
     assert at_batch_price > 0
 
-    # a budget between the batch and the live estimate of the whole run: every key is submitted
-    run_id = new_batch_run(sqlite_store, fake_provider, judges=priced, max_cost_usd=1.5 * at_batch_price)
+    # a budget that the whole run fits in at the batch price, not at the live one: every key is submitted
+    run_id = priced_run(1.5 * at_batch_price)
     progress = execute(sqlite_store, run_id)
     assert progress.ok == KEYS and run_status(sqlite_store, run_id) == ("completed", None)
     total = 0.0
     for v in verdicts(sqlite_store):
+        assert v.prompt_tokens is not None and v.completion_tokens is not None and v.cost_usd is not None
         assert v.cost_usd == pytest.approx(
             v.prompt_tokens * price.input_per_token + v.completion_tokens * price.output_per_token
         )
         total += v.cost_usd
-    assert summary(sqlite_store, run_id).cost_usd == pytest.approx(total)
-    assert "batch price" in summary(sqlite_store, run_id).method["batch"]["price"]["openai/gpt-4o-mini"] or (
-        "half the live price" in summary(sqlite_store, run_id).method["batch"]["price"]["openai/gpt-4o-mini"]
-    )
+    result = summary(sqlite_store, run_id)
+    assert result.cost_usd == pytest.approx(total) and result.batches is not None
+    assert result.batches[0].cost_usd == pytest.approx(total)
+    assert result.method["batch"]["price"]["openai/gpt-4o-mini"] == "the model's batch price in LiteLLM's cost map"
 
     # a budget for three lines: the first batch has three; later ones only what the spending leaves room for
     fake_provider.reset()
     fake_provider.script(default=PREFER_GOOD)  # type: ignore[arg-type]
     budget = sum(estimates[:3]) * 1.01
-    small = new_batch_run(sqlite_store, fake_provider, judges=priced, max_cost_usd=budget, sampling={"seed": 1})
+    small = priced_run(budget, seed=1)
     execute(sqlite_store, small)
-    first = fake_provider.batches()[0]
-    assert len(first["custom_ids"]) == 3
+    assert len(fake_provider.batches()[0]["custom_ids"]) == 3
     assert summary(sqlite_store, small).cost_usd <= budget
+    status, note = run_status(sqlite_store, small)
+    assert status == "stopped" and note is not None and "budget" in note
 
     # a budget below one line's estimate: nothing is submitted, the run stops at its budget
     fake_provider.reset()
-    none = new_batch_run(
-        sqlite_store, fake_provider, judges=priced, max_cost_usd=min(estimates) / 2, sampling={"seed": 2}
-    )
-    stopped = execute(sqlite_store, none)
+    stopped = execute(sqlite_store, none := priced_run(min(estimates) / 2, seed=2))
     assert fake_provider.batches() == [] and stopped.done == 0
     status, note = run_status(sqlite_store, none)
     assert status == "stopped" and note is not None and "budget" in note
@@ -374,3 +382,21 @@ def test_an_api_batch_run_reaches_only_an_allowed_api_base(api: Api, fake_provid
     refused = api.post("/v1/runs", json=run_body(set_id, fake_provider, batch=True, judges=elsewhere))
     assert refused.status_code == 422 and "api_base" in refused.text
     assert len(fake_provider.batches()) == 1
+
+
+@pytest.mark.slow
+@pytest.mark.redis
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)  # one database: a worker process costs seconds
+def test_a_celery_worker_runs_the_rounds_of_an_api_batch_run(
+    celery_api: tuple[Api, RedisServer], fake_provider: FakeProvider
+) -> None:
+    api, _redis = celery_api
+    fake_provider.script(default=PREFER_GOOD)  # type: ignore[arg-type]
+    set_id = upload_set(api)
+    started = api.post("/v1/runs", json=run_body(set_id, fake_provider, batch=True))
+    assert started.status_code == 202, started.text
+    run = wait_until_finished(api, started.json()["id"])
+    assert (run["status"], run["ok"]) == ("completed", 2 * API_PROMPTS), run
+    [shown] = run["batches"]
+    assert shown["status"] == "completed" and shown["completed"] == 2 * API_PROMPTS
+    assert fake_provider.counts()["received"] == 0 and len(fake_provider.batches()) == 1
