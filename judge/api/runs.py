@@ -20,8 +20,17 @@ from judge.core.rubrics import list_rubrics
 from judge.core.types import Frozen, RunStatus, VerdictRecord
 from judge.llm.endpoints import OPENAI_COMPATIBLE, UrlError, provider_of
 from judge.runs.grading import is_grader
+from judge.runs.launcher import CeleryLauncher
 from judge.runs.request import JudgeSpec, RunConfig, RunOptions, default_concurrency, default_timeout_s
-from judge.runs.service import RunSummary, cancel_run, create_run, get_run, run_config, summarize_run
+from judge.runs.service import (
+    RunSummary,
+    cancel_run,
+    create_run,
+    get_run,
+    refuse_adaptive_on_celery,
+    run_config,
+    summarize_run,
+)
 from judge.store.engine import session_scope
 from judge.store.tables import Prompt, PromptSet, Run, RunItem, Verdict
 
@@ -195,6 +204,8 @@ def _checked_judge(index: int, judge: JudgeSpec, state: AppState) -> JudgeSpec:
 
 def _create(state: AppState, tenant: str, request: RunRequest) -> RunCreated:
     judges = _check(request, state)
+    if isinstance(state.launcher, CeleryLauncher):
+        refuse_adaptive_on_celery(request)
     with session_scope(state.engine) as session:
         prompt_set = tenant_set(session, request.prompt_set_id, tenant)
         try:

@@ -21,7 +21,7 @@ from judge.runs.backends import BackendName, Submission, execute_on, resolve_bac
 from judge.runs.batching import BatchSummary
 from judge.runs.execution import Interrupt
 from judge.runs.grading import is_grader
-from judge.runs.request import LOCAL_JUDGE, JudgeSpec, RunConfig
+from judge.runs.request import DEFAULT_MIN_BATTLES, DEFAULT_WAVE_SIZE, LOCAL_JUDGE, JudgeSpec, RunConfig
 from judge.runs.service import (
     RunProgress,
     RunSummary,
@@ -29,6 +29,7 @@ from judge.runs.service import (
     create_run,
     get_run,
     prepare_resume,
+    refuse_adaptive_on_celery,
     run_config,
     summarize_run,
 )
@@ -166,6 +167,8 @@ def print_summary(summary: RunSummary, progress: RunProgress | None = None) -> N
     if summary.note:
         table.add_row("note", summary.note)
     console.print(table)
+    if summary.adaptive is not None:
+        console.print(adaptive_table(summary.adaptive))
     if summary.batches:
         console.print(batch_table(summary.batches))
     console.print("method: " + json.dumps(summary.method, ensure_ascii=False), highlight=False)
@@ -187,6 +190,36 @@ def batch_table(batches: list[BatchSummary]) -> Table:
             f"{b.cost_usd:.4f}",
             "-" if b.wall_s is None else f"{b.wall_s:.0f} s",
             b.note or "",
+        )
+    return table
+
+
+def adaptive_table(state: dict[str, Any]) -> Table:
+    """An adaptive run's models: verdicts asked for, why each stopped, its 95% CI then and in the last fit."""
+    table = Table(
+        title=f"adaptive: {state['calls']:,} of {state['planned']:,} planned verdicts asked for, "
+        f"{state['prompts_judged']} of {state['prompts']} prompts, {state['waves']} waves of {state['wave_size']} "
+        f"(prompt seed {state['prompt_seed']})"
+    )
+    for column in ("model", "calls", "prompts", "stopped", "wave", "CI at stop", "rating now (95% CI)"):
+        table.add_column(column, justify="left" if column in ("model", "stopped") else "right")
+
+    def interval(standing: dict[str, Any] | None) -> str:
+        if standing is None:
+            return "-"
+        low, high = standing["ci_low"], standing["ci_high"]
+        return f"{standing['rating']:.0f} [{low:.0f}, {high:.0f}] ±{standing['half_width']:.0f}"
+
+    for model, row in state["models"].items():
+        baseline = row["role"] == "baseline"
+        table.add_row(
+            model,
+            str(row["calls"]),
+            str(row["prompts"]),
+            "baseline (anchor)" if baseline else (row["stopped"] or "judging"),
+            "-" if row["wave"] is None else str(row["wave"]),
+            interval(row["at_stop"]),
+            interval(row["now"]),
         )
     return table
 
@@ -240,13 +273,37 @@ def run(
             "`judge runs resume` picks a submitted batch up again.",
         ),
     ] = False,
+    until_ci: Annotated[
+        float | None,
+        typer.Option(
+            "--until-ci",
+            metavar="HALF_WIDTH",
+            help="Adaptive: stop judging a model once its 95% CI half-width is at most this (Bradley-Terry rating "
+            "points); needs --pairs all or baseline:MODEL.",
+        ),
+    ] = None,
+    until_separated: Annotated[
+        bool,
+        typer.Option(
+            "--until-separated", help="Adaptive: stop judging a model once its 95% CI clears its neighbours'."
+        ),
+    ] = False,
+    wave_size: Annotated[
+        int, typer.Option("--wave-size", help="Adaptive: prompts per wave; the ratings are refitted after each.")
+    ] = DEFAULT_WAVE_SIZE,
+    min_battles: Annotated[
+        int, typer.Option("--min-battles", help="Adaptive: battles a model needs before it may stop.")
+    ] = DEFAULT_MIN_BATTLES,
+    prompt_seed: Annotated[
+        int | None, typer.Option("--prompt-seed", help="Adaptive: seed of the prompt order (default: drawn, recorded).")
+    ] = None,
     order_rule: OrderRuleOption = OrderRule.AGREE,
     backend: BackendOption = None,
     detach: DetachOption = False,
 ) -> None:
     """Judge a prompt set: plan the verdicts, reuse those already stored, judge the rest."""
     install_redaction()
-    resolve_backend(backend, detach=detach)  # refuse a backend this install cannot use before planning
+    backend_name = resolve_backend(backend, detach=detach)  # refuse a backend this install cannot use before planning
     overrides = {k: v for k, v in (("concurrency", concurrency), ("timeout_s", timeout)) if v is not None}
     config = RunConfig(
         **overrides,
@@ -265,7 +322,14 @@ def run(
         voters=voters,
         repeats=repeats,
         batch=batch,
+        until_ci=until_ci,
+        until_separated=until_separated,
+        wave_size=wave_size,
+        min_battles=min_battles,
+        prompt_seed=prompt_seed,
     )
+    if backend_name is BackendName.CELERY:
+        refuse_adaptive_on_celery(config)
     with session_scope(open_store()) as session:
         created, plan = create_run(session, config=config)
     assert created.id is not None

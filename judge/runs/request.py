@@ -12,11 +12,16 @@ from judge.core.protocols.pairwise import OrderMode
 from judge.core.render import ResponseFormatStyle
 from judge.core.types import Frozen
 from judge.llm.client import SamplingParams
+from judge.ratings.adaptive import StoppingRule
 from judge.settings import get_settings
 
 LOCAL_JUDGE = "local"
 MAX_REPEATS = 100
 """Most samples one run asks per verdict key (``--repeats``)."""
+DEFAULT_WAVE_SIZE = 20
+"""Prompts per wave of an adaptive run (``--wave-size``)."""
+DEFAULT_MIN_BATTLES = 50
+"""Battles a model of an adaptive run needs before it may stop (``--min-battles``)."""
 
 
 class JudgeSpec(Frozen):
@@ -82,6 +87,25 @@ class RunOptions(Frozen):
         default=1, ge=1, le=MAX_REPEATS, description="Samples per verdict (majority decides; self-consistency shown)"
     )
     voters: str | None = Field(default=None, description="With pairs human-voted: only these voters' pairs")
+    until_ci: float | None = Field(
+        default=None,
+        gt=0,
+        allow_inf_nan=False,
+        description="Adaptive: stop judging a model once its 95% CI half-width (Bradley-Terry rating points) is at "
+        "most this",
+    )
+    until_separated: bool = Field(
+        default=False, description="Adaptive: stop judging a model once its 95% CI is disjoint from its neighbours'"
+    )
+    wave_size: int = Field(
+        default=DEFAULT_WAVE_SIZE, ge=1, description="Adaptive: prompts per wave (the fit is refitted after each)"
+    )
+    min_battles: int = Field(
+        default=DEFAULT_MIN_BATTLES, ge=1, description="Adaptive: battles a model needs before it may stop"
+    )
+    prompt_seed: int | None = Field(
+        default=None, description="Adaptive: seed of the random prompt order (drawn and recorded when not given)"
+    )
     batch: bool = Field(
         default=False, description="Judge through the provider's batch API (about half the price, within 24 h)"
     )
@@ -106,6 +130,32 @@ class RunOptions(Frozen):
         if self.batch and self.reask:
             raise InputError("a batch run cannot re-ask (the re-ask would wait for a second batch)", field="reask")
         return self
+
+    @model_validator(mode="after")
+    def _adaptive(self) -> Self:
+        if not self.adaptive:
+            tuning = {"wave_size": DEFAULT_WAVE_SIZE, "min_battles": DEFAULT_MIN_BATTLES, "prompt_seed": None}
+            for name, default in tuning.items():
+                if getattr(self, name) != default:
+                    raise InputError(f"{name} is for adaptive runs: add until_ci or until_separated", field=name)
+            return self
+        selection = PairSelection.parse(self.pairs)
+        if selection.kind not in ("all", "baseline"):
+            raise InputError(
+                "adaptive judging (until_ci, until_separated) needs pairs all or baseline:MODEL", field="pairs"
+            )
+        if self.limit is not None:
+            raise InputError("adaptive judging chooses its own prompts: drop limit", field="limit")
+        return self
+
+    @property
+    def adaptive(self) -> bool:
+        """Whether models stop once judged enough (``until_ci`` / ``until_separated``), wave by wave."""
+        return self.until_ci is not None or self.until_separated
+
+    def stopping_rule(self) -> StoppingRule:
+        """The adaptive stopping rule of this request (an adaptive request only)."""
+        return StoppingRule(until_ci=self.until_ci, until_separated=self.until_separated, min_battles=self.min_battles)
 
 
 class RunConfig(RunOptions):

@@ -10,6 +10,7 @@ new calls once reached; Ctrl-C (an :class:`judge.runs.execution.Interrupt`) stop
 from __future__ import annotations
 
 import functools
+import secrets
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -23,17 +24,18 @@ from judge.core.errors import ConflictError, InputError, NotFoundError
 from judge.core.protocols.order_rules import DESCRIPTIONS as ORDER_RULES
 from judge.core.protocols.order_rules import OrderRule
 from judge.core.rubrics import Rubric, load_rubric
-from judge.core.types import RunStatus, VerdictRecord, VerdictStatus, Winner
+from judge.core.types import Mode, RunStatus, VerdictRecord, VerdictStatus, Winner
 from judge.llm.batch import BatchApi, LiteLLMBatchApi
 from judge.llm.client import JudgeClient, LiteLLMClient
 from judge.llm.params import sampling_notes
 from judge.runs import grading as grader_runs
+from judge.runs.adaptive import AdaptiveSchedule, WaveResult, drive
 from judge.runs.batching import BatchSummary, batch_card, batch_summaries, execute_batches
 from judge.runs.combine import StoredVerdict, combine_run, diagnostics_by_judge, repeat_report
 from judge.runs.execution import Interrupt, KeyExecutor, retry_transient, store_recovered
 from judge.runs.judging import judge_item
 from judge.runs.plan import Catalog, Plan, WorkItem, plan_run
-from judge.runs.request import RunConfig
+from judge.runs.request import RunConfig, RunOptions
 from judge.settings import get_settings
 from judge.store.batches import load_batches
 from judge.store.correctness import load_gold
@@ -49,6 +51,9 @@ from judge.store.verdicts import (
     load_voted_units,
     verdict_status_counts,
 )
+
+ADAPTIVE_STATE = "adaptive_state"
+"""The key of an adaptive run's state in its stored configuration (``Run.config``)."""
 
 
 class RunProgress(BaseModel):
@@ -94,7 +99,28 @@ def method_card(config: RunConfig, rubric: Rubric) -> dict[str, Any]:
         "pairs": config.pairs,
         "ci": "Wilson 95%",
         **repeats_card(config.repeats),
+        **adaptive_card(config),
         **(batch_card(config.judges) if config.batch else {}),
+    }
+
+
+def adaptive_card(config: RunConfig) -> dict[str, Any]:
+    """The method card's account of adaptive judging (nothing for a full sweep)."""
+    if not config.adaptive:
+        return {}
+    selection = config.pair_selection
+    return {
+        "adaptive": {
+            "prompt_order": f"one random order of the prompts, seed {config.prompt_seed}",
+            "wave": f"the next {config.wave_size} prompts, every planned verdict of their units that involve a model "
+            "still judged" + (" (the unit's model vs the baseline)" if selection.kind == "baseline" else ""),
+            "fit": "after each wave, Bradley-Terry (Elo scale, ties half) on every complete unit so far, orders "
+            "combined by the agree rule, sandwich 95% CI, anchored on "
+            + (f"the baseline {selection.baseline}" if selection.kind == "baseline" else "the mean"),
+            "stop": config.stopping_rule().describe()
+            + "; the models left stop for budget when the next wave would exceed --max-cost, or are exhausted "
+            "when the prompts run out",
+        }
     }
 
 
@@ -143,6 +169,11 @@ def create_run(
             field="--pairs",
         )
     graders = grader_runs.grader_specs(config)
+    if config.adaptive:
+        if graders is not None or rubric.mode is not Mode.PAIRWISE:
+            raise InputError("adaptive judging (--until-ci, --until-separated) needs a pairwise rubric", field="rubric")
+        if config.prompt_seed is None:
+            config = config.model_copy(update={"prompt_seed": secrets.randbelow(2**31)})
     if config.batch and (graders is not None or any(grader_runs.is_grader(j.model) for j in config.judges)):
         raise InputError("--batch needs judge models: a deterministic grader calls none", field="batch")
     if graders is not None:
@@ -267,13 +298,14 @@ class _Executor:
         self.cancelled = False
         self.started = time.monotonic()
 
-    def _budget_reached(self) -> bool:
+    def budget_reached(self) -> bool:
+        """Whether this execution has spent what is left of the run's budget."""
         return self.max_cost is not None and self.progress.cost_usd >= self.max_cost
 
     def _stop_reason(self) -> str | None:
         if self.cancelled:
             return RunStatus.CANCELLED.value
-        if self._budget_reached():
+        if self.budget_reached():
             return f"budget reached (${self.context.config.max_cost_usd:.4f} for the run)"
         return None
 
@@ -352,17 +384,121 @@ async def execute_run(
     budget = context.config.max_cost_usd
     remaining = None if budget is None else budget - spent_before  # the budget is the run's, across resumes
     executor = _Executor(engine, context, client or LiteLLMClient(), progress, on_progress, remaining, interrupt)
-    if interrupt is None:
+
+    async def judge() -> bool:
+        """Judge the run; whether it is complete without its missing verdicts (adaptive runs only)."""
+        if context.config.adaptive:
+            progress.cached = 0  # an adaptive run counts the reused verdicts of the waves it asks for
+            return await _execute_adaptive(engine, context, executor, spent_before)
         await executor.execute(todo, context.config.concurrency)
+        return False
+
+    if interrupt is None:
+        complete = await judge()
     else:
         with interrupt.handling_sigint():
-            await executor.execute(todo, context.config.concurrency)
+            complete = await judge()
     await retry_transient(
-        functools.partial(finish_run, engine, run_id, stopped=progress.stopped),
+        functools.partial(finish_run, engine, run_id, stopped=progress.stopped, complete=complete),
         f"record the end of run {run_id}",
         max_s=bound,
     )
     return progress
+
+
+async def _execute_adaptive(engine: Engine, context: RunContext, executor: _Executor, spent_before: float) -> bool:
+    """Judge an adaptive run wave by wave through the execution core (:mod:`judge.runs.adaptive`), recording its
+    state with the run after each wave; whether every model stopped by the rule or ran out of prompts (the run
+    is then complete, though it judged fewer verdicts than it planned)."""
+    config, progress = context.config, executor.progress
+    assert config.prompt_seed is not None
+    selection = config.pair_selection
+    schedule = AdaptiveSchedule(
+        context.items,
+        judges=[j.model for j in config.judges],
+        rule=config.stopping_rule(),
+        wave_size=config.wave_size,
+        seed=config.prompt_seed,
+        baseline=selection.baseline if selection.kind == "baseline" else None,
+    )
+    bound = get_settings().write_retry_max_s
+
+    async def execute(items: list[WorkItem]) -> WaveResult:
+        await executor.execute(items, config.concurrency)
+        budget = executor.budget_reached()
+        stopped = progress.stopped or (f"budget reached (${config.max_cost_usd:.4f} for the run)" if budget else None)
+        return WaveResult(stopped=stopped, budget=budget)
+
+    async def load(keys: list[str]) -> list[StoredVerdict]:
+        found: list[StoredVerdict] = await retry_transient(
+            functools.partial(_stored_for, engine, context, keys), "read a wave's verdicts", max_s=bound
+        )
+        return found
+
+    async def afford(items: list[WorkItem]) -> str | None:
+        budget = config.max_cost_usd
+        priced = progress.done - progress.unknown_cost - progress.error
+        if budget is None or priced <= 0:
+            return None  # no price known yet: the execution core stops at the budget
+        final = await retry_transient(
+            functools.partial(_final_keys, engine, [i.verdict_key for i in items]), "read final keys", max_s=bound
+        )
+        new_calls = len({i.verdict_key for i in items} - final)
+        spent = spent_before + progress.cost_usd
+        estimate = new_calls * progress.cost_usd / priced
+        if spent + estimate <= budget:
+            return None
+        return (
+            f"budget: the next wave ({new_calls} calls, about ${estimate:.4f}) would take the run past its "
+            f"${budget:.4f} (spent ${spent:.4f})"
+        )
+
+    async def save(state: AdaptiveSchedule) -> None:
+        report = state.report()
+        await retry_transient(
+            functools.partial(_save_adaptive, engine, context.run_id, report), "record the adaptive state", max_s=bound
+        )
+
+    stopped = await drive(schedule, execute, load, afford=afford, save=save)
+    if progress.stopped is None:
+        progress.stopped = stopped
+    return stopped is None and not schedule.active
+
+
+def refuse_adaptive_on_celery(config: RunOptions) -> None:
+    """Adaptive runs refit between waves in the process that drives them: the Celery backend, which enqueues a
+    run's keys at once, refuses them (InputError)."""
+    if config.adaptive:
+        raise InputError(
+            "adaptive runs (--until-ci, --until-separated) are judged in-process only: use --backend inprocess "
+            "(the API: a server without JUDGE_BROKER_URL)",
+            field="--backend",
+        )
+
+
+def _stored_for(engine: Engine, context: RunContext, keys: list[str]) -> list[StoredVerdict]:
+    with session_scope(engine) as session:
+        return [
+            StoredVerdict(
+                item=context.by_key[v.verdict_key],
+                status=VerdictStatus(v.status),
+                winner=Winner(v.winner) if v.winner else None,
+                score=v.score,
+            )
+            for v in load_verdicts(session, keys=keys)
+        ]
+
+
+def _final_keys(engine: Engine, keys: list[str]) -> set[str]:
+    with session_scope(engine) as session:
+        return final_keys(session, keys=keys)
+
+
+def _save_adaptive(engine: Engine, run_id: int, report: dict[str, Any]) -> None:
+    with session_scope(engine) as session:
+        run = session.get(Run, run_id)
+        if run is not None:
+            run.config = {**run.config, ADAPTIVE_STATE: report}
 
 
 def _start_run(engine: Engine, run_id: int, tenant: str) -> tuple[RunContext, set[str], float]:
@@ -380,11 +516,12 @@ def _start_run(engine: Engine, run_id: int, tenant: str) -> tuple[RunContext, se
         return context, done, run.cost_usd
 
 
-def finish_run(engine: Engine, run_id: int, *, stopped: str | None = None) -> None:
+def finish_run(engine: Engine, run_id: int, *, stopped: str | None = None, complete: bool = False) -> None:
     """Settle a run, whichever backend executed it: recount its verdicts by status (aggregate queries) and set
     its final status and note. A cancelled run stays cancelled (note: ``stopped``, else ``cancelled``); any other
     ends ``stopped`` with the reason given (or the spent budget, when verdicts are missing), else ``completed``
-    or ``incomplete``."""
+    or ``incomplete``. ``complete``: the run needs none of its missing verdicts (an adaptive run whose models
+    have all stopped)."""
     with session_scope(engine) as session:
         run = session.get(Run, run_id)
         if run is None:
@@ -393,7 +530,7 @@ def finish_run(engine: Engine, run_id: int, *, stopped: str | None = None) -> No
         run.n_ok, run.n_unparseable, run.n_error = (
             counts.get(s.value, 0) for s in (VerdictStatus.OK, VerdictStatus.UNPARSEABLE, VerdictStatus.ERROR)
         )
-        missing = items - sum(counts.values())
+        missing = 0 if complete else items - sum(counts.values())
         if run.status == RunStatus.CANCELLED:
             run.note = stopped or RunStatus.CANCELLED.value
         else:
@@ -451,6 +588,9 @@ class RunSummary(BaseModel):
     method: dict[str, Any]
     order_rule: OrderRule = OrderRule.AGREE
     repeats: dict[str, Any] | None = None
+    adaptive: dict[str, Any] | None = None
+    """An adaptive run's state (:meth:`judge.runs.adaptive.AdaptiveSchedule.report`): per model the verdicts its
+    units needed, why and when it stopped, its 95% CI then and in the last fit."""
     batches: list[BatchSummary] | None = None
     """A ``--batch`` run's provider batches: id, status, lines answered and failed, cost, wall time."""
 
@@ -493,5 +633,6 @@ def summarize_run(
         method=_with_order_rule(run.config.get("method", {}), order_rule),
         order_rule=order_rule,
         repeats=repeat_report(verdicts, order_rule, repeats) if repeats > 1 else None,
+        adaptive=run.config.get(ADAPTIVE_STATE),
         batches=batch_summaries(session, run_id=run.id) if run_config(run).batch else None,
     )

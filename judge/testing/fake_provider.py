@@ -12,7 +12,11 @@ Behaviours (``kind``): ``reply`` (fixed content), ``verdict`` (a fixed label in 
 ``marker``), ``rate_limit`` (429 + Retry-After), ``error`` (any status), ``hang`` (never answers),
 ``garbage`` (200, non-JSON body), ``chaos`` (seeded mix of failures at ``failure_rate``, else ``content``),
 ``sequence`` (the k-th time one same request (model and messages) gets this behaviour, ``steps[k % len]``
-answers it: a judge whose repeated samples vary).
+answers it: a judge whose repeated samples vary), ``bradley_terry`` (a simulated judge at known ratings: the two
+responses name their models by ``model_marker``, e.g. ``[model:m3 prompt:p17]``; the first label wins with the
+Bradley-Terry probability of ``ratings`` (Elo scale, per model name), ties at ``tie_rate``, drawn from a hash of
+``seed`` and the two markers as shown: the same request always gets the same answer,
+:func:`bradley_terry_label`).
 
 The OpenAI batch API too: ``POST /v1/files`` (multipart upload), ``GET /v1/files/{id}`` and ``.../content``,
 ``POST /v1/batches``, ``GET /v1/batches`` and ``/v1/batches/{id}``, ``POST /v1/batches/{id}/cancel``. Each
@@ -29,6 +33,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import hashlib
 import json
 import os
 import random
@@ -66,7 +71,9 @@ BehaviourKind = Literal[
     "garbage",
     "chaos",
     "sequence",
+    "bradley_terry",
 ]
+DEFAULT_MODEL_MARKER = r"\[model:(?P<model>[^\]\s]+)[^\]]*\]"
 
 
 class Behaviour(BaseModel):
@@ -92,6 +99,10 @@ class Behaviour(BaseModel):
     failures: tuple[Literal["rate_limit", "error", "hang"], ...] = ("rate_limit", "error", "hang")
     seed: int = 0
     steps: list[Behaviour] = Field(default_factory=list)
+    ratings: dict[str, float] = Field(default_factory=dict)
+    tie_rate: float = 0.0
+    tie_label: str = "tie"
+    model_marker: str = DEFAULT_MODEL_MARKER
 
 
 class Rule(BaseModel):
@@ -156,6 +167,35 @@ def marked_label(text: str, b: Behaviour) -> str:
         return b.labels[0] if rival_at < 0 or at < rival_at else b.labels[1]
     boundary = re.search(b.second_response, text)
     return b.labels[1] if boundary is not None and at > boundary.start() else b.labels[0]
+
+
+def bradley_terry_label(
+    first: str,
+    second: str,
+    ratings: dict[str, float],
+    *,
+    seed: int = 0,
+    tie_rate: float = 0.0,
+    labels: tuple[str, str] = ("A", "B"),
+    tie_label: str = "tie",
+    model_marker: str = DEFAULT_MODEL_MARKER,
+) -> str:
+    """The verdict of a judge at known ratings on responses marked ``first`` and ``second`` (in the order shown):
+    the first response's model leads by d rating points and is better with p = 1 / (1 + 10^(-d/400)); a tie with
+    probability ``tie_rate * 2 min(p, 1 - p)``, else a win keeping the expected score at p (ties half), as
+    :func:`judge.ratings.synthetic.simulate_battles` draws. The two uniforms come from a hash of ``seed`` and the
+    two markers, so one request is always answered alike. KeyError: a marker names no model of ``ratings``."""
+    names = []
+    for marker in (first, second):
+        match = re.search(model_marker, marker)
+        names.append(match.group("model") if match else marker)
+    p = 1.0 / (1.0 + 10.0 ** ((ratings[names[1]] - ratings[names[0]]) / 400.0))
+    digest = hashlib.sha256(f"{seed}|{first}|{second}".encode()).digest()
+    u_tie, u_win = (int.from_bytes(digest[k : k + 8], "big") / 2.0**64 for k in (0, 8))
+    tie = tie_rate * 2.0 * min(p, 1.0 - p)
+    if u_tie < tie:
+        return tie_label
+    return labels[0] if u_win < (p - tie / 2.0) / (1.0 - tie) else labels[1]
 
 
 def _json_reply(status: int, payload: dict[str, Any], headers: dict[str, str] | None = None) -> Reply:
@@ -244,6 +284,24 @@ class FakeProviderState:
             seen = self.seen.get(request, 0)
             self.seen[request] = seen + 1
             return self.answer(body, key, b.steps[seen % len(b.steps)])
+        if kind == "bradley_terry":
+            markers = [m.group(0) for m in re.finditer(b.model_marker, prompt_text(body))]
+            if len(markers) < 2:
+                return _error(400, "fake bradley_terry behaviour: fewer than two model markers in the prompt")
+            try:
+                drawn = bradley_terry_label(
+                    markers[0],
+                    markers[1],
+                    b.ratings,
+                    seed=b.seed,
+                    tie_rate=b.tie_rate,
+                    labels=b.labels,
+                    tie_label=b.tie_label,
+                    model_marker=b.model_marker,
+                )
+            except KeyError as exc:
+                return _error(400, f"fake bradley_terry behaviour: no rating for model {exc}")
+            return _completion(body, b.template.replace("{verdict}", drawn))
         if kind == "chaos":
             rng = self.rngs.setdefault(-1 if key is None else key, random.Random(b.seed))
             kind = rng.choice(b.failures) if rng.random() < b.failure_rate else "reply"

@@ -21,7 +21,15 @@ from sqlmodel import Session, col
 
 from judge.core.errors import BrokerError
 from judge.core.types import Frozen, RunStatus, VerdictStatus
-from judge.runs.service import ProgressCallback, RunProgress, budget_note, finish_run, get_run, run_config
+from judge.runs.service import (
+    ProgressCallback,
+    RunProgress,
+    budget_note,
+    finish_run,
+    get_run,
+    refuse_adaptive_on_celery,
+    run_config,
+)
 from judge.settings import Settings
 from judge.store.engine import session_scope
 from judge.store.tables import DEFAULT_TENANT, Run, Verdict
@@ -86,6 +94,7 @@ def submit_run(
     scale = scale or Settings()
     with session_scope(engine) as session:
         run = get_run(session, run_id=run_id, tenant=tenant)
+        refuse_adaptive_on_celery(run_config(run))
         scale.check_call_fits(run_config(run).timeout_s)
         keys = [item.verdict_key for item in load_run_items(session, run_id=run_id)]
         states = _states(session, keys)
