@@ -152,7 +152,7 @@ def sweep_seed(args: argparse.Namespace, seed: int) -> dict[str, Any]:
         "sep_exhausted": reasons.count("exhausted"),
         "sep_uniform": first_prefix(full["prefixes"], lambda _w, sep: sep, full["calls"]),
         "ci_calls": ci_run.n_calls,
-        "ci_within": all(s.half_width <= full["widest"] * (1 + 1e-9) for s in ci_run.standings if s.model != BASELINE),
+        "ci_within": all(s.half_width <= full["widest"] * (1 + 1e-6) for s in ci_run.standings if s.model != BASELINE),
         "ci_same": ranking_of(ci_run) == full["ranking"],
         "ci_uniform": first_prefix(full["prefixes"], lambda w, _sep: w <= full["widest"], full["calls"]),
     }
@@ -263,7 +263,7 @@ def main() -> None:
         f"| full sweep's ranking in {sum(r['sep_same'] for r in rows)}/{n} seeds |",
         f"| same CI width (`--until-ci H`) | {full:,.0f} | {mean('ci_calls'):,.0f} "
         f"| {saving('ci_calls', 'full_calls')} | {mean('ci_uniform'):,.0f} | {saving('ci_calls', 'ci_uniform')} "
-        f"| every half-width ≤ H in {sum(r['ci_within'] for r in rows)}/{n} seeds "
+        f"| every half-width ≤ H (to 10⁻⁶, numerical) in {sum(r['ci_within'] for r in rows)}/{n} seeds "
         f"(and the full sweep's ranking in {sum(r['ci_same'] for r in rows)}/{n}) |",
     ]
     ratings = ratings_for(args.models)
@@ -286,6 +286,12 @@ def main() -> None:
             f"`--until-separated` left {sum(r['sep_exhausted'] for r in rows)} model-runs unseparated when the "
             f"prompts ran out (`exhausted`). Simulated part: {simulated_s:.0f} s (load average {load:.1f} on "
             f"{os.cpu_count()} cores, Python {platform.python_version()}, numpy {np.__version__}).",
+            "",
+            "Caveats: the saving grows with the spread of the ratings (neighbours 90 to 130 points apart here); a "
+            "pair closer than the full sweep itself can separate is judged to the last prompt (`exhausted`) under "
+            "`--until-separated`, so a board of near-ties saves little. The rule looks at each interval after every "
+            "wave and the nominal 95% is not corrected for those repeated looks (`--min-battles` guards the first, "
+            "noisiest waves); the CI width row shows the intervals reached, not their coverage.",
             "",
             f"Through the real path (SQLite, LiteLLM, the fake provider over HTTP: `judge.runs.service.execute_run` "
             f"with `--until-separated`): {real['models']} models, {real['prompts']} prompts, "

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import math
+import statistics
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -36,7 +37,10 @@ from judge.store.ingest import write_bundle
 from judge.testing.fake_provider import FakeProvider, bradley_terry_label
 from judge.testing.simulated_judge import rated_items, simulated_verdict
 from judge.testing.toy import rated_bundle
+from tests.test_api_fixtures import Api, api, run_body
 from tests.toy import FAST_RETRIES, summary
+
+__all__ = ["api"]
 
 # --- the rule, by hand -------------------------------------------------------------------------------------------
 
@@ -113,9 +117,17 @@ TRUE = {"base": 1000.0, "m1": 1150.0, "m2": 850.0, "m3": 1350.0, "m4": 600.0}
 
 
 def simulate(
-    items: Sequence[WorkItem], names: dict[int, str], rule: StoppingRule, *, seed: int, wave_size: int = 10
+    items: Sequence[WorkItem],
+    names: dict[int, str],
+    rule: StoppingRule,
+    *,
+    seed: int,
+    wave_size: int = 10,
+    baseline: str | None = "base",
 ) -> AdaptiveSchedule:
-    schedule = AdaptiveSchedule(items, judges=["sim-judge"], rule=rule, wave_size=wave_size, seed=seed, baseline="base")
+    schedule = AdaptiveSchedule(
+        items, judges=["sim-judge"], rule=rule, wave_size=wave_size, seed=seed, baseline=baseline
+    )
     store: dict[str, StoredVerdict] = {}
 
     async def execute(wave: list[WorkItem]) -> WaveResult:
@@ -168,6 +180,19 @@ def test_a_model_never_stops_before_min_battles_or_while_unbeaten() -> None:
     for model, row in schedule.report()["models"].items():
         if model != "base":
             assert row["at_stop"]["battles"] >= 25 and row["wave"] >= 3  # waves of 10 prompts
+
+
+def test_all_pairs_anchor_on_the_mean_and_judge_a_pair_while_either_model_is_judged() -> None:
+    items, names = rated_items(list(TRUE), 120, baseline=None)  # 10 pairs per prompt
+    schedule = simulate(items, names, StoppingRule(until_separated=True, min_battles=40), seed=4, baseline=None)
+    state = schedule.report()
+    assert all(row["role"] == "judged" and row["stopped"] == "separated" for row in state["models"].values())
+    assert ranking(state) == true_ranking() and state["calls"] < len(items)
+    assert statistics.fmean(row["now"]["rating"] for row in state["models"].values()) == pytest.approx(1000.0)
+    stopped_at = {m: row["wave"] for m, row in state["models"].items()}
+    for unit in schedule.scheduled:  # asked for only while one of its two models was still judged
+        wave = 1 + next(k for k, p in enumerate(schedule.order) if p == unit[0]) // 10
+        assert wave <= max(stopped_at[unit[1]], stopped_at[str(unit[2])])
 
 
 # --- adaptive runs end to end: LiteLLM -> fake provider (a judge at known ratings) -> store ----------------------
@@ -337,3 +362,21 @@ def test_cli_adaptive_run_and_runs_show(
     assert '"stopped": "separated"' in shown.output or '"stopped": "ci_reached"' in shown.output
     refused = runner.invoke(app, [*args, "--backend", "celery"])
     assert refused.exit_code == 2 and "in-process only" in refused.output, refused.output
+
+
+def test_api_runs_adaptive_and_shows_each_models_stop(api: Api, engine: Engine, fake_provider: FakeProvider) -> None:
+    with session_scope(engine) as session:
+        write_bundle(session, set_name="rated", bundle=rated_bundle(list(TRUE), PROMPTS), tenant="acme")
+    set_id = next(s["id"] for s in api.get("/v1/prompt-sets").json() if s["name"] == "rated")
+    fake_provider.script(default=bt_judge())  # type: ignore[arg-type]
+    body = run_body(set_id, fake_provider, pairs="baseline:base", **ADAPTIVE)
+    started = api.post("/v1/runs", json=body)
+    assert started.status_code == 202, started.text
+    run = api.wait_for_run(started.json()["id"])
+    assert run["status"] == "completed" and run["request"]["until_separated"] and run["request"]["prompt_seed"] == 5
+    state = run["adaptive"]
+    assert state["calls"] == fake_provider.counts()["received"] < run["planned"] == 4 * PROMPTS * 2
+    for model, row in state["models"].items():
+        assert row["stopped"] in ((None,) if model == "base" else ("separated", "ci_reached"))
+    refused = api.post("/v1/runs", json=run_body(set_id, fake_provider, wave_size=7))
+    assert refused.status_code == 422 and "adaptive" in refused.text
