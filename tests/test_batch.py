@@ -23,7 +23,16 @@ from judge.runs.backends.unit import batch_step_sync
 from judge.runs.batching import BatchDriver
 from judge.runs.execution import Interrupt
 from judge.runs.request import JudgeSpec
-from judge.runs.service import RunContext, RunProgress, cancel_run, create_run, execute_run, get_run, prepare_resume
+from judge.runs.service import (
+    RunContext,
+    RunProgress,
+    cancel_run,
+    create_run,
+    execute_run,
+    get_run,
+    prepare_resume,
+    set_budget,
+)
 from judge.settings import get_settings
 from judge.store.engine import get_engine, session_scope
 from judge.store.tables import Run
@@ -77,6 +86,10 @@ def run_status(engine: Engine, run_id: int) -> tuple[str, str | None]:
 def run_keys(engine: Engine, run_id: int) -> list[str]:
     with session_scope(engine) as session:
         return sorted(RunContext(session, get_run(session, run_id=run_id)).by_key)
+
+
+def set_budget_of(session: Any, run_id: int, budget: float) -> None:
+    set_budget(get_run(session, run_id=run_id), budget)
 
 
 def keys_of_prompt(engine: Engine, run_id: int, external_id: str) -> list[str]:
@@ -259,11 +272,13 @@ def test_the_budget_is_checked_and_charged_at_the_batch_price(
         sampling = {"max_tokens": 16} if seed is None else {"max_tokens": 16, "seed": seed}
         return new_batch_run(sqlite_store, fake_provider, judges=priced, max_cost_usd=budget, sampling=sampling)
 
-    with session_scope(sqlite_store) as session:
-        context = RunContext(session, get_run(session, run_id=priced_run(None)))
-    driver = BatchDriver(sqlite_store, context, LiteLLMBatchApi(FAST_RETRIES), RunProgress(total=KEYS))
-    estimates = [driver.estimate(k) for k in sorted(context.by_key)]
-    at_batch_price = sum(estimates)  # at the live price: twice that
+    def estimates(run_id: int) -> list[float]:  # each line's budgeted cost, in the order lines are submitted
+        with session_scope(sqlite_store) as session:
+            context = RunContext(session, get_run(session, run_id=run_id))
+        driver = BatchDriver(sqlite_store, context, LiteLLMBatchApi(FAST_RETRIES), RunProgress(total=KEYS))
+        return [driver.estimate(k) for k in sorted(context.by_key)]
+
+    at_batch_price = sum(estimates(priced_run(None)))  # at the live price: twice that
     assert at_batch_price > 0
 
     # a budget that the whole run fits in at the batch price, not at the live one: every key is submitted
@@ -285,8 +300,10 @@ def test_the_budget_is_checked_and_charged_at_the_batch_price(
     # a budget for three lines: the first batch has three; later ones only what the spending leaves room for
     fake_provider.reset()
     fake_provider.script(default=PREFER_GOOD)  # type: ignore[arg-type]
-    budget = sum(estimates[:3]) * 1.01
-    small = priced_run(budget, seed=1)
+    small = priced_run(None, seed=1)
+    budget = sum(estimates(small)[:3]) * 1.01
+    with session_scope(sqlite_store) as session:
+        set_budget_of(session, small, budget)
     execute(sqlite_store, small)
     assert len(fake_provider.batches()[0]["custom_ids"]) == 3
     assert summary(sqlite_store, small).cost_usd <= budget
@@ -295,7 +312,10 @@ def test_the_budget_is_checked_and_charged_at_the_batch_price(
 
     # a budget below one line's estimate: nothing is submitted, the run stops at its budget
     fake_provider.reset()
-    stopped = execute(sqlite_store, none := priced_run(min(estimates) / 2, seed=2))
+    none = priced_run(None, seed=2)
+    with session_scope(sqlite_store) as session:
+        set_budget_of(session, none, min(estimates(none)) / 2)
+    stopped = execute(sqlite_store, none)
     assert fake_provider.batches() == [] and stopped.done == 0
     status, note = run_status(sqlite_store, none)
     assert status == "stopped" and note is not None and "budget" in note
@@ -340,31 +360,42 @@ def test_show_prints_the_batches(
 
 class RecordingBroker:
     def __init__(self) -> None:
-        self.steps: list[int] = []
+        self.steps: list[tuple[int, str]] = []
 
-    def enqueue_batch_step(self, run_id: int, countdown_s: float = 0.0) -> None:
-        self.steps.append(run_id)
+    def enqueue_batch_step(self, run_id: int, since: str) -> None:
+        self.steps.append((run_id, since))
 
 
-def test_the_celery_round_submits_follows_and_finishes_a_batch_run(
+def test_the_celery_rounds_submit_follow_retry_once_and_finish_a_batch_run(
     sqlite_store: Engine, fake_provider: FakeProvider
 ) -> None:
-    fake_provider.script(default=PREFER_GOOD)  # type: ignore[arg-type]
+    fake_provider.script(
+        rules=[
+            {"contains": "Question 1?", "behaviour": {"kind": "error", "status": 401}},  # never retried in the run
+            {"contains": "Question 2?", "times": 2, "behaviour": {"kind": "rate_limit"}},  # retried once
+        ],
+        default=PREFER_GOOD,  # type: ignore[arg-type]
+    )
     run_id = new_batch_run(sqlite_store, fake_provider)
     broker = RecordingBroker()
     submission = submit_batch_run(sqlite_store, run_id, broker)
-    assert broker.steps == [run_id] and len(submission.keys) == KEYS
+    [(step_run, since)] = broker.steps
+    assert step_run == run_id and len(submission.keys) == KEYS
     assert run_status(sqlite_store, run_id)[0] == "running"
     url = sqlite_store.url.render_as_string(hide_password=False)
     rounds = []
-    while not rounds or rounds[-1].again:
-        rounds.append(batch_step_sync(run_id, database_url=url))
-        assert len(rounds) < 10
-    assert len(rounds) >= 2 and sum(r.done for r in rounds) == KEYS
-    assert len(fake_provider.batches()) == 1
+    while not rounds or rounds[-1].again:  # what the worker task does: a round, then again while batches run
+        rounds.append(batch_step_sync(run_id, since, database_url=url))
+        assert len(rounds) < 20
+    _first, retry = fake_provider.batches()  # each round is a new driver: the run's batches tell what was sent
+    assert sorted(retry["custom_ids"]) == keys_of_prompt(sqlite_store, run_id, "p2")
+    assert sum(r.done for r in rounds) == KEYS + 2  # two rate-limited lines were stored as errors, then ok
     assert run_status(sqlite_store, run_id) == ("completed", None)
+    assert sorted(v.verdict_key for v in verdicts(sqlite_store) if v.status == "error") == keys_of_prompt(
+        sqlite_store, run_id, "p1"
+    )
     followed = follow_batch_run(sqlite_store, submission, sleep=lambda _s: None)
-    assert (followed.ok, followed.stopped) == (KEYS, None)
+    assert (followed.ok, followed.error, followed.stopped) == (KEYS - 2, 2, None)
 
 
 def test_an_api_batch_run_reaches_only_an_allowed_api_base(api: Api, fake_provider: FakeProvider) -> None:

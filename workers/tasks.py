@@ -16,10 +16,10 @@ def judge_unit(run_id: int, keys: list[str]) -> dict[str, object]:
 
 
 @app.task(name=BATCH_TASK_NAME, bind=True)  # type: ignore[untyped-decorator]
-def batch_step(self: Any, run_id: int) -> dict[str, object]:
-    """One round of ``--batch`` run ``run_id``: follow, collect and submit its batches; again after a poll
-    interval while batches run at the provider."""
-    step = batch_step_sync(run_id)
+def batch_step(self: Any, run_id: int, since: str | None = None) -> dict[str, object]:
+    """One round of ``--batch`` run ``run_id`` (its execution begun at ``since``): follow, collect and submit
+    its batches; again after a poll interval while batches run at the provider."""
+    step = batch_step_sync(run_id, since)
     if step.again:
-        self.apply_async(args=[run_id], countdown=step.poll_s)
+        self.apply_async(args=[run_id, since], countdown=step.poll_s)
     return step.model_dump()

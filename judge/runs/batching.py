@@ -64,6 +64,7 @@ from judge.runs.request import JudgeSpec
 from judge.settings import get_settings
 from judge.store import utcnow
 from judge.store.batches import (
+    ABANDONED,
     SUBMITTING,
     BatchRecord,
     abandon_batch,
@@ -181,8 +182,10 @@ class BatchDriver:
         on_progress: ProgressCallback | None = None,
         interrupt: Interrupt | None = None,
         poll_s: float | None = None,
+        since: datetime | None = None,
     ) -> None:
         self.engine, self.context, self.api, self.progress = engine, context, api, progress
+        self.since = since or utcnow()  # this execution's batches are those created since
         self.on_progress, self.interrupt = on_progress, interrupt
         settings = get_settings()
         self.poll_s = settings.batch_poll_s if poll_s is None else poll_s
@@ -190,8 +193,6 @@ class BatchDriver:
         self.owner = new_owner()
         self.database = database_id(engine)
         self.started = time.monotonic()
-        self.submitted: Counter[str] = Counter()  # times this execution submitted each key
-        self.retryable: set[str] = set()  # keys whose last line failed with a retryable status
         self.estimates: dict[str, float] = {}
         self.stopped: str | None = None
         self.over_budget = False
@@ -369,26 +370,23 @@ class BatchDriver:
             return
         rows = self._verdicts(batch, results)
         answered = sum(1 for r in rows if r.status is not VerdictStatus.ERROR)
-        note = f"{state.status}: {answered} answered, {len(rows) - answered} failed, {len(batch.keys) - len(rows)} " + (
-            "without a result"
-        )
-        collected = await self._db("store a batch's verdicts", functools.partial(self._store, batch.id, rows, note))
+        missing = len(batch.keys) - len(rows)
+        note = f"{state.status}: {answered} answered, {len(rows) - answered} failed, {missing} without a result"
+        retryable = (r for r in results if r.completion is None and isinstance(r.failure(), RetryableProviderError))
+        retry = [r.custom_id for r in retryable]
+        store = functools.partial(self._store, batch.id, rows, note, retry)
+        collected = await self._db("store a batch's verdicts", store)
         if not collected:
             return  # another executor stored it
         for row in rows:
             self._count(row)
-        failed = {r.custom_id for r in results if r.completion is None}
-        self.retryable.difference_update(batch.keys)
-        self.retryable.update(
-            r.custom_id for r in results if r.completion is None and isinstance(r.failure(), RetryableProviderError)
-        )
-        log.info(
-            "run %s: batch %s %s (%d failed lines)", self.context.run_id, state.batch_id, state.status, len(failed)
-        )
+        log.info("run %s: batch %s %s (%s)", self.context.run_id, state.batch_id, state.status, note)
 
-    def _store(self, batch_row: int, rows: list[VerdictRecord], note: str) -> bool:
+    def _store(self, batch_row: int, rows: list[VerdictRecord], note: str, retry: list[str] | None = None) -> bool:
         with session_scope(self.engine) as session:
-            return collect_batch(session, batch_row=batch_row, run_id=self.context.run_id, rows=rows, note=note)
+            return collect_batch(
+                session, batch_row=batch_row, run_id=self.context.run_id, rows=rows, note=note, retry_keys=retry or ()
+            )
 
     def _verdicts(self, batch: BatchRecord, results: list[LineResult]) -> list[VerdictRecord]:
         """Each of the batch's keys that has a result line, as the verdict a live call would have stored."""
@@ -428,20 +426,27 @@ class BatchDriver:
     # --- submission -----------------------------------------------------------------------------------------
 
     def _missing(self, batches: list[BatchRecord]) -> list[str]:
-        """The run's keys to submit now: no final verdict, in no active batch, and not submitted by this
-        execution already (unless their line failed with a retryable status, once)."""
+        """The run's keys to submit now: no final verdict, in no active batch, and in no batch of this execution
+        (created since it began; abandoned ones aside) unless their line failed with a retryable status there,
+        ``RETRY_ROUNDS`` times at most."""
         in_flight = {k for b in batches if b.active for k in b.keys}
+        attempts: Counter[str] = Counter()
+        retry: set[str] = set()
+        for b in batches:  # oldest first: a key's last batch decides whether it may go again
+            created = _aware(b.created_at)
+            if b.state == ABANDONED or created is None or created < self.since:
+                continue
+            attempts.update(b.keys)
+            retry.difference_update(b.keys)
+            retry.update(b.retry_keys)
         keys = [k for k in sorted(self.context.by_key) if k not in in_flight]
         with session_scope(self.engine) as session:
             done = final_keys(session, keys=keys)
-        return [
-            k
-            for k in keys
-            if k not in done and (self.submitted[k] == 0 or (k in self.retryable and self.submitted[k] <= RETRY_ROUNDS))
-        ]
+        return [k for k in keys if k not in done and (attempts[k] == 0 or (k in retry and attempts[k] <= RETRY_ROUNDS))]
 
     def _within_budget(self, keys: list[str], batches: list[BatchRecord], spent: float) -> list[str]:
         """The first of ``keys`` whose estimated batch cost fits in what the run's budget has left."""
+        self.over_budget = False
         budget = self.context.config.max_cost_usd
         if budget is None:
             return keys
@@ -488,7 +493,6 @@ class BatchDriver:
         if batch is None:
             return  # every key is final or leased elsewhere now
         assert isinstance(batch, BatchRecord)
-        self.submitted.update(batch.keys)
         target = self._target(judge)
         lines = [BatchLine(custom_id=k, request=self._request(self.context.by_key[k])[0]) for k in batch.keys]
         try:
@@ -527,11 +531,15 @@ async def execute_batches(
     interrupt: Interrupt | None = None,
     follow: bool = True,
     poll_s: float | None = None,
+    since: datetime | None = None,
 ) -> bool:
     """Judge a ``--batch`` run's missing keys through ``api``: rounds until its batches have all been collected
-    (``follow``), else one round (a Celery step). Sets ``progress.stopped`` when it stopped early (Ctrl-C,
-    cancel, budget); True when batches are still active at the provider."""
-    driver = BatchDriver(engine, context, api, progress, on_progress=on_progress, interrupt=interrupt, poll_s=poll_s)
+    (``follow``), else one round (a Celery step). ``since``: when this execution began (default now; a Celery
+    step passes its run's), which tells the keys it already submitted. Sets ``progress.stopped`` when it stopped
+    early (Ctrl-C, cancel, budget); True when batches are still active at the provider."""
+    driver = BatchDriver(
+        engine, context, api, progress, on_progress=on_progress, interrupt=interrupt, poll_s=poll_s, since=since
+    )
     if interrupt is None:
         active = await driver.run(follow=follow)
     else:

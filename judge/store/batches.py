@@ -34,6 +34,7 @@ class BatchRecord(Frozen):
     judge_model: str
     api_base: str | None = None
     keys: tuple[str, ...]
+    retry_keys: tuple[str, ...] = ()
     state: str
     owner: str
     provider_status: str | None = None
@@ -62,7 +63,9 @@ def batch_owner(batch_row: int) -> str:
 
 
 def _record(row: RunBatch) -> BatchRecord:
-    return BatchRecord.model_validate({**row.model_dump(), "keys": tuple(row.keys)})
+    return BatchRecord.model_validate(
+        {**row.model_dump(), "keys": tuple(row.keys), "retry_keys": tuple(row.retry_keys or ())}
+    )
 
 
 def load_batches(session: Session, *, run_id: int) -> list[BatchRecord]:
@@ -144,17 +147,24 @@ def abandon_batch(session: Session, *, batch_row: int, note: str) -> bool:
 
 
 def collect_batch(
-    session: Session, *, batch_row: int, run_id: int, rows: Sequence[VerdictRecord], note: str | None
+    session: Session,
+    *,
+    batch_row: int,
+    run_id: int,
+    rows: Sequence[VerdictRecord],
+    note: str | None,
+    retry_keys: Sequence[str] = (),
 ) -> bool:
     """Store an ended batch's results, once: the row moves to ``collected`` (only from an active state), its
     verdicts are written (keys already final are left as they are), every lease of the batch is released and
     the cost of its answered lines is added to the run and the batch. False (nothing written) when another
-    executor collected it first. Run it in its own transaction."""
+    executor collected it first. ``retry_keys``: the keys whose line failed with a retryable status (429, 5xx,
+    expired). Run it in its own transaction."""
     cost = sum(row.cost_usd or 0.0 for row in rows)  # what the provider charged, whoever wrote first
     result = session.execute(
         update(RunBatch)
         .where(col(RunBatch.id) == batch_row, col(RunBatch.state).in_(ACTIVE_STATES))
-        .values(state=COLLECTED, collected_at=utcnow(), cost_usd=cost, note=note)
+        .values(state=COLLECTED, collected_at=utcnow(), cost_usd=cost, note=note, retry_keys=sorted(retry_keys))
     )
     if cast(CursorResult[Any], result).rowcount != 1:
         return False

@@ -300,7 +300,8 @@ class RunBatch(SQLModel, table=True):
 
     ``state``: ``submitting`` (written before the upload; the keys are leased to ``batch:<id>``), ``submitted``
     (the provider holds it: ``batch_id``), ``collected`` (ended at the provider and its results stored, in the
-    transaction that set this state) or ``abandoned`` (never created, or cancelled before any result)."""
+    transaction that set this state) or ``abandoned`` (never created, or cancelled before any result).
+    ``retry_keys``: the keys whose line failed with a retryable status (429, 5xx, expired), set when collected."""
 
     __tablename__ = "run_batch"
 
@@ -309,6 +310,7 @@ class RunBatch(SQLModel, table=True):
     judge_model: str
     api_base: str | None = None
     keys: list[str] = Field(sa_column=Column(JSON, nullable=False))
+    retry_keys: list[str] | None = Field(default=None, sa_column=Column(JSON(none_as_null=True), nullable=True))
     state: str = "submitting"
     owner: str
     provider_status: str | None = None

@@ -18,7 +18,7 @@ from judge.runs.backends.follow import Submission
 from judge.runs.batching import batch_summaries
 from judge.runs.service import ProgressCallback, RunProgress, get_run
 from judge.settings import Settings
-from judge.store import DEFAULT_TENANT
+from judge.store import DEFAULT_TENANT, utcnow
 from judge.store.engine import session_scope
 from judge.store.runs import get_run_record, mark_running
 from judge.store.verdicts import FINAL_STATUSES, final_keys, load_run_items, verdict_status_counts
@@ -30,7 +30,7 @@ FOLLOW_POLL_S = 1.0
 class BatchBroker(Protocol):
     """What a batch run needs from a broker."""
 
-    def enqueue_batch_step(self, run_id: int, countdown_s: float = 0.0) -> None: ...
+    def enqueue_batch_step(self, run_id: int, since: str) -> None: ...
 
 
 def submit_batch_run(
@@ -55,7 +55,7 @@ def submit_batch_run(
     if not started:
         return Submission(run_id=run_id, total=len(keys), cached=0, keys=(), baseline={}, cost_usd=cost, messages=0)
     todo = tuple(k for k in keys if k not in done)
-    broker.enqueue_batch_step(run_id)
+    broker.enqueue_batch_step(run_id, utcnow().isoformat())
     return Submission(
         run_id=run_id,
         total=len(keys),

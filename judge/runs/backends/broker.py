@@ -60,10 +60,11 @@ class CeleryBroker:
             raise BrokerError(f"cannot enqueue run {run_id} ({sent} of its messages sent): {exc}") from exc
         return sent
 
-    def enqueue_batch_step(self, run_id: int, countdown_s: float = 0.0) -> None:
-        """Send one round of ``--batch`` run ``run_id`` (:func:`judge.runs.backends.unit.batch_step_sync`)."""
+    def enqueue_batch_step(self, run_id: int, since: str) -> None:
+        """Send the first round of ``--batch`` run ``run_id``'s execution begun at ``since`` (ISO time; see
+        :func:`judge.runs.backends.unit.batch_step_sync`)."""
         try:
-            self.app.send_task(BATCH_TASK_NAME, args=[run_id], queue=QUEUE, countdown=countdown_s or None)
+            self.app.send_task(BATCH_TASK_NAME, args=[run_id, since], queue=QUEUE)
         except (OperationalError, redis.RedisError, OSError) as exc:
             raise BrokerError(f"cannot enqueue run {run_id}'s batch round: {exc}") from exc
 

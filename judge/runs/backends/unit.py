@@ -17,6 +17,7 @@ import math
 import threading
 from collections import Counter, OrderedDict
 from collections.abc import Sequence
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 from sqlalchemy import select
@@ -186,10 +187,11 @@ class BatchStep(Frozen):
     stopped: str | None = None
 
 
-def batch_step_sync(run_id: int, *, database_url: str | None = None) -> BatchStep:
+def batch_step_sync(run_id: int, since: str | None = None, *, database_url: str | None = None) -> BatchStep:
     """The batch task's body: one round of run ``run_id``'s batches (follow, collect, submit: see
-    :mod:`judge.runs.batching`) on this thread's event loop; once no batch is active (or the run was cancelled
-    or spent its budget), finish the run. Idempotent: a redelivered round follows the same batches."""
+    :mod:`judge.runs.batching`) in its execution begun at ``since`` (ISO time; default now) on this thread's event
+    loop; once no batch is active (or the run was cancelled or spent its budget), finish the run. Idempotent: a
+    redelivered round follows the same batches."""
     engine = get_engine(database_url)
     loop, _client = _thread_state()
     with session_scope(engine) as session:
@@ -198,7 +200,10 @@ def batch_step_sync(run_id: int, *, database_url: str | None = None) -> BatchSte
             raise NotFoundError(f"no run {run_id}")
         context = RunContext(session, run)  # fresh: a resume may have changed the run's budget
     progress = RunProgress(total=len(context.items))
-    active = loop.run_until_complete(execute_batches(engine, context, progress, LiteLLMBatchApi(), follow=False))
+    begun = datetime.fromisoformat(since) if since else None
+    active = loop.run_until_complete(
+        execute_batches(engine, context, progress, LiteLLMBatchApi(), follow=False, since=begun)
+    )
     poll_s = get_settings().batch_poll_s
     if active and progress.stopped is None:
         return BatchStep(again=True, poll_s=poll_s, done=progress.done)

@@ -22,6 +22,7 @@ def upgrade() -> None:
     sa.Column('judge_model', sa.String(), nullable=False),
     sa.Column('api_base', sa.String(), nullable=True),
     sa.Column('keys', sa.JSON(), nullable=False),
+    sa.Column('retry_keys', sa.JSON(none_as_null=True), nullable=True),
     sa.Column('state', sa.String(), nullable=False),
     sa.Column('owner', sa.String(), nullable=False),
     sa.Column('provider_status', sa.String(), nullable=True),
