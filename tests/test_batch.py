@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -431,3 +432,17 @@ def test_a_celery_worker_runs_the_rounds_of_an_api_batch_run(
     [shown] = run["batches"]
     assert shown["status"] == "completed" and shown["completed"] == 2 * API_PROMPTS
     assert fake_provider.counts()["received"] == 0 and len(fake_provider.batches()) == 1
+
+
+def test_an_api_cancel_cancels_the_runs_batch_at_the_provider(api: Api, fake_provider: FakeProvider) -> None:
+    fake_provider.script(default=PREFER_GOOD, batch={"hold": True})  # type: ignore[arg-type]
+    set_id = upload_set(api)
+    started = api.post("/v1/runs", json=run_body(set_id, fake_provider, batch=True)).json()
+    deadline = time.monotonic() + 30
+    while not [b for b in fake_provider.batches() if b["status"] == "in_progress"] and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert api.post(f"/v1/runs/{started['id']}/cancel").json()["status"] == "cancelled"
+    run = api.wait_for_run(started["id"])
+    assert run["status"] == "cancelled" and run["ok"] == 0
+    [batch] = fake_provider.batches()
+    assert batch["status"] in ("cancelling", "cancelled")

@@ -411,6 +411,16 @@ class BatchDriver:
                 rows.append(finish_row(rubric, item, dict(row), [], result.failure(), None))
         return rows
 
+    async def cancel_if_cancelled(self) -> None:
+        """When the run has been cancelled, ask the provider to cancel its active batches (best effort)."""
+        try:
+            batches, status, _spent = await self._load_async()
+        except Exception as exc:  # the database is gone too: the batches run on, a resume collects them
+            log.warning("run %s: cannot read its batches to cancel them: %s", self.context.run_id, exc)
+            return
+        if status == RunStatus.CANCELLED:
+            await self._cancel([b for b in batches if b.active and b.batch_id])
+
     async def _cancel(self, batches: list[BatchRecord]) -> None:
         """Ask the provider to cancel the run's batches (best effort)."""
         for batch in batches:
@@ -540,10 +550,14 @@ async def execute_batches(
     driver = BatchDriver(
         engine, context, api, progress, on_progress=on_progress, interrupt=interrupt, poll_s=poll_s, since=since
     )
-    if interrupt is None:
-        active = await driver.run(follow=follow)
-    else:
-        with interrupt.handling_sigint():
+    try:
+        if interrupt is None:
             active = await driver.run(follow=follow)
+        else:
+            with interrupt.handling_sigint():
+                active = await driver.run(follow=follow)
+    except asyncio.CancelledError:  # the API's cancel (or its shutdown) stopped this task: a cancelled run's
+        await asyncio.shield(driver.cancel_if_cancelled())  # batches are cancelled at the provider too
+        raise
     progress.stopped = driver.stopped
     return active
