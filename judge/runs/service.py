@@ -41,6 +41,7 @@ from judge.store.batches import load_batches
 from judge.store.correctness import load_gold
 from judge.store.engine import session_scope
 from judge.store.queries import get_set
+from judge.store.runs import find_run, update_run
 from judge.store.tables import DEFAULT_TENANT, PromptSet, Run, utcnow
 from judge.store.verdicts import (
     add_run_items,
@@ -496,9 +497,9 @@ def _final_keys(engine: Engine, keys: list[str]) -> set[str]:
 
 def _save_adaptive(engine: Engine, run_id: int, report: dict[str, Any]) -> None:
     with session_scope(engine) as session:
-        run = session.get(Run, run_id)
-        if run is not None:
-            run.config = {**run.config, ADAPTIVE_STATE: report}
+        found = find_run(session, run_id=run_id)
+        if found is not None:
+            update_run(session, run_id=run_id, config={**found.config, ADAPTIVE_STATE: report})
 
 
 def _start_run(engine: Engine, run_id: int, tenant: str) -> tuple[RunContext, set[str], float]:
