@@ -276,10 +276,7 @@ class BatchDriver:
             while time.monotonic() < deadline and not self._interrupted():
                 await asyncio.sleep(min(0.2, self.poll_s))
             if self._interrupted():
-                self.stopped = (
-                    "interrupted (Ctrl-C): the batches run on at the provider; "
-                    f"`judge runs resume {self.context.run_id}` collects them"
-                )
+                self.stopped = "interrupted (Ctrl-C): the batches run on at the provider, a resume collects them"
                 return True
 
     async def round(self) -> bool:
