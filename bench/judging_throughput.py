@@ -42,9 +42,12 @@ from judge.testing.toy import toy_bundle
 MODEL = "openai/bench-judge"
 
 
-def prepare(url: str, n: int, concurrency: int, db: Path) -> tuple[Engine, int, list[dict[str, Any]]]:
-    """A fresh store holding a run of ``n`` pairwise verdicts (n/2 units, both orders), and the exact request
-    payloads the framework will send (rendered up front, outside any timing) for the bare loop."""
+def prepare(
+    url: str, n: int, concurrency: int, db: Path, processes: int = 1
+) -> tuple[Engine, int, list[dict[str, Any]]]:
+    """A fresh store holding a run of ``n`` pairwise verdicts (n/2 units, both orders) over ``processes`` (when
+    executed without a client), and the exact request payloads the framework will send (rendered up front,
+    outside any timing) for the bare loop."""
     db_url = f"sqlite:///{db}"
     upgrade_database(db_url)
     engine = make_engine(db_url)
@@ -56,6 +59,7 @@ def prepare(url: str, n: int, concurrency: int, db: Path) -> tuple[Engine, int, 
         rubric="pairwise",
         pairs="all",
         concurrency=concurrency,
+        processes=processes,
         timeout_s=30,
     )
     with session_scope(engine) as session:

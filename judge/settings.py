@@ -17,6 +17,7 @@ So the timeout is derived as ``time limit + longest retry wait + margin`` and a 
 from __future__ import annotations
 
 import json
+import os
 from functools import lru_cache
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -118,6 +119,8 @@ class Settings(BaseSettings):
     result_backend_url: SecretStr | None = None
     request_timeout_s: float = 60.0
     concurrency: int = 16
+    processes: int = Field(default_factory=lambda: os.cpu_count() or 1, ge=1, le=256)
+    """``JUDGE_PROCESSES``: worker processes an in-process run spreads its calls over (default: the cores)."""
     local_judge_port: int = 8765
     local_judge_dir: str = "~/.cache/judge/local"
     # pay once (judge/runs/execution.py): verdict-key leases, and paid verdicts held until the database takes them

@@ -31,6 +31,7 @@ from judge.runs.service import (
     run_config,
     summarize_run,
 )
+from judge.settings import get_settings
 from judge.store.engine import session_scope
 from judge.store.tables import Prompt, PromptSet, Run, RunItem, Verdict
 
@@ -46,7 +47,8 @@ API_MAX_TIMEOUT_S = 600.0
 class RunRequest(RunOptions):
     """A run of judge model(s) with a rubric over a prompt set's pairs (or responses, for single grading): the
     options of :class:`~judge.runs.request.RunOptions` (defaults from the server's settings) plus the set and the
-    judges. This server takes at most 8 judges, 64 calls in flight and 600 s per call."""
+    judges. This server takes at most 8 judges, 64 calls in flight, 600 s per call and its own ``JUDGE_PROCESSES``
+    worker processes."""
 
     prompt_set_id: int = Field(ge=1, le=MAX_ID)
     judges: tuple[JudgeSpec, ...] = Field(min_length=1, max_length=API_MAX_JUDGES)
@@ -74,6 +76,8 @@ class RunRequest(RunOptions):
             raise InputError(f"at most {API_MAX_CONCURRENCY} calls in flight on this server", field="concurrency")
         if self.timeout_s > API_MAX_TIMEOUT_S:
             raise InputError(f"at most {API_MAX_TIMEOUT_S:g} s per call on this server", field="timeout_s")
+        if self.processes > get_settings().processes:
+            raise InputError(f"at most {get_settings().processes} worker processes on this server", field="processes")
         return self
 
     def to_config(self, set_name: str, judges: tuple[JudgeSpec, ...]) -> RunConfig:

@@ -252,6 +252,13 @@ def run(
     concurrency: Annotated[
         int | None, typer.Option(help="Judge calls in flight (default JUDGE_CONCURRENCY, 16).")
     ] = None,
+    processes: Annotated[
+        int | None,
+        typer.Option(
+            help="In-process backend: worker processes the calls in flight are spread over (default "
+            "JUDGE_PROCESSES: the cores; one per 32 keys at most)."
+        ),
+    ] = None,
     max_cost: Annotated[float | None, typer.Option("--max-cost", help="Stop scheduling calls at this USD.")] = None,
     limit: Annotated[int | None, typer.Option(help="Judge at most this many units.")] = None,
     api_base: Annotated[str | None, typer.Option(help="Base URL of an OpenAI-compatible server.")] = None,
@@ -304,7 +311,8 @@ def run(
     """Judge a prompt set: plan the verdicts, reuse those already stored, judge the rest."""
     install_redaction()
     backend_name = resolve_backend(backend, detach=detach)  # refuse a backend this install cannot use before planning
-    overrides = {k: v for k, v in (("concurrency", concurrency), ("timeout_s", timeout)) if v is not None}
+    chosen = (("concurrency", concurrency), ("processes", processes), ("timeout_s", timeout))
+    overrides = {k: v for k, v in chosen if v is not None}
     config = RunConfig(
         **overrides,
         set_name=set_name,

@@ -7,14 +7,27 @@ with Redis's own clock, so N workers on N machines together stay under the provi
 
 A 429 halves the model's shared rate factor (down to ``MIN_FACTOR``) for ``SLOWDOWN_S`` seconds; the factor
 key expires and the full rate comes back when no 429 was seen for that long. Models without a configured
-limit are never delayed and cost no Redis round trip.
+limit are never delayed and cost no Redis round trip. Without Redis the same buckets live in one process
+(:class:`MemoryRateLimiter`) or in a memory-mapped file shared by the worker processes of one machine
+(:class:`FileRateLimiter`, ``judge run --processes N``).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import mmap
+import os
+import struct
 import time
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Protocol
+
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - not POSIX: no FileRateLimiter (and no --processes)
+    fcntl = None  # type: ignore[assignment]
 
 from judge.core.errors import RetryableProviderError
 from judge.llm.client import Completion, CompletionRequest, LiteLLMClient
@@ -114,17 +127,42 @@ class RedisRateLimiter:
         await self._redis.aclose()
 
 
+BucketState = tuple[float, float, float, float]
+"""One model's limiter state: the request TAT, the token TAT, the 429 rate factor and until when it holds
+(``time.monotonic()`` seconds; all zero: a fresh bucket at full rate)."""
+FRESH: BucketState = (0.0, 0.0, 0.0, 0.0)
+
+
+def _factor(state: BucketState, now: float) -> float:
+    return state[2] if now < state[3] else 1.0
+
+
+def grant(state: BucketState, limit: RateLimit, tokens: int, now: float, burst_s: float) -> tuple[float, BucketState]:
+    """One GCRA step over both buckets: (0, the advanced state) when a request of ``tokens`` may go now, else
+    (seconds to wait, ``state`` unchanged)."""
+    factor = _factor(state, now)
+    wanted = ((limit.requests_per_min, 1), (limit.tokens_per_min, tokens))
+    tats = [max(state[i], now) for i in (0, 1)]
+    wait = max([tats[i] - now - burst_s for i, (rate, _) in enumerate(wanted) if rate] + [0.0])
+    if wait > 0:
+        return wait, state
+    for i, (rate, amount) in enumerate(wanted):
+        if rate:
+            tats[i] += amount / (rate / 60 * factor)
+    return 0.0, (tats[0], tats[1], state[2], state[3])
+
+
+def slowed(state: BucketState, now: float) -> BucketState:
+    """The state after a 429: the rate factor halved (down to ``MIN_FACTOR``) for ``SLOWDOWN_S`` seconds."""
+    return (state[0], state[1], max(MIN_FACTOR, _factor(state, now) / 2), now + SLOWDOWN_S)
+
+
 class MemoryRateLimiter:
     """The same buckets in one process (the in-process backend without Redis)."""
 
     def __init__(self, limits: dict[str, RateLimit], burst_s: float = 1.0) -> None:
         self.limits, self.burst_s = limits, burst_s
-        self._tats: dict[tuple[str, int], float] = {}
-        self._factors: dict[str, tuple[float, float]] = {}
-
-    def _factor(self, model: str, now: float) -> float:
-        factor, until = self._factors.get(model, (1.0, 0.0))
-        return factor if now < until else 1.0
+        self._states: dict[str, BucketState] = {}
 
     async def acquire(self, model: str, tokens: int) -> float:
         limit = self.limits.get(model)
@@ -132,15 +170,9 @@ class MemoryRateLimiter:
             return 0.0
         waited = 0.0
         while True:
-            now = time.monotonic()
-            factor = self._factor(model, now)
-            wanted = [(0, limit.requests_per_min, 1), (1, limit.tokens_per_min, tokens)]
-            tats = {i: max(self._tats.get((model, i), now), now) for i, rate, _ in wanted if rate}
-            wait = max([tat - now - self.burst_s for tat in tats.values()] + [0.0])
+            wait, state = grant(self._states.get(model, FRESH), limit, tokens, time.monotonic(), self.burst_s)
             if wait <= 0:
-                for i, rate, amount in wanted:
-                    if rate:
-                        self._tats[(model, i)] = tats[i] + amount / (rate / 60 * factor)
+                self._states[model] = state
                 return waited
             await asyncio.sleep(wait)
             waited += wait
@@ -148,10 +180,69 @@ class MemoryRateLimiter:
     async def slow_down(self, model: str) -> float:
         if model not in self.limits:
             return 1.0
-        now = time.monotonic()
-        factor = max(MIN_FACTOR, self._factor(model, now) / 2)
-        self._factors[model] = (factor, now + SLOWDOWN_S)
-        return factor
+        state = self._states[model] = slowed(self._states.get(model, FRESH), time.monotonic())
+        return state[2]
+
+
+class FileRateLimiter:
+    """The same buckets shared by the processes of one machine (``judge run --processes N``): each limited
+    model's state is a slot of a small memory-mapped file (``path``), read and advanced under an exclusive
+    ``flock`` on it. The kernel drops the lock of a process that dies, so a killed process never wedges the
+    others; ``time.monotonic()`` is one clock for every process of a host. Every process opens the same path
+    with the same ``limits``."""
+
+    SLOT = struct.Struct("<4d")
+
+    def __init__(self, path: str | Path, limits: dict[str, RateLimit], burst_s: float = 1.0) -> None:
+        self.limits, self.burst_s = limits, burst_s
+        self._slots = {model: n * self.SLOT.size for n, model in enumerate(sorted(limits))}
+        size = self.SLOT.size * max(1, len(limits))
+        self._fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+        with self._locked():
+            if os.fstat(self._fd).st_size < size:
+                os.ftruncate(self._fd, size)  # zeros: fresh buckets
+        self._map = mmap.mmap(self._fd, size)
+
+    @contextlib.contextmanager
+    def _locked(self) -> Iterator[None]:
+        fcntl.flock(self._fd, fcntl.LOCK_EX)  # held for a few microseconds: no await inside
+        try:
+            yield
+        finally:
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
+
+    def _read(self, offset: int) -> BucketState:
+        a, b, c, d = self.SLOT.unpack_from(self._map, offset)
+        return (a, b, c, d)
+
+    async def acquire(self, model: str, tokens: int) -> float:
+        limit = self.limits.get(model)
+        if limit is None:
+            return 0.0
+        offset = self._slots[model]
+        waited = 0.0
+        while True:
+            with self._locked():
+                wait, state = grant(self._read(offset), limit, tokens, time.monotonic(), self.burst_s)
+                if wait <= 0:
+                    self.SLOT.pack_into(self._map, offset, *state)
+                    return waited
+            await asyncio.sleep(wait)
+            waited += wait
+
+    async def slow_down(self, model: str) -> float:
+        if model not in self.limits:
+            return 1.0
+        offset = self._slots[model]
+        with self._locked():
+            state = slowed(self._read(offset), time.monotonic())
+            self.SLOT.pack_into(self._map, offset, *state)
+        return state[2]
+
+    def close(self) -> None:
+        """Unmap and close the file (its path stays for the other processes)."""
+        self._map.close()
+        os.close(self._fd)
 
 
 class RateLimitedClient(LiteLLMClient):

@@ -63,8 +63,10 @@ class InProcessLauncher:
             run = session.get(Run, run_id)
             if run is None or not RunStatus(run.status).is_active:
                 return
+        # the configured client: the run may spread over its worker processes; a client of the caller's: here
+        client = None if self.client_factory is default_client else self.client_factory()
         try:
-            await execute_run(self.engine, run_id, self.client_factory(), tenant=tenant)
+            await execute_run(self.engine, run_id, client, tenant=tenant)
         except asyncio.CancelledError:
             finish_run(self.engine, run_id, stopped="stopped by the API (cancel or server shutdown)")
             raise

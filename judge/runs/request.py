@@ -65,9 +65,15 @@ def default_concurrency() -> int:
     return get_settings().concurrency
 
 
+def default_processes() -> int:
+    """``JUDGE_PROCESSES``: worker processes of the in-process backend when a run does not say (the cores)."""
+    return get_settings().processes
+
+
 class RunOptions(Frozen):
     """How a run judges: every option the CLI flags (``judge run``) and the API body (``POST /v1/runs``) share,
-    validated here once, with the defaults of the settings (``JUDGE_CONCURRENCY``, ``JUDGE_REQUEST_TIMEOUT_S``)."""
+    validated here once, with the defaults of the settings (``JUDGE_CONCURRENCY``, ``JUDGE_PROCESSES``,
+    ``JUDGE_REQUEST_TIMEOUT_S``)."""
 
     rubric: str = Field(default="pairwise", description="A rubric id (GET /v1/rubrics)")
     pairs: str = Field(default="human-voted", description="human-voted, all, or baseline:MODEL")
@@ -82,6 +88,12 @@ class RunOptions(Frozen):
     max_cost_usd: float | None = Field(default=None, ge=0, allow_inf_nan=False, description="Budget of the run")
     limit: int | None = Field(default=None, ge=1, description="Judge at most this many units")
     concurrency: int = Field(default_factory=default_concurrency, ge=1, le=1024, description="Judge calls in flight")
+    processes: int = Field(
+        default_factory=default_processes,
+        ge=1,
+        le=256,
+        description="Worker processes the in-process backend spreads the calls in flight over (default: the cores)",
+    )
     reask: bool = Field(default=False, description="Re-ask once with a format reminder when unparseable")
     repeats: int = Field(
         default=1, ge=1, le=MAX_REPEATS, description="Samples per verdict (majority decides; self-consistency shown)"

@@ -26,7 +26,7 @@ from judge.core.protocols.order_rules import OrderRule
 from judge.core.rubrics import Rubric, load_rubric
 from judge.core.types import Mode, RunStatus, VerdictRecord, VerdictStatus, Winner
 from judge.llm.batch import BatchApi, LiteLLMBatchApi
-from judge.llm.client import JudgeClient, LiteLLMClient
+from judge.llm.client import JudgeClient
 from judge.llm.params import sampling_notes
 from judge.runs import grading as grader_runs
 from judge.runs.adaptive import AdaptiveSchedule, WaveResult, drive
@@ -80,6 +80,24 @@ class RunProgress(BaseModel):
 
 
 ProgressCallback = Callable[[RunProgress], None]
+
+
+def count_verdict(progress: RunProgress, verdict: VerdictRecord) -> None:
+    """Add one judged verdict to ``progress``: its status, and its cost or its unknown price."""
+    progress.done += 1
+    status = verdict.status
+    progress.ok += status is VerdictStatus.OK
+    progress.unparseable += status is VerdictStatus.UNPARSEABLE
+    progress.error += status is VerdictStatus.ERROR
+    if verdict.cost_usd is None:
+        progress.unknown_cost += status is not VerdictStatus.ERROR
+    else:
+        progress.cost_usd += verdict.cost_usd
+
+
+def budget_stop(config: RunConfig) -> str:
+    """Why an execution stopped scheduling calls once it spent what its run had left of ``--max-cost``."""
+    return f"budget reached (${config.max_cost_usd:.4f} for the run)"
 
 
 def method_card(config: RunConfig, rubric: Rubric) -> dict[str, Any]:
@@ -287,7 +305,7 @@ class _Executor:
         self,
         engine: Engine,
         context: RunContext,
-        client: JudgeClient,
+        client: JudgeClient | None,
         progress: RunProgress,
         on_progress: ProgressCallback | None,
         max_cost: float | None,
@@ -307,20 +325,11 @@ class _Executor:
         if self.cancelled:
             return RunStatus.CANCELLED.value
         if self.budget_reached():
-            return f"budget reached (${self.context.config.max_cost_usd:.4f} for the run)"
+            return budget_stop(self.context.config)
         return None
 
     def _record(self, verdict: VerdictRecord) -> None:
-        p = self.progress
-        p.done += 1
-        status = verdict.status
-        p.ok += status is VerdictStatus.OK
-        p.unparseable += status is VerdictStatus.UNPARSEABLE
-        p.error += status is VerdictStatus.ERROR
-        if verdict.cost_usd is None:
-            p.unknown_cost += status is not VerdictStatus.ERROR
-        else:
-            p.cost_usd += verdict.cost_usd
+        count_verdict(self.progress, verdict)
         self._report()
 
     def _wrote(self, _verdicts: list[VerdictRecord], run_status: str | None) -> None:
@@ -334,17 +343,37 @@ class _Executor:
             self.on_progress(self.progress)
 
     async def execute(self, todo: list[WorkItem], concurrency: int) -> None:
-        core = KeyExecutor(
-            self.engine,
-            self.context,
-            self.client,
-            concurrency=concurrency,
-            stop_reason=self._stop_reason,
-            on_row=self._record,
-            on_written=self._wrote,
-            interrupt=self.interrupt,
-        )
-        outcome = await core.execute(todo)
+        """Judge ``todo`` with ``concurrency`` calls in flight: in this process with the given client, else (no
+        client) over the run's worker processes when it has enough keys for more than one
+        (:mod:`judge.runs.processes`), else with the configured client."""
+        from judge.runs import processes  # it imports this module
+
+        workers = processes.process_count(self.context.config.processes, concurrency, len(todo), self.engine)
+        if self.client is None and workers > 1:
+            outcome = await processes.execute_in_processes(
+                self.engine,
+                self.context,
+                todo,
+                workers=workers,
+                concurrency=concurrency,
+                progress=self.progress,
+                report=self._report,
+                budget=None if self.max_cost is None else self.max_cost - self.progress.cost_usd,
+                interrupt=self.interrupt,
+            )
+        else:
+            self.client = self.client or default_client()
+            core = KeyExecutor(
+                self.engine,
+                self.context,
+                self.client,
+                concurrency=concurrency,
+                stop_reason=self._stop_reason,
+                on_row=self._record,
+                on_written=self._wrote,
+                interrupt=self.interrupt,
+            )
+            outcome = await core.execute(todo)
         self.progress.cached += outcome.final  # done meanwhile by another executor (a concurrent run)
         self.progress.stopped = outcome.stopped
         self._report()
@@ -364,7 +393,8 @@ async def execute_run(
     ``batch_api``, default LiteLLM's, see :mod:`judge.runs.batching`); each verdict key is leased
     before its call, so concurrent and resumed runs never pay twice for one key. Verdicts an earlier execution
     saved to a recovery file are stored first. ``interrupt`` (the CLI's Ctrl-C) stops it: the run ends
-    ``stopped``."""
+    ``stopped``. Without a ``client`` the run spreads its calls over its ``processes``, each worker with the
+    configured client (:mod:`judge.runs.processes`); a given ``client`` keeps the run in this process."""
     bound = get_settings().write_retry_max_s
     await retry_transient(functools.partial(store_recovered, engine, run_id), "store recovered verdicts", max_s=bound)
     context, done, spent_before = await retry_transient(
@@ -384,7 +414,7 @@ async def execute_run(
         return progress
     budget = context.config.max_cost_usd
     remaining = None if budget is None else budget - spent_before  # the budget is the run's, across resumes
-    executor = _Executor(engine, context, client or LiteLLMClient(), progress, on_progress, remaining, interrupt)
+    executor = _Executor(engine, context, client, progress, on_progress, remaining, interrupt)
 
     async def judge() -> bool:
         """Judge the run; whether it is complete without its missing verdicts (adaptive runs only)."""
@@ -500,6 +530,13 @@ def _save_adaptive(engine: Engine, run_id: int, report: dict[str, Any]) -> None:
         found = find_run(session, run_id=run_id)
         if found is not None:
             update_run(session, run_id=run_id, config={**found.config, ADAPTIVE_STATE: report})
+
+
+def default_client() -> JudgeClient:
+    """The judge client of the in-process backend: the configured retries and rate limits (in memory)."""
+    from judge.runs.backends.unit import make_client  # the backends import this module
+
+    return make_client(shared=False)
 
 
 def _start_run(engine: Engine, run_id: int, tenant: str) -> tuple[RunContext, set[str], float]:

@@ -1,7 +1,8 @@
 """Execution backends: where a run's verdicts get judged.
 
-``inprocess`` (the embedded default: demo, CLI without a broker) judges in this process with bounded
-concurrency; ``celery`` (the default when ``JUDGE_BROKER_URL`` is set) enqueues the missing verdict keys for
+``inprocess`` (the embedded default: demo, CLI without a broker) judges on this machine with bounded
+concurrency over the run's ``processes`` (:mod:`judge.runs.processes`);
+``celery`` (the default when ``JUDGE_BROKER_URL`` is set) enqueues the missing verdict keys for
 ``judge worker`` processes and follows progress from the database. Both judge an item with
 :meth:`judge.runs.service.RunContext.judge` and store it with the idempotent upsert on its verdict key.
 """
@@ -107,14 +108,10 @@ def execute_on(
     enqueued is only finished (see :func:`submit_run`); ``interrupt`` (in-process) routes Ctrl-C to a stop.
     Blocking: call it from a thread when an event loop runs."""
     from judge.runs.backends.follow import follow_run, submit_run
-    from judge.runs.backends.unit import make_client
 
     scale = Settings()
-    if backend is BackendName.INPROCESS:
-        client = make_client(scale, shared=False)
-        return asyncio.run(
-            execute_run(engine, run_id, client, on_progress=on_progress, tenant=tenant, interrupt=interrupt)
-        )
+    if backend is BackendName.INPROCESS:  # over the run's --processes, each with the configured client
+        return asyncio.run(execute_run(engine, run_id, on_progress=on_progress, tenant=tenant, interrupt=interrupt))
     from judge.runs.backends.broker import CeleryBroker
 
     broker = CeleryBroker(scale)
