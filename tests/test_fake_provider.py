@@ -183,3 +183,82 @@ def test_counts_calls_answered_distinct_and_cut_off(fake_provider: FakeProvider)
             time.sleep(0.01)
     time.sleep(0.6)  # the cut-off call's latency passes: its answer finds nobody
     assert fake_provider.counts() == {"received": 4, "answered": 3, "aborted": 1, "distinct": 3}
+
+
+def upload_lines(provider: FakeProvider, lines: list[dict[str, Any]]) -> str:
+    content = "".join(json.dumps(line) + "\n" for line in lines).encode()
+    uploaded = _HTTP.post(
+        f"{provider.url}/files", files={"file": ("in.jsonl", content, "application/jsonl")}, data={"purpose": "batch"}
+    )
+    assert uploaded.status_code == 200, uploaded.text
+    assert (uploaded.json()["purpose"], uploaded.json()["bytes"]) == ("batch", len(content))
+    file_id: str = uploaded.json()["id"]
+    assert _HTTP.get(f"{provider.url}/files/{file_id}/content").content == content
+    return file_id
+
+
+def batch_line(custom_id: str, content: str) -> dict[str, Any]:
+    body = {"model": "fake-judge", "messages": [{"role": "user", "content": content}]}
+    return {"custom_id": custom_id, "method": "POST", "url": "/v1/chat/completions", "body": body}
+
+
+def test_batches_progress_per_poll_and_answer_lines_by_the_script(fake_provider: FakeProvider) -> None:
+    fake_provider.script(
+        [
+            {"contains": "broken", "behaviour": {"kind": "error", "status": 401}},
+            {"contains": "slow", "behaviour": {"kind": "hang"}},
+        ],
+        default=Behaviour(kind="verdict", label="B"),
+        batch={"in_progress_polls": 2},
+    )
+    lines = [batch_line("k1", "fine"), batch_line("k2", "broken"), batch_line("k3", "slow")]
+    created = _HTTP.post(
+        f"{fake_provider.url}/batches",
+        json={
+            "input_file_id": upload_lines(fake_provider, lines),
+            "endpoint": "/v1/chat/completions",
+            "completion_window": "24h",
+            "metadata": {"run": "7"},
+        },
+    ).json()
+    assert created["status"] == "validating" and created["request_counts"]["total"] == 3
+    polls = [_HTTP.get(f"{fake_provider.url}/batches/{created['id']}").json() for _ in range(4)]
+    assert [p["status"] for p in polls] == ["in_progress", "in_progress", "in_progress", "completed"]
+    done = polls[-1]
+    assert done["request_counts"] == {"total": 3, "completed": 1, "failed": 2}
+    output = [
+        json.loads(x)
+        for x in _HTTP.get(f"{fake_provider.url}/files/{done['output_file_id']}/content").text.splitlines()
+    ]
+    errors = [
+        json.loads(x) for x in _HTTP.get(f"{fake_provider.url}/files/{done['error_file_id']}/content").text.splitlines()
+    ]
+    assert [o["custom_id"] for o in output] == ["k1"] and output[0]["response"]["status_code"] == 200
+    assert json.loads(output[0]["response"]["body"]["choices"][0]["message"]["content"])["verdict"] == "B"
+    assert {e["custom_id"]: (e["response"] or {}).get("status_code") for e in errors} == {"k2": 401, "k3": None}
+    assert errors[1]["error"]["code"] == "batch_expired"
+    assert fake_provider.counts()["received"] == 0  # batch lines are not chat calls
+    listed = _HTTP.get(f"{fake_provider.url}/batches").json()["data"]
+    assert [b["metadata"] for b in listed] == [{"run": "7"}]
+    [summary] = fake_provider.batches()
+    assert summary["custom_ids"] == ["k1", "k2", "k3"] and summary["status"] == "completed"
+
+
+def test_batches_hold_fail_and_cancel_on_request(fake_provider: FakeProvider) -> None:
+    fake_provider.script(batch={"hold": True})
+
+    def new_batch() -> str:
+        file_id = upload_lines(fake_provider, [batch_line("k1", "x")])
+        created = _HTTP.post(f"{fake_provider.url}/batches", json={"input_file_id": file_id}).json()
+        return str(created["id"])
+
+    held = new_batch()
+    statuses = [_HTTP.get(f"{fake_provider.url}/batches/{held}").json()["status"] for _ in range(5)]
+    assert statuses == ["in_progress"] * 5
+    assert _HTTP.post(f"{fake_provider.url}/batches/{held}/cancel").json()["status"] == "cancelling"
+    assert _HTTP.get(f"{fake_provider.url}/batches/{held}").json()["status"] == "cancelled"
+
+    fake_provider.script(batch={"fail": True})
+    failed = _HTTP.get(f"{fake_provider.url}/batches/{new_batch()}").json()
+    assert failed["status"] == "failed" and failed["output_file_id"] is None and failed["errors"]["data"]
+    assert _HTTP.get(f"{fake_provider.url}/batches/batch_nope").status_code == 404
