@@ -18,12 +18,11 @@ from sqlalchemy.engine import Engine
 
 from judge.core.errors import classify_failure
 from judge.core.redaction import redact
-from judge.core.types import RunStatus
 from judge.llm.client import JudgeClient
 from judge.runs.backends import BackendName, execute_on, resolve_backend
 from judge.runs.service import execute_run, finish_run
 from judge.store.engine import session_scope
-from judge.store.tables import Run, utcnow
+from judge.store.runs import find_run, mark_run_failed
 
 ClientFactory = Callable[[], JudgeClient]
 log = logging.getLogger("judge.api")
@@ -60,8 +59,8 @@ class InProcessLauncher:
 
     async def _execute(self, run_id: int, tenant: str) -> None:
         with session_scope(self.engine) as session:
-            run = session.get(Run, run_id)
-            if run is None or not RunStatus(run.status).is_active:
+            run = find_run(session, run_id=run_id)
+            if run is None or not run.status.is_active:
                 return
         # the configured client: the run may spread over its worker processes; a client of the caller's: here
         client = None if self.client_factory is default_client else self.client_factory()
@@ -79,11 +78,7 @@ class InProcessLauncher:
         not stay 'running' forever."""
         log.error("run %s failed: %s", run_id, redact(f"{type(exc).__name__}: {exc}"))
         with session_scope(self.engine) as session:
-            failed = session.get(Run, run_id)
-            if failed is not None:
-                failed.status = RunStatus.FAILED
-                failed.note = classify_failure(exc)
-                failed.finished_at = utcnow()
+            mark_run_failed(session, run_id=run_id, note=classify_failure(exc))
 
     async def shutdown(self) -> None:
         """Cancel every run still executing and wait for their last writes."""
