@@ -446,3 +446,24 @@ def test_an_api_cancel_cancels_the_runs_batch_at_the_provider(api: Api, fake_pro
     assert run["status"] == "cancelled" and run["ok"] == 0
     [batch] = fake_provider.batches()
     assert batch["status"] in ("cancelling", "cancelled")
+
+
+def test_racing_executions_of_one_run_submit_one_batch_and_pay_for_it_once(
+    sqlite_store: Engine, fake_provider: FakeProvider
+) -> None:
+    fake_provider.script(default=PREFER_GOOD, batch={"in_progress_polls": 3})  # type: ignore[arg-type]
+    priced = (JudgeSpec(model="openai/gpt-4o-mini", api_base=fake_provider.url),)
+    run_id = new_batch_run(sqlite_store, fake_provider, judges=priced)
+
+    async def race() -> list[RunProgress]:
+        runs = [execute_run(sqlite_store, run_id, batch_api=LiteLLMBatchApi(FAST_RETRIES)) for _ in range(2)]
+        return list(await asyncio.gather(*runs))
+
+    one, other = asyncio.run(race())
+    assert sorted([one.done, other.done]) == [0, KEYS]  # one collected the batch; the other found it stored
+    assert len(fake_provider.batches()) == 1
+    stored = verdicts(sqlite_store)
+    assert len(stored) == KEYS and all(v.status == "ok" for v in stored)
+    paid = sum(v.cost_usd or 0.0 for v in stored)
+    assert paid > 0 and summary(sqlite_store, run_id).cost_usd == pytest.approx(paid)  # charged once
+    assert run_status(sqlite_store, run_id) == ("completed", None)
