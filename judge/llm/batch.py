@@ -65,8 +65,9 @@ class BatchPrice(Frozen):
         return prompt_tokens * self.input_per_token + completion_tokens * self.output_per_token
 
 
+@functools.lru_cache(maxsize=256)
 def batch_price(model: str) -> BatchPrice:
-    """``model``'s batch price from LiteLLM's cost map (see the module docstring)."""
+    """``model``'s batch price from LiteLLM's cost map (see the module docstring; cached per model)."""
     try:
         info = litellm().get_model_info(model=model)
     except Exception:  # an unknown model: LiteLLM raises

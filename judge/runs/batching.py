@@ -210,6 +210,9 @@ class BatchDriver:
         if key not in self.estimates:
             item = self.context.by_key[key]
             price = batch_price(item.judge.model)
+            if price.input_per_token is None:  # an unknown price: nothing to count tokens for
+                self.estimates[key] = 0.0
+                return 0.0
             request, _ = self._request(item)
             answer = request.sampling.max_tokens or ESTIMATED_ANSWER_TOKENS
             self.estimates[key] = price.cost(estimate_prompt_tokens(request), answer) or 0.0
