@@ -15,9 +15,10 @@ from sqlalchemy.engine import Engine
 from typer.testing import CliRunner
 
 from judge.cli import app
-from judge.core.errors import RetryableProviderError
+from judge.core.errors import ConflictError, RetryableProviderError
 from judge.core.types import RunStatus
 from judge.llm.batch import BatchLine, BatchState, BatchTarget, LineResult, LiteLLMBatchApi, batch_price
+from judge.llm.client import LiteLLMClient
 from judge.llm.lite import litellm
 from judge.runs.backends.batch_follow import follow_batch_run, submit_batch_run
 from judge.runs.backends.unit import batch_step_sync
@@ -467,3 +468,33 @@ def test_racing_executions_of_one_run_submit_one_batch_and_pay_for_it_once(
     paid = sum(v.cost_usd or 0.0 for v in stored)
     assert paid > 0 and summary(sqlite_store, run_id).cost_usd == pytest.approx(paid)  # charged once
     assert run_status(sqlite_store, run_id) == ("completed", None)
+
+
+def test_resume_live_judges_a_batch_runs_failed_keys_with_live_calls(
+    sqlite_store: Engine, fake_provider: FakeProvider
+) -> None:
+    fake_provider.script(
+        rules=[{"contains": "Question 1?", "behaviour": {"kind": "error", "status": 401}}],
+        default=PREFER_GOOD,  # type: ignore[arg-type]
+        batch={"hold": True},
+    )
+    run_id = new_batch_run(sqlite_store, fake_provider)
+    interrupt = Interrupt()
+    execute(sqlite_store, run_id, interrupt=interrupt, on_progress=lambda p: p.batch and interrupt.request())
+    with session_scope(sqlite_store) as session, pytest.raises(ConflictError, match="still at the provider"):
+        prepare_resume(session, run_id=run_id, max_cost_usd=None, live=True)
+
+    fake_provider.script(
+        rules=[{"contains": "Question 1?", "behaviour": {"kind": "error", "status": 401}}],
+        default=PREFER_GOOD,  # type: ignore[arg-type]
+    )
+    with session_scope(sqlite_store) as session:
+        prepare_resume(session, run_id=run_id, max_cost_usd=None)
+    assert execute(sqlite_store, run_id).error == 2  # the batch collected: two lines failed for good
+
+    fake_provider.script(default=PREFER_GOOD)  # type: ignore[arg-type]
+    with session_scope(sqlite_store) as session:
+        prepare_resume(session, run_id=run_id, max_cost_usd=None, live=True)
+    live = asyncio.run(execute_run(sqlite_store, run_id, LiteLLMClient(FAST_RETRIES)))
+    assert (live.done, live.ok) == (2, 2) and fake_provider.counts()["received"] == 2
+    assert len(fake_provider.batches()) == 1 and run_status(sqlite_store, run_id) == ("completed", None)

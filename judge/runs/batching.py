@@ -437,14 +437,16 @@ class BatchDriver:
 
     def _missing(self, batches: list[BatchRecord]) -> list[str]:
         """The run's keys to submit now: no final verdict, in no active batch, and in no batch of this execution
-        (created since it began; abandoned ones aside) unless their line failed with a retryable status there,
-        ``RETRY_ROUNDS`` times at most."""
+        (created or collected since it began; abandoned ones aside) unless their line failed with a retryable
+        status there, ``RETRY_ROUNDS`` times at most."""
         in_flight = {k for b in batches if b.active for k in b.keys}
         attempts: Counter[str] = Counter()
         retry: set[str] = set()
         for b in batches:  # oldest first: a key's last batch decides whether it may go again
-            created = _aware(b.created_at)
-            if b.state == ABANDONED or created is None or created < self.since:
+            created, collected = _aware(b.created_at), _aware(b.collected_at)
+            since = self.since
+            mine = (created is not None and created >= since) or (collected is not None and collected >= since)
+            if b.state == ABANDONED or not mine:
                 continue
             attempts.update(b.keys)
             retry.difference_update(b.keys)
