@@ -120,8 +120,9 @@ def import_votes(
     create_missing: CreateMissing = False,
     source: Annotated[str, typer.Option(help="Where the votes come from (stored with each vote).")] = "human",
 ) -> None:
-    """Import votes: {prompt_id, model_a, model_b, winner, voter?, turn?, category?, tstamp?} (or Arena battles);
-    JSONL, CSV or Parquet, read column-wise and written in bulk."""
+    """Import votes: {prompt_id, model_a, model_b, winner, voter?, turn?, category?, tstamp?} (or Arena battles).
+
+    JSONL, CSV or Parquet, read column-wise and written in bulk; importing a file again adds nothing."""
     from judge.importers.columnar import read_vote_file
     from judge.store.bulk_votes import write_votes
 
