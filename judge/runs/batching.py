@@ -16,9 +16,11 @@ Each round of the driver:
    files: an executor killed before that transaction loses nothing (no journal is needed).
 4. **submit**: the run's keys without a final verdict (not in a batch, not leased elsewhere) are leased to a new
    batch row, then uploaded and submitted, one batch per judge (at most ``MAX_LINES`` lines). Within one
-   execution a key is submitted once, and once more only when its line failed with a retryable status (429,
-   5xx, expired): that retry is a new, smaller batch of exactly those keys. Keys that failed otherwise stay
-   ``error`` verdicts; ``judge runs resume`` submits them again (only them).
+   execution (``judge run``, one ``judge runs resume``, or the Celery rounds of one submission; it knows its
+   batches from the run's: those created or collected since it began) a key is tried once, and once more only
+   when its line failed with a retryable status (429, 5xx, expired): that retry is a new, smaller batch of
+   exactly those keys. Keys that failed otherwise stay ``error`` verdicts; the next ``judge runs resume``
+   submits them again (only them).
 
 The run's ``--max-cost`` is checked before each submission at the batch price: the keys submitted are those whose
 estimated cost (prompt tokens by LiteLLM's tokenizer plus ``max_tokens``, else ``ESTIMATED_ANSWER_TOKENS``,
