@@ -10,7 +10,7 @@ from sqlalchemy.engine import Engine
 
 from judge.llm.client import LiteLLMClient
 from judge.runs.request import JudgeSpec
-from judge.runs.service import execute_run, get_run, set_budget
+from judge.runs.service import execute_run, set_budget
 from judge.store.engine import session_scope
 from judge.testing.fake_provider import FakeProvider
 from tests.toy import FAST_RETRIES, PREFER_GOOD, PROMPTS, config, run, summary, verdicts
@@ -120,7 +120,7 @@ def test_max_cost_stops_scheduling(sqlite_store: Engine, fake_provider: FakeProv
     again = asyncio.run(execute_run(sqlite_store, run_id, LiteLLMClient(FAST_RETRIES)))
     assert again.done == 0 and again.stopped is not None
     with session_scope(sqlite_store) as session:
-        set_budget(get_run(session, run_id=run_id), None)
+        set_budget(session, run_id=run_id, max_cost_usd=None)
     before = len(fake_provider.requests())
     rest = asyncio.run(execute_run(sqlite_store, run_id, LiteLLMClient(FAST_RETRIES)))
     assert (rest.done, rest.cached, rest.stopped) == (2 * PROMPTS - 1, 1, None)

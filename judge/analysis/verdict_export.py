@@ -10,7 +10,7 @@ from judge.core.types import Mode
 from judge.runs.combine import combine_run
 from judge.runs.service import run_config, stored_verdicts
 from judge.store.queries import load_prompts
-from judge.store.tables import Run
+from judge.store.records import RunRecord
 from judge.store.verdicts import load_run_items, load_verdicts
 
 VERDICT_FIELDS = (
@@ -50,9 +50,8 @@ VERDICT_FIELDS = (
 )
 
 
-def verdict_export_rows(session: Session, *, run: Run) -> list[dict[str, Any]]:
+def verdict_export_rows(session: Session, *, run: RunRecord) -> list[dict[str, Any]]:
     """Per-order rows (``kind: verdict``) then per-unit rows (``kind: combined``) for one run."""
-    assert run.id is not None
     items = load_run_items(session, run_id=run.id)
     verdicts = load_verdicts(session, keys=[i.verdict_key for i in items])
     external = {prompt_id: p.external_id for prompt_id, p in load_prompts(session, set_id=run.set_id).items()}

@@ -7,7 +7,7 @@ from typing import Annotated, Any, Self
 
 from fastapi import APIRouter, Query
 from pydantic import Field, ValidationError, model_validator
-from sqlmodel import Session, col, func, select
+from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
 
 from judge.analysis.verdict_export import VERDICT_FIELDS
@@ -33,7 +33,10 @@ from judge.runs.service import (
 )
 from judge.settings import get_settings
 from judge.store.engine import session_scope
-from judge.store.tables import Prompt, PromptSet, Run, RunItem, Verdict
+from judge.store.queries import set_by_id
+from judge.store.records import RunRecord
+from judge.store.runs import list_runs as stored_runs
+from judge.store.runs import verdict_page
 
 router = APIRouter(prefix="/v1/runs", tags=["runs"])
 REDACTED_FIELDS = ("error", "raw_output", "reason")
@@ -224,11 +227,10 @@ def _create(state: AppState, tenant: str, request: RunRequest) -> RunCreated:
         )
 
 
-def run_view(session: Session, run: Run, order_rule: OrderRule = OrderRule.AGREE) -> RunView:
+def run_view(session: Session, run: RunRecord, order_rule: OrderRule = OrderRule.AGREE) -> RunView:
     """A run's status, counts, cost, progress, method card and resolved request; a judge's two orders combined by
     ``order_rule``."""
-    prompt_set = session.get(PromptSet, run.set_id)
-    assert prompt_set is not None and run.id is not None
+    prompt_set = set_by_id(session, set_id=run.set_id)
     summary = summarize_run(session, run=run, prompt_set=prompt_set, order_rule=order_rule)
     finished = summary.ok + summary.unparseable + summary.error
     return RunView(
@@ -256,10 +258,8 @@ async def start_run(request: RunRequest, state: State, tenant: Tenant) -> RunCre
 def list_runs(state: State, tenant: Tenant) -> list[RunListed]:
     """The caller's runs, newest first (status and counts; GET /v1/runs/{id} has the details)."""
     with session_scope(state.engine) as session:
-        runs = session.exec(select(Run).where(col(Run.tenant) == tenant).order_by(col(Run.id).desc()))
         listed = []
-        for r in runs:
-            assert r.id is not None
+        for r in stored_runs(session, tenant=tenant):
             config = run_config(r)
             listed.append(
                 RunListed(
@@ -312,29 +312,12 @@ def list_verdicts(
         raise InputError(f"at most {state.settings.max_page_size} verdicts per page", field="limit")
     with session_scope(state.engine) as session:
         run = get_run(session, run_id=run_id, tenant=tenant)
-        conditions = [col(RunItem.run_id) == run.id]
-        for column, value in (
-            (Verdict.status, status),
-            (Verdict.judge_model, judge_model),
-            (Verdict.order, order),
-            (Verdict.turn, turn),
-            (Prompt.external_id, prompt_id),
-        ):
-            if value is not None:
-                conditions.append(col(column) == value)
-        if model is not None:
-            conditions.append((col(Verdict.model_a) == model) | (col(Verdict.model_b) == model))
-        base = (
-            select(Verdict, Prompt.external_id)
-            .join(RunItem, col(RunItem.verdict_key) == col(Verdict.verdict_key))
-            .join(Prompt, col(Prompt.id) == col(Verdict.prompt_id))
-            .where(*conditions)
-        )
-        total = int(session.exec(select(func.count()).select_from(base.subquery())).one())
-        rows = list(session.exec(base.where(col(Verdict.id) > after).order_by(col(Verdict.id)).limit(page + 1)))
+        filters = {"status": status, "judge_model": judge_model, "order": order, "turn": turn, "prompt_id": prompt_id}
+        total, rows = verdict_page(session, run_id=run.id, after=after, limit=page, filters=filters, model=model)
     items = []
-    for verdict, external_id in rows[:page]:
-        item = {"id": verdict.id, "prompt_id": external_id, **{f: getattr(verdict, f) for f in VERDICT_FIELDS}}
+    for row in rows[:page]:
+        verdict = row.verdict
+        item = {"id": row.id, "prompt_id": row.prompt_id, **{f: getattr(verdict, f) for f in VERDICT_FIELDS}}
         item["run_id"] = run_id
         for field in REDACTED_FIELDS:
             if item[field] is not None:

@@ -34,7 +34,7 @@ from judge.runs.service import (
     summarize_run,
 )
 from judge.store import open_store, session_scope
-from judge.store.tables import PromptSet, Run
+from judge.store.queries import set_by_id
 
 runs_app = typer.Typer(help="List, inspect, resume and cancel runs.", no_args_is_help=True)
 rubrics_app = typer.Typer(help="The judge rubrics (templates as data).", no_args_is_help=True)
@@ -105,8 +105,7 @@ def run_and_show(
         console.print(f"[yellow]stopped:[/] {progress.stopped}; `judge runs resume {run_id}` continues")
     with session_scope(engine) as session:
         run = get_run(session, run_id=run_id)
-        prompt_set = session.get(PromptSet, run.set_id)
-        assert prompt_set is not None
+        prompt_set = set_by_id(session, set_id=run.set_id)
         print_summary(summarize_run(session, run=run, prompt_set=prompt_set, order_rule=order_rule), progress)
     if interrupt is not None and interrupt.level:
         raise typer.Exit(code=130)  # like any program stopped by Ctrl-C, once what it had is written
@@ -167,31 +166,11 @@ def print_summary(summary: RunSummary, progress: RunProgress | None = None) -> N
     if summary.note:
         table.add_row("note", summary.note)
     console.print(table)
-    if summary.adaptive is not None:
-        console.print(adaptive_table(summary.adaptive))
     if summary.batches:
         console.print(batch_table(summary.batches))
+    if summary.adaptive is not None:
+        console.print(adaptive_table(summary.adaptive))
     console.print("method: " + json.dumps(summary.method, ensure_ascii=False), highlight=False)
-
-
-def batch_table(batches: list[BatchSummary]) -> Table:
-    """A ``--batch`` run's provider batches: status, lines, cost, wall time."""
-    table = Table(title="provider batches")
-    for column in ("batch", "judge", "status", "lines", "answered", "failed", "cost $", "wall time", "note"):
-        table.add_column(column, justify="right" if column in ("lines", "answered", "failed", "cost $") else "left")
-    for b in batches:
-        table.add_row(
-            b.batch_id or "-",
-            b.judge,
-            b.status if b.status == b.state or b.state in ("submitted", "submitting") else f"{b.status} ({b.state})",
-            str(b.lines),
-            str(b.completed),
-            str(b.failed),
-            f"{b.cost_usd:.4f}",
-            "-" if b.wall_s is None else f"{b.wall_s:.0f} s",
-            b.note or "",
-        )
-    return table
 
 
 def adaptive_table(state: dict[str, Any]) -> Table:
@@ -220,6 +199,26 @@ def adaptive_table(state: dict[str, Any]) -> Table:
             "-" if row["wave"] is None else str(row["wave"]),
             interval(row["at_stop"]),
             interval(row["now"]),
+        )
+    return table
+
+
+def batch_table(batches: list[BatchSummary]) -> Table:
+    """A ``--batch`` run's provider batches: status, lines, cost, wall time."""
+    table = Table(title="provider batches")
+    for column in ("batch", "judge", "status", "lines", "answered", "failed", "cost $", "wall time", "note"):
+        table.add_column(column, justify="right" if column in ("lines", "answered", "failed", "cost $") else "left")
+    for b in batches:
+        table.add_row(
+            b.batch_id or "-",
+            b.judge,
+            b.status if b.status == b.state or b.state in ("submitted", "submitting") else f"{b.status} ({b.state})",
+            str(b.lines),
+            str(b.completed),
+            str(b.failed),
+            f"{b.cost_usd:.4f}",
+            "-" if b.wall_s is None else f"{b.wall_s:.0f} s",
+            b.note or "",
         )
     return table
 
@@ -272,14 +271,6 @@ def run(
     repeats: Annotated[
         int, typer.Option(help="Samples per verdict (majority decides; self-consistency and spread shown).")
     ] = 1,
-    batch: Annotated[
-        bool,
-        typer.Option(
-            "--batch",
-            help="Judge through the provider's batch API (about half the price, results within 24 h); "
-            "`judge runs resume` picks a submitted batch up again.",
-        ),
-    ] = False,
     until_ci: Annotated[
         float | None,
         typer.Option(
@@ -304,6 +295,14 @@ def run(
     prompt_seed: Annotated[
         int | None, typer.Option("--prompt-seed", help="Adaptive: seed of the prompt order (default: drawn, recorded).")
     ] = None,
+    batch: Annotated[
+        bool,
+        typer.Option(
+            "--batch",
+            help="Judge through the provider's batch API (about half the price, results within 24 h); "
+            "`judge runs resume` picks a submitted batch up again.",
+        ),
+    ] = False,
     order_rule: OrderRuleOption = OrderRule.AGREE,
     backend: BackendOption = None,
     detach: DetachOption = False,
@@ -329,12 +328,12 @@ def run(
         sampling=SamplingParams(temperature=temperature, max_tokens=max_tokens),
         voters=voters,
         repeats=repeats,
-        batch=batch,
         until_ci=until_ci,
         until_separated=until_separated,
         wave_size=wave_size,
         min_battles=min_battles,
         prompt_seed=prompt_seed,
+        batch=batch,
     )
     if backend_name is BackendName.CELERY:
         refuse_adaptive_on_celery(config)
@@ -353,11 +352,11 @@ def run(
 @reports_errors
 def runs_list() -> None:
     """Every run, newest first."""
-    from sqlmodel import col, select
+    from judge.store.runs import list_runs, set_names
 
     with session_scope(open_store()) as session:
-        runs = list(session.exec(select(Run).order_by(col(Run.id).desc())))
-        names = {s.id: s.name for s in session.exec(select(PromptSet))}
+        runs = list_runs(session)
+        names = set_names(session, set_ids={r.set_id for r in runs})
     table = Table(title="runs")
     for column in (
         "id",
@@ -377,7 +376,7 @@ def runs_list() -> None:
         table.add_row(
             str(r.id),
             names.get(r.set_id, "?"),
-            r.status,
+            r.status.value,
             ", ".join(j.model for j in run_config(r).judges),
             run_config(r).rubric,
             str(r.n_planned),
@@ -400,8 +399,7 @@ def runs_show(
     """A run's summary with its method card."""
     with session_scope(open_store()) as session:
         found = get_run(session, run_id=run_id)
-        prompt_set = session.get(PromptSet, found.set_id)
-        assert prompt_set is not None
+        prompt_set = set_by_id(session, set_id=found.set_id)
         summary = summarize_run(session, run=found, prompt_set=prompt_set, order_rule=order_rule)
     if as_json:
         console.print_json(summary.model_dump_json())

@@ -18,9 +18,9 @@ from typing import Any
 
 from pydantic import BaseModel
 from sqlalchemy.engine import Engine
-from sqlmodel import Session, col, update
+from sqlmodel import Session
 
-from judge.core.errors import ConflictError, InputError, NotFoundError
+from judge.core.errors import ConflictError, InputError
 from judge.core.protocols.order_rules import DESCRIPTIONS as ORDER_RULES
 from judge.core.protocols.order_rules import OrderRule
 from judge.core.rubrics import Rubric, load_rubric
@@ -37,12 +37,13 @@ from judge.runs.judging import judge_item
 from judge.runs.plan import Catalog, Plan, WorkItem, plan_run
 from judge.runs.request import RunConfig, RunOptions
 from judge.settings import get_settings
+from judge.store import DEFAULT_TENANT, utcnow
 from judge.store.batches import load_batches
 from judge.store.correctness import load_gold
 from judge.store.engine import session_scope
 from judge.store.queries import get_set
-from judge.store.runs import find_run, update_run
-from judge.store.tables import DEFAULT_TENANT, PromptSet, Run, utcnow
+from judge.store.records import RunRecord, SetRecord
+from judge.store.runs import add_run, find_run, get_run_record, mark_running, update_run
 from judge.store.verdicts import (
     add_run_items,
     final_keys,
@@ -161,12 +162,11 @@ def repeats_card(repeats: int) -> dict[str, Any]:
 
 def create_run(
     session: Session, *, config: RunConfig, tenant: str = DEFAULT_TENANT, max_planned: int | None = None
-) -> tuple[Run, Plan]:
+) -> tuple[RunRecord, Plan]:
     """Plan ``config`` and store the run with its items (status ``created``); a plan of more than
     ``max_planned`` verdicts is refused (InputError) before anything is written."""
     rubric = load_rubric(config.rubric)
     prompt_set = get_set(session, name=config.set_name, tenant=tenant)
-    assert prompt_set.id is not None
     catalog = load_catalog(session, set_id=prompt_set.id)
     if config.models:
         unknown = sorted(set(config.models) - set(catalog.models))
@@ -188,13 +188,15 @@ def create_run(
             field="--pairs",
         )
     graders = grader_runs.grader_specs(config)
+    if config.batch and (graders is not None or any(grader_runs.is_grader(j.model) for j in config.judges)):
+        raise InputError("--batch needs judge models: a deterministic grader calls none", field="batch")
+    if config.batch and config.adaptive:
+        raise InputError("an adaptive run cannot use --batch (each wave waits for the last)", field="batch")
     if config.adaptive:
         if graders is not None or rubric.mode is not Mode.PAIRWISE:
             raise InputError("adaptive judging (--until-ci, --until-separated) needs a pairwise rubric", field="rubric")
         if config.prompt_seed is None:
             config = config.model_copy(update={"prompt_seed": secrets.randbelow(2**31)})
-    if config.batch and (graders is not None or any(grader_runs.is_grader(j.model) for j in config.judges)):
-        raise InputError("--batch needs judge models: a deterministic grader calls none", field="batch")
     if graders is not None:
         golds = load_gold(session, set_id=prompt_set.id)
         typed = {key: (stored.content_hash, stored.gold.type) for key, stored in golds.items()}
@@ -213,20 +215,18 @@ def create_run(
         "skipped": plan.skipped,
         "n_units": plan.n_units,
     }
-    run = Run(tenant=tenant, set_id=prompt_set.id, config=stored_config, n_planned=len(plan.items))
-    session.add(run)
-    session.flush()
-    assert run.id is not None
+    run = add_run(session, tenant=tenant, set_id=prompt_set.id, config=stored_config, n_planned=len(plan.items))
     add_run_items(session, run_id=run.id, items=plan.items)
     return run, plan
 
 
-def set_budget(run: Run, max_cost_usd: float | None) -> None:
+def set_budget(session: Session, *, run_id: int, max_cost_usd: float | None) -> RunRecord:
     """Change a run's --max-cost (e.g. to resume one that stopped at its budget)."""
-    run.config = {**run.config, "max_cost_usd": max_cost_usd}
+    run = get_run_record(session, run_id=run_id)
+    return update_run(session, run_id=run_id, config={**run.config, "max_cost_usd": max_cost_usd})
 
 
-def run_config(run: Run) -> RunConfig:
+def run_config(run: RunRecord) -> RunConfig:
     """The configuration run ``run`` was created with: its resolved request (``Run.config`` also holds its method
     card)."""
     return RunConfig.from_stored(run.config)
@@ -234,46 +234,39 @@ def run_config(run: Run) -> RunConfig:
 
 def prepare_resume(
     session: Session, *, run_id: int, tenant: str = DEFAULT_TENANT, max_cost_usd: float | None, live: bool = False
-) -> Run:
+) -> RunRecord:
     """Mark run ``run_id`` running again (a cancelled or ended run too), with a new budget when one is given;
     ``live``: a ``--batch`` run judges what it misses with live calls from now on."""
-    run = get_run(session, run_id=run_id, tenant=tenant)
-    run.status = RunStatus.RUNNING
+    config = get_run(session, run_id=run_id, tenant=tenant).config
     if max_cost_usd is not None:
-        set_budget(run, max_cost_usd)
-    if live and run.config.get("batch"):
+        config = {**config, "max_cost_usd": max_cost_usd}
+    if live and config.get("batch"):
         if any(b.active for b in load_batches(session, run_id=run_id)):
             raise ConflictError(
                 f"run {run_id} has batches still at the provider: `judge runs resume {run_id}` collects them first"
             )
-        run.config = {**run.config, "batch": False}
-    return run
+        config = {**config, "batch": False}
+    return update_run(session, run_id=run_id, status=RunStatus.RUNNING, config=config)
 
 
-def cancel_run(session: Session, *, run_id: int, tenant: str = DEFAULT_TENANT) -> Run:
+def cancel_run(session: Session, *, run_id: int, tenant: str = DEFAULT_TENANT) -> RunRecord:
     """Cancel run ``run_id``: no new judge calls are scheduled; stored verdicts stay. Cancelling a cancelled run
     changes nothing; a run that has ended otherwise (completed, incomplete, stopped, failed) is a ConflictError."""
-    run = get_run(session, run_id=run_id, tenant=tenant)
-    status = RunStatus(run.status)
+    status = get_run(session, run_id=run_id, tenant=tenant).status
     if not status.is_active and status is not RunStatus.CANCELLED:
         raise ConflictError(f"run {run_id} has already ended ({status}); `judge runs resume {run_id}` restarts it")
-    run.status = RunStatus.CANCELLED
-    return run
+    return update_run(session, run_id=run_id, status=RunStatus.CANCELLED)
 
 
-def get_run(session: Session, *, run_id: int, tenant: str = DEFAULT_TENANT) -> Run:
+def get_run(session: Session, *, run_id: int, tenant: str = DEFAULT_TENANT) -> RunRecord:
     """The run ``run_id`` of ``tenant``, or NotFoundError."""
-    run = session.get(Run, run_id)
-    if run is None or run.tenant != tenant:
-        raise NotFoundError(f"no run {run_id}")
-    return run
+    return get_run_record(session, run_id=run_id, tenant=tenant)
 
 
 class RunContext:
     """Everything needed to execute a run's items, loaded once."""
 
-    def __init__(self, session: Session, run: Run) -> None:
-        assert run.id is not None
+    def __init__(self, session: Session, run: RunRecord) -> None:
         self.run_id: int = run.id
         self.config = run_config(run)
         self.rubric = load_rubric(self.config.rubric)
@@ -546,11 +539,7 @@ def _start_run(engine: Engine, run_id: int, tenant: str) -> tuple[RunContext, se
         context = RunContext(session, run)
         done = final_keys(session, keys=[i.verdict_key for i in context.items])
         # one conditional UPDATE: a cancel committed meanwhile (the API's, racing this start) is never overwritten
-        session.execute(
-            update(Run)
-            .where(col(Run.id) == run_id, col(Run.status) != RunStatus.CANCELLED)
-            .values(status=RunStatus.RUNNING)
-        )
+        mark_running(session, run_id=run_id, unless_cancelled=True)
         return context, done, run.cost_usd
 
 
@@ -561,23 +550,32 @@ def finish_run(engine: Engine, run_id: int, *, stopped: str | None = None, compl
     or ``incomplete``. ``complete``: the run needs none of its missing verdicts (an adaptive run whose models
     have all stopped)."""
     with session_scope(engine) as session:
-        run = session.get(Run, run_id)
+        run = find_run(session, run_id=run_id)
         if run is None:
             return
         counts, items = verdict_status_counts(session, run_id=run_id)
-        run.n_ok, run.n_unparseable, run.n_error = (
+        n_ok, n_unparseable, n_error = (
             counts.get(s.value, 0) for s in (VerdictStatus.OK, VerdictStatus.UNPARSEABLE, VerdictStatus.ERROR)
         )
         missing = 0 if complete else items - sum(counts.values())
-        if run.status == RunStatus.CANCELLED:
-            run.note = stopped or RunStatus.CANCELLED.value
-        else:
-            run.note = stopped or (budget_note(run) if missing else None)
-            run.status = final_status(stopped=run.note, missing=missing)
-        run.finished_at = utcnow()
+        note: str | None = stopped or RunStatus.CANCELLED.value
+        status = RunStatus.CANCELLED
+        if run.status != RunStatus.CANCELLED:
+            note = stopped or (budget_note(run) if missing else None)
+            status = final_status(stopped=note, missing=missing)
+        update_run(
+            session,
+            run_id=run_id,
+            n_ok=n_ok,
+            n_unparseable=n_unparseable,
+            n_error=n_error,
+            note=note,
+            status=status,
+            finished_at=utcnow(),
+        )
 
 
-def budget_note(run: Run) -> str | None:
+def budget_note(run: RunRecord) -> str | None:
     """The stop note when the run's --max-cost budget is spent."""
     budget = run_config(run).max_cost_usd
     return f"budget of ${budget:.4f} reached" if budget is not None and run.cost_usd >= budget else None
@@ -591,9 +589,8 @@ def final_status(*, stopped: str | None, missing: int) -> RunStatus:
     return RunStatus.COMPLETED if missing == 0 else RunStatus.INCOMPLETE
 
 
-def stored_verdicts(session: Session, *, run: Run) -> list[StoredVerdict]:
+def stored_verdicts(session: Session, *, run: RunRecord) -> list[StoredVerdict]:
     """A run's verdicts joined with the items that asked for them."""
-    assert run.id is not None
     items = {i.verdict_key: i for i in load_run_items(session, run_id=run.id)}
     return [
         StoredVerdict(
@@ -642,7 +639,7 @@ def _with_order_rule(card: dict[str, Any], rule: OrderRule) -> dict[str, Any]:
 
 
 def summarize_run(
-    session: Session, *, run: Run, prompt_set: PromptSet, order_rule: OrderRule = OrderRule.AGREE
+    session: Session, *, run: RunRecord, prompt_set: SetRecord, order_rule: OrderRule = OrderRule.AGREE
 ) -> RunSummary:
     """Everything ``judge run`` prints at the end, from the store; a judge's two orders are combined by
     ``order_rule`` (under ``separate`` each order is an outcome of its own), named in the method card."""

@@ -10,14 +10,12 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from contextlib import suppress
-from typing import Any, Protocol, cast
+from typing import Protocol
 
 from pydantic import Field
-from sqlalchemy import select, update
-from sqlalchemy.engine import CursorResult, Engine
-from sqlmodel import Session, col
+from sqlalchemy.engine import Engine
 
 from judge.core.errors import BrokerError
 from judge.core.types import Frozen, RunStatus, VerdictStatus
@@ -31,9 +29,11 @@ from judge.runs.service import (
     run_config,
 )
 from judge.settings import Settings
+from judge.store import DEFAULT_TENANT
 from judge.store.engine import session_scope
-from judge.store.tables import DEFAULT_TENANT, Run, Verdict
-from judge.store.verdicts import FINAL_STATUSES, load_run_items, verdict_status_counts
+from judge.store.records import RunRecord
+from judge.store.runs import find_run, mark_running
+from judge.store.verdicts import FINAL_STATUSES, load_run_items, verdict_fingerprints, verdict_status_counts
 
 Fingerprint = str
 MAX_BACKOFF = 4
@@ -65,20 +65,6 @@ class Submission(Frozen):
     cached_statuses: dict[str, int] = Field(default_factory=dict)
 
 
-def _states(session: Session, keys: Iterable[str]) -> dict[str, tuple[str, Fingerprint]]:
-    found: dict[str, tuple[str, Fingerprint]] = {}
-    key_list = list(keys)
-    for start in range(0, len(key_list), 500):
-        columns = [
-            col(c)
-            for c in (Verdict.verdict_key, Verdict.status, Verdict.created_at, Verdict.latency_ms, Verdict.attempts)
-        ]
-        rows = session.execute(select(*columns).where(col(Verdict.verdict_key).in_(key_list[start : start + 500])))
-        for key, status, created, latency, attempts in rows:
-            found[key] = (status, f"{created.isoformat()}|{latency}|{attempts}")
-    return found
-
-
 def submit_run(
     engine: Engine,
     run_id: int,
@@ -97,12 +83,9 @@ def submit_run(
         refuse_adaptive_on_celery(run_config(run))
         scale.check_call_fits(run_config(run).timeout_s)
         keys = [item.verdict_key for item in load_run_items(session, run_id=run_id)]
-        states = _states(session, keys)
+        states = verdict_fingerprints(session, keys=keys)
         cost = run.cost_usd
-        start = update(Run).where(col(Run.id) == run_id).values(status=RunStatus.RUNNING, finished_at=None, note=None)
-        if unless_cancelled:
-            start = start.where(col(Run.status) != RunStatus.CANCELLED)
-        started = cast(CursorResult[Any], session.execute(start)).rowcount == 1
+        started = mark_running(session, run_id=run_id, unless_cancelled=unless_cancelled, finished_at=None, note=None)
     if not started:
         return Submission(run_id=run_id, total=len(keys), cached=0, keys=(), baseline={}, cost_usd=cost, messages=0)
     todo = tuple(k for k in keys if states.get(k, ("", ""))[0] not in FINAL_STATUSES)
@@ -130,7 +113,7 @@ class _Follower:
         self.stale = dict(submission.baseline)  # error verdicts from before submission, not judged again yet
         self.progress = RunProgress(total=submission.total, cached=submission.cached)
         self.started = time.monotonic()
-        self.run: Run | None = None
+        self.run: RunRecord | None = None
 
     @property
     def remaining(self) -> int:
@@ -140,7 +123,7 @@ class _Follower:
     def waiting(self) -> list[str]:
         """The submitted keys not done yet, sorted (one read of their states)."""
         with session_scope(self.engine) as session:
-            states = _states(session, self.submission.keys)
+            states = verdict_fingerprints(session, keys=self.submission.keys)
         return sorted(
             k
             for k in self.submission.keys
@@ -154,13 +137,13 @@ class _Follower:
         with session_scope(self.engine) as session:
             counts, _items = verdict_status_counts(session, run_id=run_id)
             if self.stale:
-                states = _states(session, self.stale)
+                states = verdict_fingerprints(session, keys=self.stale)
                 self.stale = {
                     k: f
                     for k, f in self.stale.items()
                     if states.get(k, ("", ""))[0] == VerdictStatus.ERROR.value and states[k][1] == f
                 }
-            self.run = session.get(Run, run_id)
+            self.run = find_run(session, run_id=run_id)
             assert self.run is not None
         cached = self.submission.cached_statuses
         p = self.progress

@@ -20,11 +20,8 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from sqlalchemy import select
 from sqlalchemy.engine import Engine
-from sqlmodel import col
 
-from judge.core.errors import NotFoundError
 from judge.core.types import Frozen, RunStatus
 from judge.llm.batch import LiteLLMBatchApi
 from judge.llm.client import JudgeClient, LiteLLMClient
@@ -35,7 +32,7 @@ from judge.runs.execution import KeyExecutor, PayOnce
 from judge.runs.service import RunContext, RunProgress, finish_run
 from judge.settings import Settings, get_settings
 from judge.store.engine import get_engine, session_scope
-from judge.store.tables import Run
+from judge.store.runs import get_run_record, run_state
 from judge.store.verdicts import final_keys
 
 if TYPE_CHECKING:
@@ -65,10 +62,7 @@ def run_context(engine: Engine, run_id: int) -> RunContext:
             _contexts.move_to_end(cache_key)
             return _contexts[cache_key]
     with session_scope(engine) as session:
-        run = session.get(Run, run_id)
-        if run is None:
-            raise NotFoundError(f"no run {run_id}")
-        context = RunContext(session, run)
+        context = RunContext(session, get_run_record(session, run_id=run_id))
     with _contexts_lock:
         _contexts[cache_key] = context
         while len(_contexts) > CONTEXT_CACHE_SIZE:
@@ -117,7 +111,7 @@ def _read_state(engine: Engine, context: RunContext, keys: Sequence[str]) -> tup
     """In one read transaction: why the run's keys must be skipped (cancelled, budget spent) if they must, and
     which of ``keys`` already have a final verdict."""
     with session_scope(engine) as session:
-        run = session.execute(select(col(Run.status), col(Run.cost_usd)).where(col(Run.id) == context.run_id)).first()
+        run = run_state(session, run_id=context.run_id)
         if run is None or run.status == RunStatus.CANCELLED:
             return RunStatus.CANCELLED.value, set()
         budget = context.config.max_cost_usd
@@ -195,10 +189,8 @@ def batch_step_sync(run_id: int, since: str | None = None, *, database_url: str 
     engine = get_engine(database_url)
     loop, _client = _thread_state()
     with session_scope(engine) as session:
-        run = session.get(Run, run_id)
-        if run is None:
-            raise NotFoundError(f"no run {run_id}")
-        context = RunContext(session, run)  # fresh: a resume may have changed the run's budget
+        # fresh: a resume may have changed the run's budget
+        context = RunContext(session, get_run_record(session, run_id=run_id))
     progress = RunProgress(total=len(context.items))
     begun = datetime.fromisoformat(since) if since else None
     active = loop.run_until_complete(
