@@ -164,8 +164,17 @@ def main() -> None:
             f"{statistics.median(figure.client_ms):.2f} | {statistics.median(figure.provider_ms):.2f} |"
         )
     one, two = (statistics.median(f.rates) for f in figures[1:])
+    bare_ms, one_ms, judge_ms = (statistics.median(f.client_ms) for f in figures)
     provider_ms = statistics.median(figures[2].provider_ms)
-    judge_ms = statistics.median(figures[2].client_ms)
+    cores = os.cpu_count() or 1
+    busy = (
+        f"- The machine was oversubscribed (load average ≥ {cores} cores): every process got a share of a core, so a "
+        "second worker process could not find a free core, contention inflates the CPU time per verdict, and the "
+        "load of other sessions changes between the measurements of one round: these figures say little about an "
+        "idle machine."
+        if min(loads) >= cores
+        else f"- The load average stayed under the {cores} cores."
+    )
     lines = [
         f"Latency {args.latency_ms:g} ms, {concurrency} calls in flight: limit {limit:.0f} verdicts/s. {n} verdicts "
         f"per measurement, {args.rounds} rounds (bare, judge 1 process, judge 2 processes, in turn); medians, with the "
@@ -178,6 +187,11 @@ def main() -> None:
         "|---|---|---|---|---|---|",
         *rows,
         "",
+        busy,
+        f"- Where the CPU goes: LiteLLM's own call path (the bare loop) costs {bare_ms:.2f} ms per call; judge in one "
+        f"process adds {one_ms - bare_ms:.2f} ms per verdict (render, parse, journal, lease claim and batched SQLite "
+        f"writes); two processes add {judge_ms - one_ms:.2f} ms more (each worker's fork, engine, catalog read and "
+        "LiteLLM's first-call set-up; twice the claims, heartbeats and write transactions).",
         f"- 2 processes judge {two / one:.2f}x as fast as 1. At the limit, {limit:.0f} verdicts/s would need "
         f"{limit * judge_ms / 1000:.2f} cores of client CPU (at {judge_ms:.2f} ms per verdict with 2 processes) plus "
         f"{limit * provider_ms / 1000:.2f} of the fake provider's ({provider_ms:.2f} ms per request: one core serves "
