@@ -91,7 +91,7 @@ def run_keys(engine: Engine, run_id: int) -> list[str]:
 
 
 def set_budget_of(session: Any, run_id: int, budget: float) -> None:
-    set_budget(get_run(session, run_id=run_id), budget)
+    set_budget(session, run_id=run_id, max_cost_usd=budget)
 
 
 def keys_of_prompt(engine: Engine, run_id: int, external_id: str) -> list[str]:
