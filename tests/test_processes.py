@@ -22,7 +22,7 @@ from sqlalchemy.engine import Engine
 from judge.core.types import RunStatus
 from judge.llm.ratelimit import FileRateLimiter
 from judge.runs.execution import Interrupt
-from judge.runs.processes import MIN_KEYS_PER_PROCESS, mp_context, process_count
+from judge.runs.processes import MIN_KEYS_PER_PROCESS, mp_context, process_count, requested_processes
 from judge.runs.request import JudgeSpec
 from judge.runs.service import RunProgress, cancel_run, create_run, execute_run
 from judge.settings import RateLimit
@@ -126,6 +126,10 @@ def test_process_count_is_bounded_by_concurrency_keys_and_a_shared_database(tmp_
     assert process_count(4, 64, 5, engine) == 1
     assert process_count(4, 64, 1000, make_engine("sqlite://")) == 1  # in-memory: nothing to share
     engine.dispose()
+    fake = FakeProvider()  # not started: only its url is used
+    assert requested_processes(config(fake, processes=3)) == 3
+    assert requested_processes(config(fake, processes=3, judges=(JudgeSpec(model="grader:auto"),))) == 1
+    assert requested_processes(config(fake, processes=3, pairs="all", until_separated=True)) == 1
 
 
 def test_two_processes_judge_what_one_judges_and_pay_each_key_once(

@@ -56,7 +56,9 @@ from judge.llm.client import JudgeClient, LiteLLMClient
 from judge.llm.ratelimit import FileRateLimiter, RateLimitedClient
 from judge.runs.backends.unit import run_context
 from judge.runs.execution import ABORT_WRITE_S, Interrupt, KeyExecutor, Outcome, PayOnce, store_journals
+from judge.runs.grading import is_grader
 from judge.runs.plan import WorkItem
+from judge.runs.request import RunConfig
 from judge.runs.service import RunContext, RunProgress, budget_stop, count_verdict
 from judge.settings import Settings, get_settings
 from judge.store.engine import make_engine
@@ -76,6 +78,14 @@ POLL_S = 0.1
 FIELDS = ("done", "ok", "unparseable", "error", "cost_usd", "unknown_cost")
 """The counters of :class:`RunProgress` each worker publishes in its slot of the shared array."""
 STOP, ABORT = 1, 2
+
+
+def requested_processes(config: RunConfig) -> int:
+    """The processes a run asks for: its ``processes``, but 1 for a run of deterministic graders (no model call,
+    no LiteLLM CPU to spread) and for an adaptive run (its waves are small and refitted in this process)."""
+    if config.adaptive or all(is_grader(judge.model) for judge in config.judges):
+        return 1
+    return config.processes
 
 
 def process_count(requested: int, concurrency: int, keys: int, engine: Engine) -> int:

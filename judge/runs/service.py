@@ -341,7 +341,8 @@ class _Executor:
         (:mod:`judge.runs.processes`), else with the configured client."""
         from judge.runs import processes  # it imports this module
 
-        workers = processes.process_count(self.context.config.processes, concurrency, len(todo), self.engine)
+        requested = processes.requested_processes(self.context.config)
+        workers = processes.process_count(requested, concurrency, len(todo), self.engine)
         if self.client is None and workers > 1:
             outcome = await processes.execute_in_processes(
                 self.engine,
