@@ -277,3 +277,33 @@ def test_ctrl_c_to_the_process_group_stops_every_worker(sqlite_url: str, fake_pr
     resumed = asyncio.run(execute_run(engine, 1))
     assert resumed.done == KEYS - counts["answered"] and fake_provider.counts()["answered"] == KEYS
     engine.dispose()
+
+
+def test_a_killed_worker_stops_the_run_and_resume_pays_only_what_was_never_answered(
+    sqlite_url: str, fake_provider: FakeProvider
+) -> None:
+    answered_first = 20
+    fake_provider.script(
+        rules=[{"times": answered_first, "behaviour": PREFER_GOOD}],
+        default={"kind": "hang"},  # type: ignore[arg-type]
+    )
+    engine = toy_store(sqlite_url)
+    run_id = new_run(engine, fake_provider, concurrency=4, processes=2)
+    with Watch(engine, run_id) as watch:
+        watch.wait_for(lambda: len(judged(engine)) >= answered_first and len(watch.pids) == 2)
+        victim = min(watch.pids)
+        os.kill(victim, signal.SIGKILL)  # its answers are written; two of its calls hang
+        fake_provider.script(default=PREFER_GOOD)  # type: ignore[arg-type]  # the others time out and are retried
+        progress = watch.join()
+
+    assert progress.stopped is not None and "ended without a result" in progress.stopped
+    with engine.connect() as conn:
+        status, note = conn.execute(text("SELECT status, note FROM run")).one()
+    assert status == "stopped" and "judge runs resume" in note
+    dead_keys = KEYS - len(judged(engine))
+    assert 0 < dead_keys < KEYS // 2  # the survivor judged all of its keys, the victim some of its own
+
+    resumed = asyncio.run(execute_run(engine, run_id))  # the dead worker's leases are taken over at once
+    assert resumed.done == dead_keys and len(judged(engine)) == KEYS and leases(engine) == 0
+    assert fake_provider.counts()["answered"] == KEYS  # no answered call was asked again
+    engine.dispose()
