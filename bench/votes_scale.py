@@ -309,8 +309,8 @@ def main() -> None:
             "50,000 in one transaction, on PostgreSQL `COPY` into a temporary table and one `INSERT .. SELECT .. ON "
             "CONFLICT (vote_key) DO NOTHING`; importing again adds nothing. Both imports also write the prompts "
             "and keep two foreign keys and four indexes on the vote table, which `\\copy` into a bare table does not; "
-            f"on PostgreSQL the client's CPU ({imported['postgres'][1]:.1f} s) is a small part of the wall time "
-            f"({imported['postgres'][0]:.1f} s), the rest being the server's inserts into those tables."
+            f"the PostgreSQL import's client used {imported['postgres'][1]:.1f} s of CPU in its "
+            f"{imported['postgres'][0]:.1f} s (the rest: the server's inserts into those tables, and waiting for CPU)."
         )
     body += (
         f"\n\nLoad average (1, 5, 15 min) at the start {tuple(round(x, 1) for x in load_before)}, at the end "
