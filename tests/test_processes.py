@@ -307,3 +307,15 @@ def test_a_killed_worker_stops_the_run_and_resume_pays_only_what_was_never_answe
     assert resumed.done == dead_keys and len(judged(engine)) == KEYS and leases(engine) == 0
     assert fake_provider.counts()["answered"] == KEYS  # no answered call was asked again
     engine.dispose()
+
+
+def test_an_api_run_asks_at_most_the_server_s_processes(judge_env: pytest.MonkeyPatch) -> None:
+    from judge.api.runs import RunRequest
+    from judge.core.errors import InputError
+
+    judge_env.setenv("JUDGE_PROCESSES", "2")
+    judges = [{"model": "openai/x"}]
+    assert RunRequest.model_validate({"prompt_set_id": 1, "judges": judges}).processes == 2
+    assert RunRequest.model_validate({"prompt_set_id": 1, "judges": judges, "processes": 1}).processes == 1
+    with pytest.raises(InputError, match="at most 2 worker processes"):
+        RunRequest.model_validate({"prompt_set_id": 1, "judges": judges, "processes": 3})
