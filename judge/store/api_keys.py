@@ -10,6 +10,7 @@ import secrets
 from sqlmodel import Session, col, select
 
 from judge.core.errors import InputError, NotFoundError
+from judge.store.records import ApiKeyRecord
 from judge.store.tables import ApiKey, utcnow
 
 KEY_PREFIX = "jk_"
@@ -21,15 +22,19 @@ def hash_key(key: str) -> str:
     return hashlib.sha256(key.encode("utf-8")).hexdigest()
 
 
-def create_key(session: Session, *, tenant: str, name: str = "default") -> tuple[ApiKey, str]:
-    """A new key for ``tenant``: the stored row and the plain key (return it to the user once)."""
+def _record(row: ApiKey) -> ApiKeyRecord:
+    return ApiKeyRecord.model_validate(row, from_attributes=True)
+
+
+def create_key(session: Session, *, tenant: str, name: str = "default") -> tuple[ApiKeyRecord, str]:
+    """A new key for ``tenant``: its record and the plain key (return it to the user once)."""
     if not tenant.strip():
         raise InputError("a tenant name cannot be empty", field="--tenant")
     plain = KEY_PREFIX + secrets.token_urlsafe(32)
     row = ApiKey(tenant=tenant, name=name, key_hash=hash_key(plain), prefix=plain[:SHOWN_CHARS])
     session.add(row)
     session.flush()
-    return row, plain
+    return _record(row), plain
 
 
 def authenticate(session: Session, key: str) -> str | None:
@@ -45,18 +50,19 @@ def authenticate(session: Session, key: str) -> str | None:
     return row.tenant if hmac.compare_digest(row.key_hash, digest) else None
 
 
-def list_keys(session: Session, *, tenant: str | None = None) -> list[ApiKey]:
+def list_keys(session: Session, *, tenant: str | None = None) -> list[ApiKeyRecord]:
     """Every key (of ``tenant`` when given), oldest first."""
     stmt = select(ApiKey).order_by(col(ApiKey.id))
     if tenant is not None:
         stmt = stmt.where(col(ApiKey.tenant) == tenant)
-    return list(session.exec(stmt))
+    return [_record(r) for r in session.exec(stmt)]
 
 
-def revoke_key(session: Session, *, key_id: int) -> ApiKey:
+def revoke_key(session: Session, *, key_id: int) -> ApiKeyRecord:
     """Revoke key ``key_id``: it stops authenticating at once; the row stays for the record."""
     row = session.get(ApiKey, key_id)
     if row is None:
         raise NotFoundError(f"no API key {key_id}")
     row.revoked_at = row.revoked_at or utcnow()
-    return row
+    session.add(row)
+    return _record(row)

@@ -52,6 +52,17 @@ class PagedVerdict(Frozen):
     verdict: VerdictRecord
 
 
+class ApiKeyRecord(Frozen):
+    """An API key of a tenant as listed: never the key nor its hash; ``prefix`` (its first characters) names it."""
+
+    id: int
+    tenant: str
+    name: str
+    prefix: str
+    created_at: datetime
+    revoked_at: datetime | None = None
+
+
 class VoterRecord(Frozen):
     """An arena invitation (never its token: the store keeps only the hash; ``prefix`` names it)."""
 
