@@ -99,6 +99,9 @@ class RunOptions(Frozen):
         default=1, ge=1, le=MAX_REPEATS, description="Samples per verdict (majority decides; self-consistency shown)"
     )
     voters: str | None = Field(default=None, description="With pairs human-voted: only these voters' pairs")
+    batch: bool = Field(
+        default=False, description="Judge through the provider's batch API (about half the price, within 24 h)"
+    )
     until_ci: float | None = Field(
         default=None,
         gt=0,
@@ -117,9 +120,6 @@ class RunOptions(Frozen):
     )
     prompt_seed: int | None = Field(
         default=None, description="Adaptive: seed of the random prompt order (drawn and recorded when not given)"
-    )
-    batch: bool = Field(
-        default=False, description="Judge through the provider's batch API (about half the price, within 24 h)"
     )
 
     @field_validator("pairs")

@@ -365,7 +365,6 @@ class FakeProviderState:
             await asyncio.sleep(delay)
         return reply.model_copy(update={"call": True})
 
-
     # --- the batch API -------------------------------------------------------------------------------------
 
     def handle_batch_api(self, method: str, path: str, raw: bytes, headers: dict[str, str]) -> Reply:
