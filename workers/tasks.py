@@ -4,9 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
+from judge.llm.lite import preload as preload_litellm
 from judge.runs.backends.celery_config import BATCH_TASK_NAME, TASK_NAME
 from judge.runs.backends.unit import batch_step_sync, judge_unit_sync
 from workers.celery_app import app
+
+# LiteLLM is imported on first use (judge.llm.lite) so that commands calling no model start fast. A worker calls
+# models in every task: import it here, in the main process, before the pool forks, so no task pays the import
+# (seconds) against its time limit and every child inherits it.
+preload_litellm()
 
 
 @app.task(name=TASK_NAME)  # type: ignore[untyped-decorator]

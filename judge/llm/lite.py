@@ -78,3 +78,9 @@ LITELLM: Any = _Deferred(litellm)
 """``litellm`` (configured as :func:`litellm` does), imported at its first use."""
 OPENAI: Any = _Deferred(_openai)
 """The ``openai`` SDK, imported at its first use."""
+
+
+def preload() -> None:
+    """Import and configure LiteLLM now (a worker's main process, before its pool forks)."""
+    litellm()
+    error_classes()
