@@ -23,7 +23,7 @@ import numpy as np
 from judge.core.types import Correctness, Frozen
 from judge.metrics.audit import CorrectnessGrade
 from judge.metrics.intervals import NO_DATA, Proportion, proportion, z_for
-from judge.metrics.kappa import Kappa, kappa_standard_error, kappa_value
+from judge.metrics.kappa import Kappa, confusion_json, kappa_standard_error, kappa_value
 from judge.metrics.units import UNCATEGORIZED, ResponseKey
 
 LABELS: tuple[Correctness, ...] = (
@@ -41,13 +41,7 @@ class LabelConfusion(Frozen):
     counts: tuple[tuple[int, ...], ...]
 
     def to_json(self) -> dict[str, Any]:
-        return {
-            "labels": list(self.labels),
-            "rows": "source_a",
-            "cols": "source_b",
-            "counts": [list(row) for row in self.counts],
-            "n": sum(sum(row) for row in self.counts),
-        }
+        return confusion_json(self.labels, self.counts)
 
 
 class AgreementBlock(Frozen):

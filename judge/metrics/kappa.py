@@ -27,6 +27,18 @@ Matrix = npt.NDArray[np.float64]
 UNDEFINED = "kappa undefined: chance agreement is 1 (both sides always give the same single outcome)"
 
 
+def confusion_json(labels: Sequence[str], counts: Sequence[Sequence[int]]) -> dict[str, Any]:
+    """A confusion table as JSON: ``{labels, rows, cols, counts, n}``; ``counts[i][j]``: a said labels[i], b said
+    labels[j]."""
+    return {
+        "labels": list(labels),
+        "rows": "source_a",
+        "cols": "source_b",
+        "counts": [list(row) for row in counts],
+        "n": sum(sum(row) for row in counts),
+    }
+
+
 class ConfusionMatrix(Frozen):
     """3×3 counts over (model_a, model_b, tie) in canonical orientation; rows = source a, cols = source b."""
 
@@ -38,14 +50,7 @@ class ConfusionMatrix(Frozen):
         return sum(sum(row) for row in self.counts)
 
     def to_json(self) -> dict[str, Any]:
-        """``{labels, rows, cols, counts, n}``; ``counts[i][j]``: a said labels[i], b said labels[j]."""
-        return {
-            "labels": list(self.labels),
-            "rows": "source_a",
-            "cols": "source_b",
-            "counts": [list(row) for row in self.counts],
-            "n": self.n,
-        }
+        return confusion_json(self.labels, self.counts)
 
 
 class Kappa(Frozen):
