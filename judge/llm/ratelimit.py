@@ -20,7 +20,7 @@ import mmap
 import os
 import struct
 import time
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Protocol
 
@@ -87,6 +87,16 @@ class RateLimiter(Protocol):
         ...
 
 
+async def wait_for_grant(try_once: Callable[[], Awaitable[float]]) -> float:
+    """Ask a bucket for a grant until it gives one (``try_once`` returns 0 when granted, else the seconds to wait
+    before asking again); the seconds waited."""
+    waited = 0.0
+    while (wait := await try_once()) > 0:
+        await asyncio.sleep(wait)
+        waited += wait
+    return waited
+
+
 class RedisRateLimiter:
     """The shared limiter: buckets and slowdown factors live in Redis (``redis_url``)."""
 
@@ -109,13 +119,11 @@ class RedisRateLimiter:
             return 0.0
         per_s = [(limit.requests_per_min or 0) / 60, (limit.tokens_per_min or 0) / 60]
         args = [*per_s, 1, tokens, self.burst_s]
-        waited = 0.0
-        while True:
-            wait = float(await self._acquire(keys=self.keys(model), args=args))
-            if wait <= 0:
-                return waited
-            await asyncio.sleep(wait)
-            waited += wait
+
+        async def try_once() -> float:
+            return float(await self._acquire(keys=self.keys(model), args=args))
+
+        return await wait_for_grant(try_once)
 
     async def slow_down(self, model: str) -> float:
         if model not in self.limits:
@@ -168,14 +176,14 @@ class MemoryRateLimiter:
         limit = self.limits.get(model)
         if limit is None:
             return 0.0
-        waited = 0.0
-        while True:
+
+        async def try_once() -> float:
             wait, state = grant(self._states.get(model, FRESH), limit, tokens, time.monotonic(), self.burst_s)
             if wait <= 0:
                 self._states[model] = state
-                return waited
-            await asyncio.sleep(wait)
-            waited += wait
+            return wait
+
+        return await wait_for_grant(try_once)
 
     async def slow_down(self, model: str) -> float:
         if model not in self.limits:
@@ -220,15 +228,15 @@ class FileRateLimiter:
         if limit is None:
             return 0.0
         offset = self._slots[model]
-        waited = 0.0
-        while True:
+
+        async def try_once() -> float:
             with self._locked():
                 wait, state = grant(self._read(offset), limit, tokens, time.monotonic(), self.burst_s)
                 if wait <= 0:
                     self.SLOT.pack_into(self._map, offset, *state)
-                    return waited
-            await asyncio.sleep(wait)
-            waited += wait
+            return wait
+
+        return await wait_for_grant(try_once)
 
     async def slow_down(self, model: str) -> float:
         if model not in self.limits:
