@@ -24,6 +24,8 @@ IN_CI = os.environ.get("CI", "").lower() == "true"
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 # journals of paid verdicts go to a scratch folder, never the checkout (each journal names its database)
 os.environ.setdefault("JUDGE_RECOVERY_DIR", tempfile.mkdtemp(prefix="judge-recovery-"))
+# Runs stay in the test's process unless a test asks for worker processes (tests/test_processes.py does).
+os.environ.setdefault("JUDGE_PROCESSES", "1")
 
 pytest_plugins = ["tests.fixtures_llm", "tests.toy"]
 
