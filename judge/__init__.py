@@ -6,7 +6,9 @@ The names a notebook user needs; the layers behind them are described in docs/ar
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from judge.core.lazy import lazy_getattr
 
 # LiteLLM must use its bundled price table, never fetch one at import time.
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
@@ -78,10 +80,4 @@ _WHERE = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    """The public names, imported on first use (importing the package stays light and free of cycles)."""
-    if name in _WHERE:
-        import importlib
-
-        return getattr(importlib.import_module(_WHERE[name]), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__ = lazy_getattr(__name__, _WHERE)

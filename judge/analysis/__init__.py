@@ -4,7 +4,9 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from judge.core.lazy import lazy_getattr
 
 if TYPE_CHECKING:
     from judge.analysis.category_boards import category_leaderboards
@@ -40,10 +42,4 @@ _WHERE = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    """The public names, imported on first use (importing the package stays light and free of cycles)."""
-    if name in _WHERE:
-        import importlib
-
-        return getattr(importlib.import_module(_WHERE[name]), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__ = lazy_getattr(__name__, _WHERE)

@@ -5,7 +5,9 @@ write -> settle) and the backends that schedule it (in-process, Celery).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from judge.core.lazy import lazy_getattr
 
 if TYPE_CHECKING:
     from judge.runs.backends import BackendName, execute_on, resolve_backend
@@ -78,10 +80,4 @@ _WHERE = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    """The public names, imported on first use (importing the package stays light and free of cycles)."""
-    if name in _WHERE:
-        import importlib
-
-        return getattr(importlib.import_module(_WHERE[name]), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__ = lazy_getattr(__name__, _WHERE)

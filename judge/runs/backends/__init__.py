@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import asyncio
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from sqlalchemy.engine import Engine
 
 from judge.core.errors import InputError, require_extra
+from judge.core.lazy import lazy_getattr
 from judge.runs.execution import Interrupt
 from judge.runs.service import ProgressCallback, RunProgress, execute_run, finish_run
 from judge.settings import Settings, get_settings
@@ -33,14 +34,9 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    """The Celery side (``judge[worker]``: Celery, Redis) is imported when first used, so the in-process backend
-    and the commands that do not judge work without it."""
-    if name in _LAZY:
-        import importlib
-
-        return getattr(importlib.import_module(_LAZY[name]), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+# The Celery side (``judge[worker]``: Celery, Redis) is imported when first used, so the in-process backend
+# and the commands that do not judge work without it.
+__getattr__ = lazy_getattr(__name__, _LAZY)
 
 
 class BackendName(StrEnum):
