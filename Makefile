@@ -31,7 +31,7 @@ typecheck: $(VENV)/.installed-dev
 	$(BIN)/mypy judge
 
 unit: $(VENV)/.installed-dev
-	$(BIN)/pytest
+	$(BIN)/pytest -n 3
 
 test: lint typecheck unit
 
