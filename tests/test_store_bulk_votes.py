@@ -110,6 +110,81 @@ def test_bulk_rows_and_keys_equal_the_per_row_path_and_reimport_adds_nothing(eng
     ]
 
 
+def staged_copies(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The tables each PostgreSQL import sent through the staging table (the slow path), recorded."""
+    import judge.store.bulk_votes as bulk_votes
+
+    tables: list[str] = []
+    real = bulk_votes._copy_staged
+
+    def spy(cursor: Any, table: str, *args: Any) -> None:
+        tables.append(table)
+        real(cursor, table, *args)
+
+    monkeypatch.setattr(bulk_votes, "_copy_staged", spy)
+    return tables
+
+
+def test_a_first_import_copies_straight_in_and_a_repeated_vote_is_stored_once(
+    engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Into a set with no vote, prompts and votes are copied straight into their tables; a file repeating a vote
+    (or importing into a set that has votes) goes through the staging table and stores each key once."""
+    staged = staged_copies(monkeypatch)
+    assert bulk(engine, jsonl(tmp_path / "votes.jsonl", VOTES), "fresh").votes_added == 5
+    assert staged == []
+    repeated = jsonl(tmp_path / "repeated.jsonl", [*VOTES, VOTES[0], VOTES[2]])
+    counted = bulk(engine, repeated, "repeated")
+    assert (counted.prompts_added, counted.votes_added) == (3, 5)
+    assert [r[1:] for r in stored(engine, "repeated")] == [r[1:] for r in stored(engine, "fresh")]
+    more = jsonl(tmp_path / "more.jsonl", [*VOTES, {**VOTES[0], "voter": "new"}])
+    assert bulk(engine, more, "fresh").model_dump() == {**ImportCounts().model_dump(), "votes_added": 1}
+    postgres = engine.dialect.name == "postgresql"
+    assert staged == (["vote", "vote"] if postgres else [])
+
+
+def race_imports(engine: Engine, path: Path, set_name: str) -> tuple[list[ImportCounts], list[BaseException]]:
+    """Two threads importing ``path`` into ``set_name``, released together; their counts and errors."""
+    import threading
+
+    results: list[ImportCounts] = []
+    errors: list[BaseException] = []
+    barrier = threading.Barrier(2)
+
+    def one() -> None:
+        try:
+            votes = read_vote_file(path)
+            barrier.wait()
+            with session_scope(engine) as session:
+                results.append(write_votes(session, set_name=set_name, votes=votes, create_missing=True))
+        except BaseException as exc:  # reported by the caller's assertion
+            errors.append(exc)
+
+    threads = [threading.Thread(target=one) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return results, errors
+
+
+@pytest.mark.parametrize("db_url", [pytest.param("postgres", marks=pytest.mark.postgres)], indirect=True)
+def test_concurrent_bulk_imports_into_one_set_store_each_vote_once(engine: Engine, tmp_path: Path) -> None:
+    """Two imports of one file into one set at once (a new set, then one that exists): one waits for the other's
+    commit, then adds nothing."""
+    from judge.store.ingest import get_or_create_set
+
+    rows = [{**GOOD, "voter": f"v{k}", "prompt_id": f"q{k}"} for k in range(2000)]
+    path = jsonl(tmp_path / "votes.jsonl", rows)
+    with session_scope(engine) as session:
+        get_or_create_set(session, "existing")
+    for set_name, total in (("new", 2000), ("existing", 4000)):
+        results, errors = race_imports(engine, path, set_name)
+        assert errors == []
+        assert sorted((r.prompts_added, r.votes_added) for r in results) == [(0, 0), (2000, 2000)]
+        assert counts(engine) == (total, total)
+
+
 def test_csv_and_parquet_bulk_equal_jsonl(engine: Engine, tmp_path: Path) -> None:
     bulk(engine, jsonl(tmp_path / "votes.jsonl", VOTES), "a")
     csv_path = tmp_path / "votes.csv"

@@ -7,8 +7,12 @@ database:
 
 - SQLite: ``executemany`` on the driver's cursor, batch after batch, inside the caller's transaction (all or
   nothing); the page cache is enlarged for the import and set back after it (no durability setting is touched).
-- PostgreSQL: ``COPY`` into a temporary staging table (dropped at commit), then one
-  ``INSERT .. SELECT .. ON CONFLICT (vote_key) DO NOTHING``.
+- PostgreSQL: under a transaction-level advisory lock on the set (bulk imports into one set take turns), the
+  missing prompts and then the votes are ``COPY``'d straight into their tables when the set holds no vote yet (a
+  first import: nothing to skip). When a key is already there (the set has votes, the file repeats a vote, or
+  another writer stored the same vote meanwhile) the rows go through a temporary staging table (dropped at
+  commit) and one ``INSERT .. SELECT .. ON CONFLICT DO NOTHING``: a direct ``COPY`` that meets a duplicate key
+  is rolled back to its savepoint and done that way.
 
 Idempotent like the per-row path: a vote's key hashes every field (:func:`judge.store.ingest.vote_key`, computed
 here from the same canonical JSON text), and the database skips a key it already holds (``ON CONFLICT DO
@@ -19,7 +23,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import numpy as np
@@ -42,6 +46,9 @@ SQLITE_CACHE_KIB = 262_144
 
 _PLAIN = re.compile(r'[^"\\\x00-\x1f]*')
 """Text that JSON (``ensure_ascii=False``) writes as it is, between quotes: no quote, backslash or control."""
+
+SET_LOCK = 0x6A766F74
+"""The first key of ``pg_advisory_xact_lock(SET_LOCK, set_id)``, taken by a bulk import into a set."""
 
 VoteRow = tuple[str, int, int, str, str, str, str, int, str, float | None]
 _VOTE_COLUMNS = "vote_key, set_id, prompt_id, model_a, model_b, winner, voter, turn, source, tstamp"
@@ -87,6 +94,9 @@ def write_vote_columns(
     prompt_set = get_or_create_set(session, set_name, tenant)
     assert prompt_set.id is not None
     set_id = prompt_set.id
+    postgres = session.get_bind().dialect.name == "postgresql"
+    if postgres:  # before reading what the set holds: a concurrent bulk import into it waits for this one's commit
+        session.connection().exec_driver_sql(f"SELECT pg_advisory_xact_lock({SET_LOCK}, {int(set_id)})")
     counts = ImportCounts()
     prompts, prompt_codes = votes.codes("prompt_ids")
     stored = _prompt_ids(session, set_id)
@@ -102,12 +112,15 @@ def write_vote_columns(
         counts.prompts_added = len(new)
         stored = _prompt_ids(session, set_id)
     prompt_row_ids = np.array([stored[p] for p in prompts], dtype=np.int64)
-    rows = _vote_rows(votes, tenant, set_name, set_id, source, prompts, prompt_codes, prompt_row_ids)
+
+    def rows() -> Iterator[list[VoteRow]]:
+        return _vote_rows(votes, tenant, set_name, set_id, source, prompts, prompt_codes, prompt_row_ids)
+
     before = _vote_count(session, set_id)
-    if session.get_bind().dialect.name == "postgresql":
-        _copy_votes_postgres(session, rows)
+    if postgres:
+        _copy_votes_postgres(session, rows, direct=before == 0)
     else:
-        _insert_votes_sqlite(session, rows)
+        _insert_votes_sqlite(session, rows())
     counts.votes_added = _vote_count(session, set_id) - before
     return counts
 
@@ -209,19 +222,8 @@ def _insert_prompts(session: Session, set_id: int, new: list[tuple[str, str | No
     assert driver is not None
     if session.get_bind().dialect.name == "postgresql":
         with driver.cursor() as cursor:
-            cursor.execute(
-                "CREATE TEMP TABLE judge_prompt_import (ord bigint, external_id text, category text) ON COMMIT DROP"
-            )
-            with cursor.copy("COPY judge_prompt_import (ord, external_id, category) FROM STDIN") as copy:
-                for k, (external_id, category) in enumerate(new):
-                    copy.write_row((k, external_id, category))
-            cursor.execute(
-                "INSERT INTO prompt (set_id, external_id, category, turns) "
-                "SELECT %s, external_id, category, '[]' FROM judge_prompt_import ORDER BY ord "
-                "ON CONFLICT (set_id, external_id) DO NOTHING",
-                (set_id,),
-            )
-            cursor.execute("DROP TABLE judge_prompt_import")
+            rows = [(k, set_id, external_id, category, "[]") for k, (external_id, category) in enumerate(new)]
+            _copy_postgres(cursor, "prompt", "set_id, external_id, category, turns", rows, "set_id, external_id")
         return
     cursor = driver.cursor()
     try:
@@ -253,25 +255,61 @@ def _insert_votes_sqlite(session: Session, batches: Iterator[list[VoteRow]]) -> 
         cursor.close()
 
 
-def _copy_votes_postgres(session: Session, batches: Iterator[list[VoteRow]]) -> None:
-    """``COPY`` into a staging table, then one insert of the rows whose key is new, in file order."""
+def _copy_votes_postgres(session: Session, batches: Callable[[], Iterator[list[VoteRow]]], *, direct: bool) -> None:
+    """The votes into the vote table in file order: ``COPY`` straight in when ``direct`` (the set holds no vote)
+    and no key is met twice, else through a staging table skipping the keys already stored."""
     driver = session.connection().connection.driver_connection
     assert driver is not None
+
+    def ordered() -> Iterator[tuple[Any, ...]]:
+        k = 0
+        for batch in batches():
+            for row in batch:
+                yield (k, *row)
+                k += 1
+
     with driver.cursor() as cursor:
-        cursor.execute(
-            "CREATE TEMP TABLE judge_vote_import (ord bigint, vote_key text, set_id integer, prompt_id integer, "
-            "model_a text, model_b text, winner text, voter text, turn integer, source text, "
-            "tstamp double precision) ON COMMIT DROP"
-        )
-        ord_ = 0
-        with cursor.copy(f"COPY judge_vote_import (ord, {_VOTE_COLUMNS}) FROM STDIN") as copy:
-            for batch in batches:
-                for row in batch:
-                    copy.write_row((ord_, *row))
-                    ord_ += 1
-        cursor.execute("SET LOCAL work_mem = '256MB'")  # the file-order sort in memory; reset at commit
-        cursor.execute(
-            f"INSERT INTO vote ({_VOTE_COLUMNS}) SELECT {_VOTE_COLUMNS} FROM judge_vote_import ORDER BY ord "
-            "ON CONFLICT (vote_key) DO NOTHING"
-        )
-        cursor.execute("DROP TABLE judge_vote_import")
+        if not (direct and _copy_direct(cursor, "vote", _VOTE_COLUMNS, ordered())):
+            _copy_staged(cursor, "vote", _VOTE_COLUMNS, ordered(), "vote_key")
+
+
+def _copy_postgres(cursor: Any, table: str, columns: str, rows: Sequence[tuple[Any, ...]], key: str) -> None:
+    """``rows`` (each led by its position) into ``table``: by a direct ``COPY``, or through a staging table when
+    that meets a key already stored."""
+    if not _copy_direct(cursor, table, columns, iter(rows)):
+        _copy_staged(cursor, table, columns, iter(rows), key)
+
+
+def _copy_direct(cursor: Any, table: str, columns: str, rows: Iterator[tuple[Any, ...]]) -> bool:
+    """``COPY`` the rows (less their leading position) straight into ``table`` under a savepoint; False, with
+    nothing written, when a row's unique key is already stored."""
+    import psycopg
+
+    cursor.execute("SAVEPOINT judge_bulk_copy")
+    try:
+        with cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row[1:])
+    except psycopg.errors.UniqueViolation:
+        cursor.execute("ROLLBACK TO SAVEPOINT judge_bulk_copy")
+        return False
+    cursor.execute("RELEASE SAVEPOINT judge_bulk_copy")
+    return True
+
+
+def _copy_staged(cursor: Any, table: str, columns: str, rows: Iterator[tuple[Any, ...]], key: str) -> None:
+    """``COPY`` into a temporary copy of ``table``'s columns, then one insert of the rows whose key is new, in
+    their order."""
+    cursor.execute(
+        f"CREATE TEMP TABLE judge_bulk_import ON COMMIT DROP AS SELECT 0::bigint AS ord, {columns} FROM {table} "
+        "WITH NO DATA"
+    )
+    with cursor.copy(f"COPY judge_bulk_import (ord, {columns}) FROM STDIN") as copy:
+        for row in rows:
+            copy.write_row(row)
+    cursor.execute("SET LOCAL work_mem = '256MB'")  # the sort by position in memory; reset at commit
+    cursor.execute(
+        f"INSERT INTO {table} ({columns}) SELECT {columns} FROM judge_bulk_import ORDER BY ord "
+        f"ON CONFLICT ({key}) DO NOTHING"
+    )
+    cursor.execute("DROP TABLE judge_bulk_import")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel
 from sqlalchemy import func
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from judge.core.errors import InputError
@@ -24,13 +25,18 @@ class ImportCounts(BaseModel):
 
 
 def get_or_create_set(session: Session, name: str, tenant: str = DEFAULT_TENANT) -> PromptSet:
-    """The prompt set ``name`` of ``tenant``, created if new."""
-    found = session.exec(select(PromptSet).where(PromptSet.tenant == tenant, PromptSet.name == name)).first()
+    """The prompt set ``name`` of ``tenant``, created if new (two writers creating it at once both get it: the
+    one that loses the race to insert it reads the winner's, once that has committed)."""
+    query = select(PromptSet).where(PromptSet.tenant == tenant, PromptSet.name == name)
+    found = session.exec(query).first()
     if found is not None:
         return found
     prompt_set = PromptSet(tenant=tenant, name=name)
-    session.add(prompt_set)
-    session.flush()
+    try:
+        with session.begin_nested():
+            session.add(prompt_set)
+    except IntegrityError:  # created meanwhile by another transaction (its unique key waited for its commit)
+        return session.exec(query).one()
     return prompt_set
 
 
