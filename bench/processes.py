@@ -6,6 +6,8 @@ flight the limit is C / latency verdicts/s (64 / 0.2 s = 320/s). In each round, 
 
 - bare: ``litellm.acompletion`` in a loop by C asyncio workers in this process, sending the very requests judge
   sends (rendered up front);
+- bare, 2 processes: the same loop in two worker processes (forked from judge's forkserver, as judge's workers
+  are), each sending half the requests with C/2 in flight: what any LiteLLM client gets from these cores;
 - judge, 1 process: ``execute_run`` on a fresh SQLite store with ``processes=1`` (render, call, parse, journal,
   store);
 - judge, 2 processes: the same with ``processes=2`` (two forkserver workers with C/2 calls in flight each).
@@ -37,6 +39,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.judging_throughput import bare_loop, prepare
 from bench.report import write_section
+from judge.runs.processes import mp_context
 from judge.runs.service import execute_run
 from judge.testing.fake_provider import FakeProvider
 
@@ -110,6 +113,23 @@ def measure(figure: Figure, meter: Meter, n: int, action: Callable[[], None]) ->
     figure.provider_ms.append(1000 * (provider1 - provider0) / n)
 
 
+def _bare_child(url: str, payloads: list[dict[str, object]], concurrency: int) -> None:
+    asyncio.run(bare_loop(url, payloads, concurrency))
+
+
+def bare_processes(url: str, payloads: list[dict[str, object]], concurrency: int, processes: int) -> None:
+    """The bare loop over ``processes`` forkserver children, each with its share of requests and calls in flight."""
+    children = [
+        mp_context().Process(target=_bare_child, args=(url, payloads[i::processes], concurrency // processes))
+        for i in range(processes)
+    ]
+    for child in children:
+        child.start()
+    for child in children:
+        child.join()
+        assert child.exitcode == 0, child.exitcode
+
+
 def judge_run(url: str, n: int, concurrency: int, folder: Path, processes: int) -> Callable[[], None]:
     """An execution of a freshly prepared run of ``n`` verdicts over ``processes`` (prepared now, run later)."""
     engine, run_id, _ = prepare(url, n, concurrency, folder / f"judge-{processes}-{time.monotonic_ns()}.db", processes)
@@ -134,6 +154,7 @@ def main() -> None:
     limit = concurrency / (args.latency_ms / 1000)
     figures = [
         Figure("bare `litellm.acompletion` loop, 1 process"),
+        Figure("bare loop, 2 processes"),
         Figure("judge, 1 process"),
         Figure("judge, 2 processes"),
     ]
@@ -146,12 +167,15 @@ def main() -> None:
         for processes in (1, 2):  # warm-up: the forkserver starts (and imports judge) outside any timing
             judge_run(provider.url, 4 * concurrency, concurrency, folder, processes)()
 
+        bare_processes(provider.url, payloads[: 2 * concurrency], concurrency, 2)  # warm-up: the children's first calls
+
         def bare_round() -> None:
             asyncio.run(bare_loop(provider.url, payloads, concurrency))
 
         for _ in range(args.rounds):
             measure(figures[0], meter, n, bare_round)
-            for figure, processes in zip(figures[1:], (1, 2), strict=True):
+            measure(figures[1], meter, n, lambda: bare_processes(provider.url, payloads, concurrency, 2))
+            for figure, processes in zip(figures[2:], (1, 2), strict=True):
                 measure(figure, meter, n, judge_run(provider.url, n, concurrency, folder, processes))
             loads.append(os.getloadavg()[0])
     bare = statistics.median(figures[0].rates)
@@ -163,10 +187,11 @@ def main() -> None:
             f"| {figure.name} | {rate:.1f} ({spread}) | **{rate / limit:.2f}** | {rate / bare:.2f} | "
             f"{statistics.median(figure.client_ms):.2f} | {statistics.median(figure.provider_ms):.2f} |"
         )
-    one, two = (statistics.median(f.rates) for f in figures[1:])
-    bare_ms, one_ms, judge_ms = (statistics.median(f.client_ms) for f in figures)
-    provider_ms = statistics.median(figures[2].provider_ms)
+    bare_two, one, two = (statistics.median(f.rates) for f in figures[1:])
+    bare_ms, bare_two_ms, one_ms, judge_ms = (statistics.median(f.client_ms) for f in figures)
+    provider_ms = statistics.median(figures[3].provider_ms)
     cores = os.cpu_count() or 1
+    ceiling = cores * 1000 / (bare_two_ms + provider_ms)
     busy = (
         f"- The machine was oversubscribed (load average ≥ {cores} cores): every process got a share of a core, so a "
         "second worker process could not find a free core, contention inflates the CPU time per verdict, and the "
@@ -177,10 +202,10 @@ def main() -> None:
     )
     lines = [
         f"Latency {args.latency_ms:g} ms, {concurrency} calls in flight: limit {limit:.0f} verdicts/s. {n} verdicts "
-        f"per measurement, {args.rounds} rounds (bare, judge 1 process, judge 2 processes, in turn); medians, with the "
-        f"rounds' range. {os.cpu_count()} cores ({platform.machine()}, Python {platform.python_version()}); load "
-        f"average (1 min) {min(loads):.1f}-{max(loads):.1f} during the run, from other sessions on this shared "
-        "machine. Goal: judge ≥ 0.9 of the limit at 200 ms / 64 in flight.",
+        f"per measurement, {args.rounds} rounds (bare, bare over 2 processes, judge 1 process, judge 2 processes, in "
+        f"turn); medians, with the rounds' range. {os.cpu_count()} cores ({platform.machine()}, Python "
+        f"{platform.python_version()}); load average (1 min) {min(loads):.1f}-{max(loads):.1f} during the run. "
+        "The fake provider runs on the same cores. Goal: judge ≥ 0.9 of the limit at 200 ms / 64 in flight.",
         "",
         "| path | verdicts/s | ratio to limit | ratio to bare | client CPU ms per verdict | fake provider CPU ms "
         "per request |",
@@ -188,14 +213,29 @@ def main() -> None:
         *rows,
         "",
         busy,
-        f"- Where the CPU goes: LiteLLM's own call path (the bare loop) costs {bare_ms:.2f} ms per call; judge in one "
-        f"process adds {one_ms - bare_ms:.2f} ms per verdict (render, parse, journal, lease claim and batched SQLite "
-        f"writes); two processes add {judge_ms - one_ms:.2f} ms more (each worker's fork, engine, catalog read and "
-        "LiteLLM's first-call set-up; twice the claims, heartbeats and write transactions).",
-        f"- 2 processes judge {two / one:.2f}x as fast as 1. At the limit, {limit:.0f} verdicts/s would need "
-        f"{limit * judge_ms / 1000:.2f} cores of client CPU (at {judge_ms:.2f} ms per verdict with 2 processes) plus "
-        f"{limit * provider_ms / 1000:.2f} of the fake provider's ({provider_ms:.2f} ms per request: one core serves "
-        f"about {1000 / provider_ms:.0f} requests/s), out of {os.cpu_count()}.",
+        f"- Where the CPU goes: LiteLLM's own call path (the bare loop) costs {bare_ms:.2f} ms per call in one "
+        f"process, {bare_two_ms:.2f} ms over two; judge in one process adds {one_ms - bare_ms:.2f} ms per verdict "
+        f"(render, parse, journal, lease claim and batched SQLite writes); over two processes judge costs "
+        f"{judge_ms - bare_two_ms:.2f} ms per verdict more than the bare loop over two (each worker's engine and "
+        "catalog read; twice the claims, heartbeats and write transactions).",
+        f"- The ceiling of these cores: with LiteLLM alone at {bare_two_ms:.2f} ms per call and the provider at "
+        f"{provider_ms:.2f} ms per request, {cores} fully busy cores make at most {ceiling:.0f} calls/s "
+        f"({ceiling / limit:.2f} of the limit) before judge does any work of its own; the bare loop over 2 "
+        f"processes reached {bare_two:.0f}/s ({bare_two / limit:.2f}). Judge over 2 processes: {two:.0f}/s, "
+        f"{two / one:.2f}x one process and {two / bare_two:.2f}x the bare loop over 2 processes.",
+        f"- Why even the bare loop stays below that ceiling: the calls in flight are fixed ({concurrency}), so by "
+        f"Little's law each call took {concurrency / bare_two * 1000:.0f} ms from start to end in the bare loop over "
+        f"2 processes ({concurrency / bare_two * 1000 - args.latency_ms:.0f} ms on the client: its CPU and its wait "
+        f"for a busy event loop) and {concurrency / two * 1000:.0f} ms in judge over 2 processes, against the "
+        f"provider's {args.latency_ms:g} ms; the limit assumes a client that takes no time.",
+        f"- Goal status: judge over 2 processes reached {two / limit:.2f} of the limit "
+        f"({'met' if two / limit >= 0.9 else 'missed'}). 0.9 of the limit is {0.9 * limit:.0f} calls/s; at "
+        f"{judge_ms:.2f} ms of client CPU per verdict that needs {0.9 * limit * judge_ms / 1000:.2f} cores of the "
+        f"{cores}. LiteLLM's call path alone ({bare_two_ms:.2f} ms) would take "
+        f"{0.9 * limit * bare_two_ms / 1000:.2f} of them, leaving {cores - 0.9 * limit * bare_two_ms / 1000:.2f} "
+        f"for the provider ({0.9 * limit * provider_ms / 1000:.2f}) and everything judge does per verdict "
+        f"({0.9 * limit * (judge_ms - bare_two_ms) / 1000:.2f} at {judge_ms - bare_two_ms:.2f} ms), with no room "
+        "for the queueing above: out of reach through LiteLLM on 2 cores, whatever the number of processes.",
     ]
     print("\n".join(lines))
     if not args.no_write:
