@@ -143,6 +143,32 @@ def test_a_first_import_copies_straight_in_and_a_repeated_vote_is_stored_once(
     assert staged == (["vote", "vote"] if postgres else [])
 
 
+def test_the_staging_path_stores_what_the_direct_copy_stores(
+    engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Prompts and votes sent through the staging table (as when a direct copy meets a stored key) are the rows,
+    order and counts a direct copy stores."""
+    import judge.store.bulk_votes as bulk_votes
+
+    path = jsonl(tmp_path / "votes.jsonl", VOTES)
+    direct = bulk(engine, path, "direct")
+    monkeypatch.setattr(bulk_votes, "_copy_direct", lambda *args: False)
+    staged = bulk(engine, path, "staged")
+    assert direct.model_dump() == staged.model_dump()
+    assert [r[1:] for r in stored(engine, "staged")] == [r[1:] for r in stored(engine, "direct")]
+    with session_scope(engine) as session:
+        made = {
+            name: [
+                (p.external_id, p.category)
+                for p in session.exec(
+                    select(Prompt).join(PromptSet).where(PromptSet.name == name).order_by(col(Prompt.id))
+                )
+            ]
+            for name in ("direct", "staged")
+        }
+    assert made["staged"] == made["direct"] == [("p1", None), ("2", None), ("p\u00e9\t3", "math")]
+
+
 def race_imports(engine: Engine, path: Path, set_name: str) -> tuple[list[ImportCounts], list[BaseException]]:
     """Two threads importing ``path`` into ``set_name``, released together; their counts and errors."""
     import threading
