@@ -239,7 +239,11 @@ def main() -> None:
     ]
     print("\n".join(lines))
     if not args.no_write:
-        write_section("Judging throughput over processes", "\n".join(lines), command="python bench/processes.py")
+        write_section(
+            "Judging throughput over processes",
+            "\n".join(lines),
+            command=f"python bench/processes.py --rounds {args.rounds}",
+        )
 
 
 if __name__ == "__main__":
