@@ -113,6 +113,54 @@ def test_unit_replaces_an_error_verdict_and_respects_cancellation(engine: Engine
     assert asyncio.run(judge_keys(engine, context, LiteLLMClient(FAST), keys)).skipped == len(keys)
 
 
+class SoftTimeLimit(Exception):
+    """What Celery's soft time limit raises in a worker: from a signal handler, wherever the loop is waiting."""
+
+
+def test_a_unit_cut_by_the_soft_time_limit_releases_its_leases_and_a_redelivery_judges_them(
+    engine: Engine, fake_provider: FakeProvider, judge_env: pytest.MonkeyPatch
+) -> None:
+    """A task interrupted mid-call (the soft time limit) must not stay pending on the worker thread's loop: woken
+    by the next task's run of that loop, it would renew its leases forever and each redelivery of its keys would
+    wait for them until its own time limit, again and again."""
+    import signal
+
+    from judge.runs.backends import unit
+
+    judge_env.setenv("JUDGE_LEASE_TTL_S", "120")
+    judge_env.setattr(unit, "_local", type(unit._local)())  # this thread's loop and client, fresh
+    fake_provider.script(default={**PREFER_GOOD, "latency_ms": 3000})  # type: ignore[arg-type]
+    run_id, keys = new_run(engine, fake_provider)
+    url = engine.url.render_as_string(hide_password=False)
+
+    def soft_limit(_signum: int, _frame: object) -> None:
+        raise SoftTimeLimit()
+
+    previous = signal.signal(signal.SIGALRM, soft_limit)
+    try:
+        signal.setitimer(signal.ITIMER_REAL, 0.8)
+        with pytest.raises(SoftTimeLimit):
+            judge_unit_sync(run_id, keys[:2], database_url=url)
+        with engine.connect() as conn:
+            assert conn.execute(text("SELECT count(*) FROM verdict_lease")).scalar_one() == 0
+        fake_provider.script(default=PREFER_GOOD)  # type: ignore[arg-type]
+        signal.setitimer(signal.ITIMER_REAL, 20)  # the redelivery must not wait for the first delivery's leases
+        redelivered = judge_unit_sync(run_id, keys[:2], database_url=url)
+        signal.setitimer(signal.ITIMER_REAL, 0)
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+        loop = getattr(unit._local, "loop", None)
+        if loop is not None:  # LiteLLM's own background tasks (its logging worker) live on it too
+            leftovers = asyncio.all_tasks(loop)
+            for task in leftovers:
+                task.cancel()
+            loop.run_until_complete(asyncio.gather(*leftovers, return_exceptions=True))
+            loop.close()
+    assert (redelivered.judged, redelivered.statuses) == (2, {"ok": 2})
+    assert stored(engine) == Counter(keys[:2])
+
+
 class LosingBroker:
     """A broker whose first queue is lost (like a Redis restart without persistence); the test's ``sleep``
     plays the worker and runs one queued task per poll."""

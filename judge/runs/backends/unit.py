@@ -12,13 +12,14 @@ transactions: a read (run status and cost, which keys are already final), a clai
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import math
 import threading
 from collections import Counter, OrderedDict
-from collections.abc import Sequence
+from collections.abc import Coroutine, Sequence
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlalchemy.engine import Engine
 
@@ -43,6 +44,7 @@ _contexts: OrderedDict[tuple[str, int], RunContext] = OrderedDict()
 _contexts_lock = threading.Lock()
 _local = threading.local()
 _tracker_client: redis.Redis | None = None
+T = TypeVar("T")
 log = logging.getLogger("judge.worker")
 
 
@@ -92,6 +94,36 @@ def _thread_state() -> tuple[asyncio.AbstractEventLoop, JudgeClient]:
         _local.loop = asyncio.new_event_loop()
         _local.client = make_client()
     return _local.loop, _local.client
+
+
+UNWIND_S = 2.0
+"""How long an interrupted task's work may take to unwind (abandon its calls, release its leases) on the loop."""
+
+
+def run_on_loop(loop: asyncio.AbstractEventLoop, work: Coroutine[Any, Any, T]) -> T:
+    """``work`` run to its end on this thread's long-lived ``loop``. When the task is interrupted (Celery's soft
+    time limit raises in the middle of the loop's wait), ``work`` is cancelled and given ``UNWIND_S`` to unwind
+    before the exception goes on: left pending, it would wake up again in the next task's run of the loop and
+    keep renewing the leases of keys it no longer judges, so that every redelivery of them waits forever. Work
+    whose unwinding an earlier interruption cut short is cancelled again first."""
+    interrupted: list[asyncio.Task[Any]] = getattr(_local, "interrupted", [])
+    _local.interrupted = _cancel(loop, [task for task in interrupted if not task.done()])
+    task = loop.create_task(work)
+    try:
+        return loop.run_until_complete(task)
+    except BaseException:
+        _local.interrupted = _cancel(loop, [task])
+        raise
+
+
+def _cancel(loop: asyncio.AbstractEventLoop, tasks: list[asyncio.Task[Any]]) -> list[asyncio.Task[Any]]:
+    """Cancel ``tasks`` and run the loop until they end, for ``UNWIND_S`` at most; those still running."""
+    for task in tasks:
+        task.cancel()
+    if tasks:
+        with contextlib.suppress(BaseException):  # a second interruption, or the hard time limit, ends it anyway
+            loop.run_until_complete(asyncio.wait(tasks, timeout=UNWIND_S))
+    return [task for task in tasks if not task.done()]
 
 
 def _tracker() -> redis.Redis | None:
@@ -166,7 +198,7 @@ def judge_unit_sync(run_id: int, keys: Sequence[str], *, database_url: str | Non
     finish the run if these were its last keys."""
     engine = get_engine(database_url)
     loop, client = _thread_state()
-    result = loop.run_until_complete(judge_keys(engine, run_context(engine, run_id), client, keys))
+    result = run_on_loop(loop, judge_keys(engine, run_context(engine, run_id), client, keys))
     finish_if_last(engine, run_id, keys)
     return result
 
@@ -193,9 +225,7 @@ def batch_step_sync(run_id: int, since: str | None = None, *, database_url: str 
         context = RunContext(session, get_run_record(session, run_id=run_id))
     progress = RunProgress(total=len(context.items))
     begun = datetime.fromisoformat(since) if since else None
-    active = loop.run_until_complete(
-        execute_batches(engine, context, progress, LiteLLMBatchApi(), follow=False, since=begun)
-    )
+    active = run_on_loop(loop, execute_batches(engine, context, progress, LiteLLMBatchApi(), follow=False, since=begun))
     poll_s = get_settings().batch_poll_s
     if active and progress.stopped is None:
         return BatchStep(again=True, poll_s=poll_s, done=progress.done)
