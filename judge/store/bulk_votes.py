@@ -8,9 +8,9 @@ database:
 - SQLite: ``executemany`` on the driver's cursor, batch after batch, inside the caller's transaction (all or
   nothing); the page cache is enlarged for the import and set back after it (no durability setting is touched).
 - PostgreSQL: under a transaction-level advisory lock on the set (bulk imports into one set take turns), the
-  missing prompts and then the votes are ``COPY``'d straight into their tables when the set holds no vote yet (a
-  first import: nothing to skip). When a key is already there (the set has votes, the file repeats a vote, or
-  another writer stored the same vote meanwhile) the rows go through a temporary staging table (dropped at
+  missing prompts are ``COPY``'d straight into the prompt table, and so are the votes when the set holds no vote
+  yet (a first import: nothing to skip). When a key is already there (the set has votes, the file repeats a vote,
+  or another writer stored the same row meanwhile) the rows go through a temporary staging table (dropped at
   commit) and one ``INSERT .. SELECT .. ON CONFLICT DO NOTHING``: a direct ``COPY`` that meets a duplicate key
   is rolled back to its savepoint and done that way.
 
