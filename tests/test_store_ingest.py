@@ -148,3 +148,20 @@ def test_random_mutations_either_import_cleanly_or_write_nothing(mtbench: Engine
         else:
             outcomes["imported"] += 1
     assert outcomes["rejected"] > 30
+
+
+def test_a_set_created_by_a_transaction_that_fails_is_gone_with_it(engine: Engine) -> None:
+    """``get_or_create_set`` writes inside the caller's transaction: a later failure leaves no set behind (a
+    savepoint released on SQLite would have committed it), and a second call in the transaction finds it."""
+    from judge.store.ingest import get_or_create_set
+    from judge.store.tables import PromptSet
+
+    with pytest.raises(RuntimeError, match="later"), session_scope(engine) as session:
+        first = get_or_create_set(session, "new-set")
+        assert get_or_create_set(session, "new-set").id == first.id
+        raise RuntimeError("a later step failed")
+    with session_scope(engine) as session:
+        assert session.exec(select(PromptSet)).all() == []
+        made = get_or_create_set(session, "new-set", tenant="t2")
+    with session_scope(engine) as session:
+        assert [(s.tenant, s.name, s.id) for s in session.exec(select(PromptSet))] == [("t2", "new-set", made.id)]

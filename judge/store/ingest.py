@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 from pydantic import BaseModel
-from sqlalchemy import func
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import Table, func
 from sqlmodel import Session, col, select
 
 from judge.core.errors import InputError
@@ -24,20 +23,21 @@ class ImportCounts(BaseModel):
     votes_added: int = 0
 
 
+PROMPT_SET_TABLE: Table = PromptSet.__table__  # type: ignore[attr-defined]
+
+
 def get_or_create_set(session: Session, name: str, tenant: str = DEFAULT_TENANT) -> PromptSet:
-    """The prompt set ``name`` of ``tenant``, created if new (two writers creating it at once both get it: the
-    one that loses the race to insert it reads the winner's, once that has committed)."""
+    """The prompt set ``name`` of ``tenant``, created if new, in the caller's transaction. Two writers creating it
+    at once both get it: the insert skips a set another transaction has just created (having waited for its
+    commit), and the set is read back (no savepoint: SQLite's driver would commit the transaction at its
+    release)."""
     query = select(PromptSet).where(PromptSet.tenant == tenant, PromptSet.name == name)
     found = session.exec(query).first()
     if found is not None:
         return found
-    prompt_set = PromptSet(tenant=tenant, name=name)
-    try:
-        with session.begin_nested():
-            session.add(prompt_set)
-    except IntegrityError:  # created meanwhile by another transaction (its unique key waited for its commit)
-        return session.exec(query).one()
-    return prompt_set
+    row = PromptSet(tenant=tenant, name=name).model_dump(exclude={"id"})
+    insert_ignoring_conflicts(session, PROMPT_SET_TABLE, [row], ["tenant", "name"])
+    return session.exec(query).one()
 
 
 def response_hash(turns: list[str]) -> str:
