@@ -223,7 +223,8 @@ def _insert_prompts(session: Session, set_id: int, new: list[tuple[str, str | No
     if session.get_bind().dialect.name == "postgresql":
         with driver.cursor() as cursor:
             rows = [(k, set_id, external_id, category, "[]") for k, (external_id, category) in enumerate(new)]
-            _copy_postgres(cursor, "prompt", "set_id, external_id, category, turns", rows, "set_id, external_id")
+            columns = "set_id, external_id, category, turns"
+            _copy_postgres(cursor, "prompt", columns, lambda: iter(rows), "set_id, external_id", direct=True)
         return
     cursor = driver.cursor()
     try:
@@ -256,8 +257,7 @@ def _insert_votes_sqlite(session: Session, batches: Iterator[list[VoteRow]]) -> 
 
 
 def _copy_votes_postgres(session: Session, batches: Callable[[], Iterator[list[VoteRow]]], *, direct: bool) -> None:
-    """The votes into the vote table in file order: ``COPY`` straight in when ``direct`` (the set holds no vote)
-    and no key is met twice, else through a staging table skipping the keys already stored."""
+    """The votes into the vote table in file order (see :func:`_copy_postgres`)."""
     driver = session.connection().connection.driver_connection
     assert driver is not None
 
@@ -269,15 +269,16 @@ def _copy_votes_postgres(session: Session, batches: Callable[[], Iterator[list[V
                 k += 1
 
     with driver.cursor() as cursor:
-        if not (direct and _copy_direct(cursor, "vote", _VOTE_COLUMNS, ordered())):
-            _copy_staged(cursor, "vote", _VOTE_COLUMNS, ordered(), "vote_key")
+        _copy_postgres(cursor, "vote", _VOTE_COLUMNS, ordered, "vote_key", direct=direct)
 
 
-def _copy_postgres(cursor: Any, table: str, columns: str, rows: Sequence[tuple[Any, ...]], key: str) -> None:
-    """``rows`` (each led by its position) into ``table``: by a direct ``COPY``, or through a staging table when
-    that meets a key already stored."""
-    if not _copy_direct(cursor, table, columns, iter(rows)):
-        _copy_staged(cursor, table, columns, iter(rows), key)
+def _copy_postgres(
+    cursor: Any, table: str, columns: str, rows: Callable[[], Iterator[tuple[Any, ...]]], key: str, *, direct: bool
+) -> None:
+    """The rows ``rows()`` yields (each led by its position) into ``table``: by a direct ``COPY`` when ``direct``
+    and no row's ``key`` is stored yet, else (``rows()`` again) through a staging table that skips those."""
+    if not (direct and _copy_direct(cursor, table, columns, rows())):
+        _copy_staged(cursor, table, columns, rows(), key)
 
 
 def _copy_direct(cursor: Any, table: str, columns: str, rows: Iterator[tuple[Any, ...]]) -> bool:
