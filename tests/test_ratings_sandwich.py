@@ -99,6 +99,9 @@ def test_cli_ci_sandwich_on_a_votes_file(judge_env: pytest.MonkeyPatch, tmp_path
     assert [r["model"] for r in rows] == [r["model"] for r in boot]
     assert all(abs(r["ci_low"] - s["ci_low"]) < 10 for r, s in zip(rows, boot, strict=True))
     assert boot[0]["method"]["raw"]["ci_method"] == "bootstrap"
+    # the significance card names where its samples came from
+    assert "over draws from the sandwich fit's normal approximation" in rows[0]["method"]["significance"]["method"]
+    assert "over bootstrap rounds" in boot[0]["method"]["significance"]["method"]
     wrong = runner.invoke(app, [*args, "--ci", "jackknife"])
     assert wrong.exit_code == 2 and "expected bootstrap, sandwich or a CI level" in wrong.output
     elo = runner.invoke(app, [*args, "--ci", "sandwich", "--method", "elo"])

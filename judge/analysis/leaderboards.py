@@ -179,7 +179,9 @@ def build_leaderboard(session: Session, request: LeaderboardRequest) -> Leaderbo
     )
     matrix = None
     if raw_fit.samples is not None and len(raw_fit.models) > 1:
-        matrix = significance_matrix(raw_fit.models, raw_fit.samples, ci=request.ci)
+        sandwich = request.ci_method == "sandwich"
+        drawn = "draws from the sandwich fit's normal approximation" if sandwich else "bootstrap rounds"
+        matrix = significance_matrix(raw_fit.models, raw_fit.samples, ci=request.ci, samples_from=drawn)
         result.significance = matrix.to_json()
     if request.style_control:
         if prompt_set is None:

@@ -162,6 +162,7 @@ class SignificanceMatrix(Frozen):
     alpha: float
     rank_low: tuple[int, ...]
     rank_high: tuple[int, ...]
+    samples_from: str = "bootstrap rounds"
 
     def better_than(self, model: str) -> list[str]:
         """The models ``model`` is rated above with a Holm-adjusted p-value below alpha."""
@@ -179,8 +180,8 @@ class SignificanceMatrix(Frozen):
             "p_adjusted": [list(r) for r in self.p_adjusted],
             "alpha": self.alpha,
             "rank_bands": {m: [lo, hi] for m, lo, hi in zip(self.models, self.rank_low, self.rank_high, strict=True)},
-            "method": "P(row above column) over bootstrap rounds; two-sided p = 2 min(P, 1 - P); Holm over all "
-            "pairs; rank band = percentile interval of the rank across rounds",
+            "method": f"P(row above column) over {self.samples_from}; two-sided p = 2 min(P, 1 - P); Holm over "
+            "all pairs; rank band = percentile interval of the rank across them",
         }
 
 
@@ -194,9 +195,14 @@ def rank_bands(samples: FloatArray, ci: float = 0.95) -> tuple[list[int], list[i
 
 
 def significance_matrix(
-    models: Sequence[str], samples: FloatArray, *, alpha: float = 0.05, ci: float = 0.95
+    models: Sequence[str],
+    samples: FloatArray,
+    *,
+    alpha: float = 0.05,
+    ci: float = 0.95,
+    samples_from: str = "bootstrap rounds",
 ) -> SignificanceMatrix:
-    """The matrix from bootstrap rating ``samples`` (rounds x models)."""
+    """The matrix from rating ``samples`` (rounds x models): bootstrap rounds, or what ``samples_from`` names."""
     if samples.ndim != 2 or samples.shape[1] != len(models) or samples.shape[0] == 0:
         raise StatisticsError("samples must be a (rounds, models) matrix")
     k = len(models)
@@ -223,4 +229,5 @@ def significance_matrix(
         alpha=alpha,
         rank_low=tuple(low),
         rank_high=tuple(high),
+        samples_from=samples_from,
     )
