@@ -14,7 +14,7 @@ flight the limit is C / latency verdicts/s (64 / 0.2 s = 320/s). In each round, 
 
 CPU is counted per side from ``/proc``: the client side is this process plus its live descendants (the
 forkserver, and through its reaped children the workers) except the fake provider, which is counted apart. The
-forkserver is started by a warm-up execution before the rounds, so its one-time import is not counted.
+forkserver is started by a warm-up before the rounds, so its one-time import is not counted.
 
 Run: ``.venv/bin/python bench/processes.py [--verdicts 2000] [--concurrency 64] [--latency-ms 200] [--rounds 2]``.
 Writes the "## Judging throughput over processes" section of BENCHMARKS.md.
@@ -164,10 +164,11 @@ def main() -> None:
         folder, meter = Path(tmp), Meter()
         _, _, payloads = prepare(provider.url, n, concurrency, folder / "bare.db")
         asyncio.run(bare_loop(provider.url, payloads[:concurrency], concurrency))  # warm-up: LiteLLM's first calls
-        for processes in (1, 2):  # warm-up: the forkserver starts (and imports judge) outside any timing
+        for processes in (1, 2):  # warm-up: the first execution's set-up, outside any timing
             judge_run(provider.url, 4 * concurrency, concurrency, folder, processes)()
 
-        bare_processes(provider.url, payloads[: 2 * concurrency], concurrency, 2)  # warm-up: the children's first calls
+        # warm-up: the forkserver starts (and imports judge and LiteLLM) outside any timing
+        bare_processes(provider.url, payloads[: 2 * concurrency], concurrency, 2)
 
         def bare_round() -> None:
             asyncio.run(bare_loop(provider.url, payloads, concurrency))

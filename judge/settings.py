@@ -121,6 +121,10 @@ class Settings(BaseSettings):
     concurrency: int = 16
     processes: int = Field(default_factory=lambda: os.cpu_count() or 1, ge=1, le=256)
     """``JUDGE_PROCESSES``: worker processes an in-process run spreads its calls over (default: the cores)."""
+    keys_per_process: int = Field(default=1000, ge=1)
+    """``JUDGE_KEYS_PER_PROCESS``: an in-process run uses one more worker process per this many keys to judge.
+    The workers' forkserver takes seconds to start (a fresh interpreter importing judge and LiteLLM), which only
+    a run of thousands of calls wins back; a smaller run stays in one process."""
     local_judge_port: int = 8765
     local_judge_dir: str = "~/.cache/judge/local"
     # pay once (judge/runs/execution.py): verdict-key leases, and paid verdicts held until the database takes them

@@ -22,10 +22,10 @@ from sqlalchemy.engine import Engine
 from judge.core.types import RunStatus
 from judge.llm.ratelimit import FileRateLimiter
 from judge.runs.execution import Interrupt
-from judge.runs.processes import MIN_KEYS_PER_PROCESS, mp_context, process_count, requested_processes
+from judge.runs.processes import mp_context, process_count, requested_processes
 from judge.runs.request import JudgeSpec
 from judge.runs.service import RunProgress, cancel_run, create_run, execute_run
-from judge.settings import RateLimit
+from judge.settings import RateLimit, Settings, get_settings
 from judge.store.engine import make_engine, session_scope, upgrade_database
 from judge.store.ingest import write_bundle
 from judge.testing.fake_provider import FakeProvider
@@ -34,6 +34,13 @@ from tests.toy import PREFER_GOOD, config, summary
 
 PROMPTS = 40
 KEYS = 2 * PROMPTS  # both orders of one human-voted pair per prompt
+KEYS_PER_PROCESS = 32
+"""This module's runs are small: one worker process per 32 keys (``JUDGE_KEYS_PER_PROCESS``) lets them spread."""
+
+
+@pytest.fixture(autouse=True)
+def small_runs_spread(judge_env: pytest.MonkeyPatch) -> None:
+    judge_env.setenv("JUDGE_KEYS_PER_PROCESS", str(KEYS_PER_PROCESS))
 
 
 def toy_store(url: str) -> Engine:
@@ -120,11 +127,22 @@ class Watch:
 
 def test_process_count_is_bounded_by_concurrency_keys_and_a_shared_database(tmp_path: Path) -> None:
     engine = make_engine(f"sqlite:///{tmp_path / 'x.db'}")
-    assert process_count(4, 64, 10 * MIN_KEYS_PER_PROCESS, engine) == 4
-    assert process_count(4, 2, 10 * MIN_KEYS_PER_PROCESS, engine) == 2  # one call in flight per process at least
-    assert process_count(4, 64, 3 * MIN_KEYS_PER_PROCESS - 1, engine) == 2  # small runs use fewer
+    assert get_settings().keys_per_process == KEYS_PER_PROCESS
+    assert process_count(4, 64, 10 * KEYS_PER_PROCESS, engine) == 4
+    assert process_count(4, 2, 10 * KEYS_PER_PROCESS, engine) == 2  # one call in flight per process at least
+    assert process_count(4, 64, 3 * KEYS_PER_PROCESS - 1, engine) == 2  # small runs use fewer
     assert process_count(4, 64, 5, engine) == 1
     assert process_count(4, 64, 1000, make_engine("sqlite://")) == 1  # in-memory: nothing to share
+    engine.dispose()
+
+
+def test_by_default_a_run_spreads_only_past_thousands_of_keys(judge_env: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """Starting the workers costs seconds: by default a run takes one more process per 1,000 keys."""
+    judge_env.delenv("JUDGE_KEYS_PER_PROCESS")
+    get_settings.cache_clear()
+    assert Settings().keys_per_process == 1000
+    engine = make_engine(f"sqlite:///{tmp_path / 'x.db'}")
+    assert [process_count(4, 64, keys, engine) for keys in (80, 1999, 2000, 10_000)] == [1, 1, 2, 4]
     engine.dispose()
     fake = FakeProvider()  # not started: only its url is used
     assert requested_processes(config(fake, processes=3)) == 3

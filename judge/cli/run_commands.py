@@ -255,7 +255,7 @@ def run(
         int | None,
         typer.Option(
             help="In-process backend: worker processes the calls in flight are spread over (default "
-            "JUDGE_PROCESSES: the cores; one per 32 keys at most)."
+            "JUDGE_PROCESSES: the cores; one per JUDGE_KEYS_PER_PROCESS keys at most, 1000)."
         ),
     ] = None,
     max_cost: Annotated[float | None, typer.Option("--max-cost", help="Stop scheduling calls at this USD.")] = None,

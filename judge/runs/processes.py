@@ -70,9 +70,6 @@ except ImportError:  # pragma: no cover - not POSIX: every run stays in one proc
     fcntl = None  # type: ignore[assignment]
 
 log = logging.getLogger("judge.runs.processes")
-MIN_KEYS_PER_PROCESS = 32
-"""An execution uses one more worker process per this many keys to judge (a worker costs a fork, a database
-engine and a read of the run's catalog: not worth it for a handful of calls)."""
 POLL_S = 0.1
 """How often the parent reads the workers' progress and passes Ctrl-C on, and a worker looks for both."""
 FIELDS = ("done", "ok", "unparseable", "error", "cost_usd", "unknown_cost")
@@ -90,12 +87,13 @@ def requested_processes(config: RunConfig) -> int:
 
 def process_count(requested: int, concurrency: int, keys: int, engine: Engine) -> int:
     """How many worker processes judge ``keys`` keys: ``requested`` (``--processes``), but at most one per call
-    in flight and one per ``MIN_KEYS_PER_PROCESS`` keys; 1 where processes cannot share the database (in-memory
-    SQLite) or a file lock (not POSIX), which keeps the execution in this process."""
+    in flight and one per ``JUDGE_KEYS_PER_PROCESS`` keys (starting the workers costs seconds); 1 where processes
+    cannot share the database (in-memory SQLite) or a file lock (not POSIX), which keeps the execution in this
+    process."""
     url = engine.url
     if fcntl is None or (url.get_backend_name() == "sqlite" and url.database in (None, "", ":memory:")):
         return 1
-    return max(1, min(requested, concurrency, keys // MIN_KEYS_PER_PROCESS))
+    return max(1, min(requested, concurrency, keys // get_settings().keys_per_process))
 
 
 class Shared:
